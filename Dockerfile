@@ -1,0 +1,32 @@
+# MetalOSC daemon image. Build: docker build -t metalosc .   Run: docker run --network host metalosc
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy \
+    METALOSC_HOST=0.0.0.0 \
+    METALOSC_LOG_FORMAT=json
+
+RUN pip install --no-cache-dir uv \
+    && useradd --system --home-dir /opt/metalosc --shell /usr/sbin/nologin metalosc
+
+WORKDIR /opt/metalosc
+# Dependencies first, so code changes do not re-download TensorFlow.
+COPY pyproject.toml uv.lock ./
+COPY protocol/pyproject.toml protocol/
+COPY server/pyproject.toml server/
+COPY training/pyproject.toml training/
+RUN mkdir -p protocol/src/metalosc/protocol server/src/metalosc/server training/src/metalosc/training \
+    && uv sync --frozen --no-dev --no-install-workspace
+
+COPY protocol protocol
+COPY server server
+COPY training training
+COPY models models
+RUN uv sync --frozen --no-dev && chown -R root:root /opt/metalosc
+
+USER metalosc
+EXPOSE 9000/udp
+ENTRYPOINT ["/opt/metalosc/.venv/bin/metalosc", "serve"]
+CMD ["--models", "/opt/metalosc/models/default"]

@@ -1,0 +1,227 @@
+"""The address registry: each message class read once into a wire description.
+
+`MessageSpec` says, for one class, which OSC arguments it has, in which order, with which tags
+sent and accepted, and what ranges apply. It is derived from the pydantic fields and ClassVars,
+never written by hand, so the codec and the generated docs cannot disagree with the classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin
+
+import annotated_types
+from pydantic import StringConstraints
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from ._messages import (
+    FLOAT32_MAX,
+    INT32_MAX,
+    MESSAGE_TYPES,
+    TEXT_PATTERN,
+    MessageBase,
+    OscTag,
+    Wire,
+)
+
+ArgKind = Literal["bool", "int", "float", "str", "any"]
+"""How a decoded OSC value is turned into the field's Python value."""
+
+ACCEPTED_TAGS: Mapping[ArgKind, frozenset[str]] = {
+    # Integers also arrive as floats from TouchOSC-like controllers; whole values are accepted.
+    "int": frozenset("ihfd"),
+    "float": frozenset("ihfd"),
+    "bool": frozenset("ihfdTF"),
+    "str": frozenset("s"),
+    "any": frozenset("ihfds"),
+}
+_DEFAULT_TAG: Mapping[ArgKind, OscTag] = {
+    "bool": "i",
+    "int": "i",
+    "float": "f",
+    "str": "s",
+    "any": "s",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ArgSpec:
+    """One OSC argument of a message."""
+
+    name: str
+    """Name on the wire and in the docs (the field's alias if it has one)."""
+    field: str
+    """The pydantic field it fills."""
+    kind: ArgKind
+    tag: OscTag
+    """The tag MetalOSC sends (for `any`: chosen per value)."""
+    accepted: frozenset[str]
+    """The tags accepted when decoding."""
+    required: bool
+    default: Any
+    none_as: int | None
+    constraint: str
+    """Allowed values, for people: "0..1", "guitar|bass|drums", "even, 2..64"."""
+    description: str
+    variadic: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageSpec:
+    """The wire description of one message class."""
+
+    cls: type[MessageBase]
+    address: str
+    direction: Literal["in", "out"]
+    args: tuple[ArgSpec, ...]
+
+    @property
+    def min_args(self) -> int:
+        return sum(1 for a in self.args if a.required and not a.variadic)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if any(a.variadic for a in self.args) else len(self.args)
+
+    @property
+    def doc(self) -> str:
+        """The class docstring, folded onto one line."""
+        return " ".join((self.cls.__doc__ or "").split())
+
+
+def _number(value: object) -> str:
+    """Formats a bound without a spurious `.0`: 40.0 -> 40, 0.05 -> 0.05."""
+    if value == INT32_MAX:
+        return "2^31-1"
+    if value == FLOAT32_MAX:
+        return "float32 max"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    """`X | None` -> `X` (None travels as the field's `Wire.none_as` value)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def _describe_constraints(metadata: list[Any], base: Any, none_as: int | None) -> str:
+    parts: list[str] = []
+    low: str | None = None
+    high: str | None = None
+    for item in metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = _number(item.ge)
+        elif isinstance(item, annotated_types.Gt):
+            low = f">{_number(item.gt)}"
+        elif isinstance(item, annotated_types.Le):
+            high = _number(item.le)
+        elif isinstance(item, annotated_types.Lt):
+            high = f"<{_number(item.lt)}"
+        elif isinstance(item, annotated_types.MultipleOf):
+            parts.append("even" if item.multiple_of == 2 else f"multiple of {item.multiple_of}")
+        elif isinstance(item, StringConstraints):
+            parts.append(_describe_string(item))
+    if low is not None and high is not None:
+        parts.append(f"{low}..{high}")
+    elif low is not None:
+        parts.append(f"≥ {low}" if not low.startswith(">") else low)
+    elif high is not None:
+        parts.append(f"≤ {high}" if not high.startswith("<") else high)
+    if get_origin(base) is Literal:
+        parts.append("|".join(str(v) for v in get_args(base)))
+    if base is bool:
+        parts.append("0/1")
+    text = ", ".join(parts)
+    return f"{text} or {none_as}" if none_as is not None else text
+
+
+def _describe_string(item: StringConstraints) -> str:
+    if item.pattern == TEXT_PATTERN:
+        return "text"
+    pattern = item.pattern if isinstance(item.pattern, str) else ""
+    charset = ""
+    if pattern.startswith("^[") and "]" in pattern:
+        charset = " of " + pattern[1 : pattern.index("]") + 1]
+    low = item.min_length or 0
+    if item.max_length is not None:
+        return f"{low}..{item.max_length} chars{charset}"
+    return f"≥ {low} chars{charset}"
+
+
+def _kind(base: Any) -> ArgKind:
+    if base is bool:
+        return "bool"
+    if base is int:
+        return "int"
+    if base is float:
+        return "float"
+    if base is str or get_origin(base) is Literal:
+        return "str"
+    raise TypeError(f"no OSC mapping for field type {base!r}")
+
+
+def _arg_spec(name: str, info: FieldInfo, variadic: bool) -> ArgSpec:
+    wire = next((m for m in info.metadata if isinstance(m, Wire)), Wire())
+    required = info.is_required()
+    default = None if required or info.default is PydanticUndefined else info.default
+    if variadic:
+        return ArgSpec(
+            name=info.alias or name,
+            field=name,
+            kind="any",
+            tag="s",
+            accepted=ACCEPTED_TAGS["any"],
+            required=False,
+            default=(),
+            none_as=None,
+            constraint="any number of i, f, d, s",
+            description=info.description or "",
+            variadic=True,
+        )
+    base = _unwrap_optional(info.annotation)
+    kind = _kind(base)
+    return ArgSpec(
+        name=info.alias or name,
+        field=name,
+        kind=kind,
+        tag=wire.tag or _DEFAULT_TAG[kind],
+        accepted=ACCEPTED_TAGS[kind],
+        required=required,
+        default=default,
+        none_as=wire.none_as,
+        constraint=_describe_constraints(list(info.metadata), base, wire.none_as),
+        description=info.description or "",
+    )
+
+
+@cache
+def message_spec(cls: type[MessageBase]) -> MessageSpec:
+    """The wire description of `cls`, derived from its fields in declaration order."""
+    args = tuple(
+        _arg_spec(name, info, variadic=name == cls.variadic)
+        for name, info in cls.model_fields.items()
+    )
+    return MessageSpec(cls=cls, address=cls.address, direction=cls.direction, args=args)
+
+
+def _index(direction: Literal["in", "out"]) -> Mapping[str, MessageSpec]:
+    specs = [message_spec(c) for c in MESSAGE_TYPES if c.direction == direction]
+    index = {s.address: s for s in specs}
+    if len(index) != len(specs):
+        raise RuntimeError(f"two {direction!r} messages share an address")
+    return types.MappingProxyType(index)
+
+
+INCOMING: Mapping[str, MessageSpec] = _index("in")
+"""Client -> server messages by address."""
+OUTGOING: Mapping[str, MessageSpec] = _index("out")
+"""Server -> client messages by address."""

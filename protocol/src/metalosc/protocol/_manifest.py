@@ -1,0 +1,206 @@
+"""The model-bundle manifest (DESIGN §6): its versioned schema and a loader that names the
+broken file.
+
+A bundle is a directory per instrument holding `manifest.json`, the TF checkpoint it names, and
+`attributes.npz` (latent attribute vectors). Training writes bundles and the server loads them at
+start and on SIGHUP, so every failure here must say which file is wrong and why: an operator
+reading the log should not need a debugger to fix a bundle.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._messages import Instrument
+
+MANIFEST_FILE = "manifest.json"
+ATTRIBUTES_FILE = "attributes.npz"
+MANIFEST_SCHEMA_VERSION: Literal[1] = 1
+MANIFEST_MODE = 0o644
+TENSION_ATTRIBUTE = "tension"
+"""Key in attributes.npz of the tension vector: [z_size] float, calm -> intense direction."""
+
+_SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+
+
+class BundleError(Exception):
+    """A model bundle that cannot be used; `path` is the broken file (or the bundle directory)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class BundleManifest(BaseModel):
+    """`manifest.json` of a model bundle, schema version 1.
+
+    `hparams` and `converter` are overrides on the named Magenta config (`CONFIG_MAP` key), so
+    the model is rebuilt exactly as it was trained; `checkpoint` is the checkpoint prefix relative
+    to the bundle directory.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    schema_version: Literal[1] = MANIFEST_SCHEMA_VERSION
+    instrument: Instrument
+    preset: str = Field(min_length=1)
+    magenta_config: str = Field(min_length=1)
+    hparams: dict[str, int | float | str | bool | list[int]]
+    converter: dict[str, Any]
+    checkpoint: str = Field(min_length=1)
+    data_fingerprint: str
+    metrics: dict[str, float]
+    created_at: AwareDatetime
+    z_size: int = Field(ge=1)
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint_inside_bundle(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if path.is_absolute() or ".." in path.parts or "\\" in value:
+            raise ValueError("must be a relative path inside the bundle directory")
+        return value
+
+
+def _validation_reason(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors()[:3]:
+        field = ".".join(str(part) for part in item["loc"]) or "(root)"
+        problems.append(f"field '{field}': {item['msg']}")
+    more = error.error_count() - len(problems)
+    return "schema violation: " + "; ".join(problems) + (f" (+{more} more)" if more > 0 else "")
+
+
+def load_manifest(bundle_dir: Path) -> BundleManifest:
+    """The validated manifest of the bundle in `bundle_dir`.
+
+    Raises BundleError naming manifest.json (or the directory) on any problem: missing,
+    unreadable, invalid JSON, unsupported schema version, or a field violating the schema.
+    """
+    bundle_dir = Path(bundle_dir)
+    if not bundle_dir.is_dir():
+        raise BundleError(bundle_dir, "bundle directory does not exist")
+    path = bundle_dir / MANIFEST_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BundleError(path, "missing") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BundleError(path, f"unreadable: {e}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BundleError(
+            path, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+        ) from None
+    if not isinstance(data, dict):
+        raise BundleError(
+            path, f"invalid manifest: expected a JSON object, got {type(data).__name__}"
+        )
+    version = data.get("schema_version")
+    if version != MANIFEST_SCHEMA_VERSION:
+        raise BundleError(
+            path,
+            f"unsupported schema_version {version!r} (expected {MANIFEST_SCHEMA_VERSION})",
+        )
+    try:
+        return BundleManifest.model_validate(data)
+    except ValidationError as e:
+        raise BundleError(path, _validation_reason(e)) from None
+
+
+def write_manifest(bundle_dir: Path, manifest: BundleManifest) -> None:
+    """Writes `manifest.json` into `bundle_dir` atomically (temp file, fsync, `os.replace`), so a
+    crash never leaves a half-written manifest that a reloading server would trip on."""
+    bundle_dir = Path(bundle_dir)
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    payload = manifest.model_dump_json(indent=2) + "\n"
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before os.replace below
+        "w", encoding="utf-8", dir=bundle_dir, prefix=f".{MANIFEST_FILE}.", delete=False
+    )
+    try:
+        with handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Temp files are created 0600; the server may run as another user (systemd).
+        os.chmod(handle.name, MANIFEST_MODE)
+        os.replace(handle.name, bundle_dir / MANIFEST_FILE)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def _check_readable(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise BundleError(path, f"missing {what}")
+    try:
+        with path.open("rb") as f:
+            f.read(1)
+    except OSError as e:
+        raise BundleError(path, f"unreadable {what}: {e.strerror or e}") from None
+
+
+def _check_checkpoint(bundle_dir: Path, checkpoint: str) -> None:
+    prefix = bundle_dir / checkpoint
+    _check_readable(prefix.with_name(prefix.name + ".index"), "checkpoint index")
+    shards = sorted(prefix.parent.glob(f"{glob.escape(prefix.name)}.data-*-of-*"))
+    if not shards:
+        raise BundleError(
+            prefix.with_name(prefix.name + ".data-00000-of-00001"), "missing checkpoint data"
+        )
+    totals = set()
+    for shard in shards:
+        match = _SHARD.search(shard.name)
+        if match is None:
+            continue
+        totals.add(int(match.group(2)))
+    for total in totals:
+        for i in range(total):
+            name = f"{prefix.name}.data-{i:05d}-of-{total:05d}"
+            _check_readable(prefix.with_name(name), "checkpoint data shard")
+
+
+def _check_attributes(path: Path, z_size: int) -> None:
+    if not path.is_file():
+        raise BundleError(path, "missing")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if TENSION_ATTRIBUTE not in archive.files:
+                raise BundleError(path, f"no '{TENSION_ATTRIBUTE}' array")
+            tension = archive[TENSION_ATTRIBUTE]
+    except BundleError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise BundleError(path, f"unreadable: {e}") from None
+    if tension.shape != (z_size,) or not np.issubdtype(tension.dtype, np.floating):
+        raise BundleError(
+            path,
+            f"'{TENSION_ATTRIBUTE}' is {tension.dtype} {tension.shape}, "
+            f"expected float ({z_size},) to match z_size",
+        )
+    if not np.all(np.isfinite(tension)):
+        raise BundleError(path, f"'{TENSION_ATTRIBUTE}' has non-finite values")
+
+
+def check_bundle_files(bundle_dir: Path, manifest: BundleManifest) -> None:
+    """Checks that the files `manifest` names exist and are readable: the checkpoint's `.index`
+    and every `.data-NNNNN-of-NNNNN` shard, and attributes.npz with a finite `tension` vector of
+    length `z_size`. Raises BundleError naming the missing or broken file."""
+    bundle_dir = Path(bundle_dir)
+    _check_checkpoint(bundle_dir, manifest.checkpoint)
+    _check_attributes(bundle_dir / ATTRIBUTES_FILE, manifest.z_size)

@@ -1,0 +1,294 @@
+"""The OSC address space as typed, validated messages.
+
+This module is the single definition of MetalOSC's address space: every address is one frozen
+pydantic class whose ClassVars give the address and direction and whose fields, in declaration
+order, are the OSC arguments. The codec (`_codec`) and the documentation table (`_doctable`) both
+read the registry built here (`message_spec`), so adding an address is adding one class.
+
+Validation lives in the field types (ranges, names), so a message that exists is a message that
+can be sent: the server never has to re-check a decoded value, and a bad value built in Python
+fails where it is built rather than on the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, ClassVar, Literal, Union, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Instrument = Literal["guitar", "bass", "drums"]
+INSTRUMENTS: tuple[Instrument, ...] = ("guitar", "bass", "drums")
+
+Direction = Literal["in", "out"]
+"""`in`: client -> server; `out`: server -> client."""
+
+OscTag = Literal["i", "f", "d", "s"]
+"""The OSC type tags MetalOSC itself sends."""
+
+SCENE_NAME_MAX = 32
+_SCENE_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+SceneName = Annotated[
+    str, StringConstraints(min_length=1, max_length=SCENE_NAME_MAX, pattern=_SCENE_PATTERN)
+]
+"""A scene name: short and safe to use as a file name or a TouchOSC label."""
+
+OptionalSceneName = Annotated[
+    str, StringConstraints(max_length=SCENE_NAME_MAX, pattern=r"^[A-Za-z0-9_-]*$")
+]
+"""A scene name or "" (none)."""
+
+TEXT_PATTERN = r"^[^\x00]*$"
+OscText = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+"""Free text: anything an OSC string can carry (OSC strings end at the first NUL)."""
+
+INT32_MAX = 2**31 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+"""Upper bounds of otherwise unbounded `i` and `f` fields, so every valid message encodes."""
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+PingArg = Union[  # noqa: UP007 - pydantic needs a runtime union inside Annotated/tuple
+    Annotated[int, Field(ge=_INT64_MIN, le=_INT64_MAX)],
+    float,
+    OscText,
+]
+"""One argument of /metal/ping: echoed back unchanged in /metal/pong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Wire:
+    """Field metadata for how one argument travels, where the Python type does not say it.
+
+    `tag` overrides the tag derived from the type; `none_as` is the wire value standing for
+    `None` (OSC has no portable "absent" for a positional argument that another one follows).
+    """
+
+    tag: OscTag | None = None
+    none_as: int | None = None
+
+
+class MessageBase(BaseModel):
+    """Base of every message: frozen, strict (no "0.5" -> 0.5 coercion), finite floats only."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", allow_inf_nan=False)
+
+    address: ClassVar[str]
+    direction: ClassVar[Direction]
+    variadic: ClassVar[str | None] = None
+    """Name of a tuple field that takes any number of arguments (ping/pong), if any."""
+
+
+# --- client -> server ---------------------------------------------------------------------
+
+
+class Subscribe(MessageBase):
+    """Send events to the sender's host at `port` (default: the source port). Mode `bundle`
+    sends timetagged bundles ahead of time; `immediate` sends each event when due. The lease is
+    renewed by any message."""
+
+    address: ClassVar[str] = "/metal/subscribe"
+    direction: ClassVar[Direction] = "in"
+
+    port: Annotated[int | None, Wire(tag="i", none_as=0), Field(ge=1, le=65535)] = Field(
+        default=None, description="UDP port for events; 0 = the source port"
+    )
+    mode: Literal["bundle", "immediate"] = Field(default="bundle", description="delivery mode")
+
+
+class Unsubscribe(MessageBase):
+    """Stop sending events to the sender."""
+
+    address: ClassVar[str] = "/metal/unsubscribe"
+    direction: ClassVar[Direction] = "in"
+
+
+class Tension(MessageBase):
+    """Musical intensity: 0 calm, 1 the most intense phrases the models know."""
+
+    address: ClassVar[str] = "/metal/tension"
+    direction: ClassVar[Direction] = "in"
+
+    value: float = Field(ge=0.0, le=1.0, description="intensity")
+
+
+class Tempo(MessageBase):
+    """Tempo in beats per minute, applied at the next beat."""
+
+    address: ClassVar[str] = "/metal/tempo"
+    direction: ClassVar[Direction] = "in"
+
+    bpm: float = Field(ge=40.0, le=320.0, description="beats per minute")
+
+
+class Interpolate(MessageBase):
+    """Morph from what plays now to a saved scene over `bars` bars (latent slerp)."""
+
+    address: ClassVar[str] = "/metal/interpolate"
+    direction: ClassVar[Direction] = "in"
+
+    scene: SceneName = Field(description="a scene saved with /metal/scene/save")
+    bars: int = Field(default=8, ge=2, le=64, multiple_of=2, description="length, even")
+
+
+class SceneSave(MessageBase):
+    """Remember the current latents of every instrument as a named scene."""
+
+    address: ClassVar[str] = "/metal/scene/save"
+    direction: ClassVar[Direction] = "in"
+
+    name: SceneName = Field(description="scene name")
+
+
+class Play(MessageBase):
+    """Start the transport."""
+
+    address: ClassVar[str] = "/metal/play"
+    direction: ClassVar[Direction] = "in"
+
+
+class Stop(MessageBase):
+    """Stop the transport."""
+
+    address: ClassVar[str] = "/metal/stop"
+    direction: ClassVar[Direction] = "in"
+
+
+class Mute(MessageBase):
+    """Mute or unmute one instrument."""
+
+    address: ClassVar[str] = "/metal/mute"
+    direction: ClassVar[Direction] = "in"
+
+    instrument: Instrument = Field(description="instrument")
+    muted: bool = Field(description="1 = muted")
+
+
+class Temperature(MessageBase):
+    """Sampling temperature of the models: low is safe and repetitive, high is wild."""
+
+    address: ClassVar[str] = "/metal/temperature"
+    direction: ClassVar[Direction] = "in"
+
+    value: float = Field(ge=0.05, le=2.0, description="temperature")
+
+
+class Ping(MessageBase):
+    """Ask for /metal/pong with the same arguments and the server's time (clock sync, RTT)."""
+
+    address: ClassVar[str] = "/metal/ping"
+    direction: ClassVar[Direction] = "in"
+    variadic: ClassVar[str | None] = "args"
+
+    args: tuple[PingArg, ...] = Field(default=(), description="echoed back")
+
+
+class StateRequest(MessageBase):
+    """Ask for a /metal/state reply with every parameter."""
+
+    address: ClassVar[str] = "/metal/state"
+    direction: ClassVar[Direction] = "in"
+
+
+# --- server -> client ---------------------------------------------------------------------
+
+
+class Note(MessageBase):
+    """One note event; in bundle mode the bundle's timetag is when it sounds. Drum pitches are
+    General MIDI drum notes."""
+
+    address: ClassVar[str] = "/metal/note"
+    direction: ClassVar[Direction] = "out"
+
+    instrument: Instrument = Field(description="instrument")
+    pitch: int = Field(ge=0, le=127, description="MIDI pitch")
+    velocity: int = Field(ge=0, le=127, description="MIDI velocity")
+    duration_s: float = Field(ge=0.0, le=FLOAT32_MAX, description="seconds")
+    beat: float = Field(ge=0.0, le=FLOAT32_MAX, description="musical time of the onset, in beats")
+
+
+class Beat(MessageBase):
+    """Sent on every beat of the beat clock."""
+
+    address: ClassVar[str] = "/metal/beat"
+    direction: ClassVar[Direction] = "out"
+
+    bar: int = Field(ge=0, le=INT32_MAX, description="bar number, from 0")
+    beat: int = Field(ge=0, le=INT32_MAX, description="beat in the bar, from 0")
+
+
+class PhraseStarted(MessageBase):
+    """A new 2-bar phrase of one instrument starts."""
+
+    address: ClassVar[str] = "/metal/phrase"
+    direction: ClassVar[Direction] = "out"
+
+    instrument: Instrument = Field(description="instrument")
+    id: int = Field(ge=0, le=INT32_MAX, description="phrase id")
+    tension: float = Field(ge=0.0, le=1.0, description="tension it was chosen for")
+
+
+class Pong(MessageBase):
+    """Reply to /metal/ping: its arguments, then the server's wall-clock time as the last
+    argument (a double: a 32-bit float cannot hold a unix time to better than 128 s)."""
+
+    address: ClassVar[str] = "/metal/pong"
+    direction: ClassVar[Direction] = "out"
+    variadic: ClassVar[str | None] = "args"
+
+    args: tuple[PingArg, ...] = Field(description="the ping's arguments")
+    server_time: Annotated[float, Wire(tag="d")] = Field(description="unix seconds")
+
+
+class State(MessageBase):
+    """Every parameter of the server; sent on request and after every change, so that
+    TouchOSC faders follow."""
+
+    address: ClassVar[str] = "/metal/state"
+    direction: ClassVar[Direction] = "out"
+
+    playing: bool = Field(description="transport running")
+    tension: float = Field(ge=0.0, le=1.0, description="intensity")
+    bpm: float = Field(ge=40.0, le=320.0, description="tempo")
+    temperature: float = Field(ge=0.05, le=2.0, description="sampling temperature")
+    guitar_muted: bool = Field(description="guitar muted")
+    bass_muted: bool = Field(description="bass muted")
+    drums_muted: bool = Field(description="drums muted")
+    scene: OptionalSceneName = Field(description='interpolation target, "" = none running')
+
+
+class Error(MessageBase):
+    """A message the server could not accept: its address and why."""
+
+    address: ClassVar[str] = "/metal/error"
+    direction: ClassVar[Direction] = "out"
+
+    # The field shadows the ClassVar name only on the instance, so it is spelled differently in
+    # Python and documented as `address` on the wire.
+    bad_address: OscText = Field(description="the address received", alias="address")
+    reason: OscText = Field(description="why it was refused")
+
+
+Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispatch and typing
+    Subscribe,
+    Unsubscribe,
+    Tension,
+    Tempo,
+    Interpolate,
+    SceneSave,
+    Play,
+    Stop,
+    Mute,
+    Temperature,
+    Ping,
+    StateRequest,
+    Note,
+    Beat,
+    PhraseStarted,
+    Pong,
+    State,
+    Error,
+]
+
+MESSAGE_TYPES: tuple[type[MessageBase], ...] = tuple(get_args(Message))

@@ -1,0 +1,154 @@
+"""Bad input: every kind of refusal is a ProtocolError whose reason a person can act on.
+
+Reasons go back to clients in `/metal/error s address s reason`, so each case checks the words
+of the reason, not only the exception type.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from metalosc.protocol import (
+    Interpolate,
+    Mute,
+    Play,
+    ProtocolError,
+    SceneSave,
+    Tempo,
+    Tension,
+    decode,
+    decode_packet,
+    encode,
+    encode_bundle,
+)
+from pydantic import ValidationError
+from pythonosc import osc_message_builder
+
+
+def build(address: str, *args: tuple[object, str]) -> bytes:
+    builder = osc_message_builder.OscMessageBuilder(address=address)
+    for value, tag in args:
+        builder.add_arg(value, tag)  # type: ignore[arg-type]
+    return builder.build().dgram
+
+
+def bundle(*elements: bytes, timetag: int = 1) -> bytes:
+    body = b"".join(struct.pack(">i", len(e)) + e for e in elements)
+    return b"#bundle\x00" + struct.pack(">Q", timetag) + body
+
+
+CASES = [
+    # out of range
+    ("tension above 1", build("/metal/tension", (1.5, "f")), "value 1.5 out of range (0..1)"),
+    ("tension below 0", build("/metal/tension", (-0.5, "f")), "out of range (0..1)"),
+    ("tension NaN", build("/metal/tension", (float("nan"), "f")), "out of range"),
+    ("tempo too slow", build("/metal/tempo", (39.0, "f")), "bpm 39.0 out of range (40..320)"),
+    ("tempo too fast", build("/metal/tempo", (321, "i")), "bpm 321.0 out of range (40..320)"),
+    ("temperature", build("/metal/temperature", (0.01, "f")), "out of range (0.05..2)"),
+    ("odd bars", build("/metal/interpolate", ("boss", "s"), (3, "i")), "bars 3 out of range"),
+    ("too many bars", build("/metal/interpolate", ("a", "s"), (66, "i")), "(even, 2..64)"),
+    ("port", build("/metal/subscribe", (70000, "i")), "port 70000 out of range"),
+    ("mute 2", build("/metal/mute", ("bass", "s"), (2, "i")), "muted must be 0 or 1, got 2"),
+    # names
+    ("instrument", build("/metal/mute", ("piano", "s"), (1, "i")), "invalid instrument 'piano'"),
+    ("mode", build("/metal/subscribe", (9001, "i"), ("fast", "s")), "invalid mode 'fast'"),
+    ("empty scene", build("/metal/scene/save", ("", "s")), "invalid name ''"),
+    ("scene space", build("/metal/scene/save", ("boss fight", "s")), "1..32 chars of"),
+    ("scene path", build("/metal/interpolate", ("../etc", "s")), "invalid scene '../etc'"),
+    ("scene unicode", build("/metal/scene/save", ("bossé", "s")), "invalid name"),
+    ("scene too long", build("/metal/scene/save", ("x" * 33, "s")), "invalid name"),
+    # types and counts
+    ("string for float", build("/metal/tempo", ("fast", "s")), "wrong type tag 's' for bpm"),
+    ("float for string", build("/metal/scene/save", (1.0, "f")), "wrong type tag 'f' for name"),
+    ("blob", build("/metal/ping", (b"xx", "b")), "wrong type tag 'b'"),
+    ("nil", build("/metal/tension", (None, "N")), "wrong type tag 'N'"),
+    ("missing arg", build("/metal/tension"), "wrong argument count 0, expected f value"),
+    ("extra arg", build("/metal/play", (1, "i")), "wrong argument count 1"),
+    ("fraction for int", build("/metal/interpolate", ("a", "s"), (2.5, "f")), "whole number"),
+    # framing
+    ("unknown address", build("/metal/volume", (1.0, "f")), "unknown address"),
+    ("empty", b"", "empty packet"),
+    ("not osc", b"hello world\x00", "not an OSC message"),
+    ("truncated float", build("/metal/tension", (0.5, "f"))[:-2], "truncated packet"),
+    ("truncated string", build("/metal/scene/save", ("boss", "s"))[:-4], "truncated packet"),
+    ("no address end", b"/metal/tension", "truncated packet"),
+    ("trailing bytes", build("/metal/play") + b"\x00" * 4, "trailing bytes"),
+    ("bad tag string", b"/metal/play\x00xyz\x00", "malformed type tags"),
+    ("bad utf-8", b"/metal/scene/save\x00\x00\x00,s\x00\x00\xff\xfe\x00\x00", "not valid UTF-8"),
+    ("bundle to decode", encode_bundle([Play()], None), "expected a message, got a bundle"),
+]
+
+
+@pytest.mark.parametrize(("data", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_message_is_refused_with_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(data)
+    assert reason in caught.value.reason
+    assert len(caught.value.reason) <= 100
+    if not data.startswith(b"#bundle"):  # the packet entry point refuses it the same way
+        with pytest.raises(ProtocolError) as again:
+            decode_packet(data)
+        assert again.value.reason == caught.value.reason
+
+
+def test_reason_names_the_address() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(build("/metal/tempo", (400.0, "f")))
+    assert caught.value.address == "/metal/tempo"
+    assert str(caught.value) == "/metal/tempo: bpm 400.0 out of range (40..320)"
+
+
+def test_untrusted_address_is_shortened() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(build("/" + "x" * 500))
+    assert caught.value.reason == "unknown address"
+    assert caught.value.address is not None
+    assert len(caught.value.address) == 64
+    assert caught.value.address.endswith("…")
+
+
+BUNDLE_CASES = [
+    ("short header", b"#bundle\x00\x00\x00", "truncated packet"),
+    ("negative size", bundle(encode(Play()))[:16] + struct.pack(">i", -4), "element size -4"),
+    ("unaligned size", bundle(encode(Play()))[:16] + struct.pack(">i", 3) + b"/a\x00", "size 3"),
+    ("size past end", bundle(encode(Play()))[:-4], "truncated packet"),
+    ("half a size", bundle(encode(Play())) + b"\x00\x00", "truncated packet"),
+    ("nested", bundle(bundle(encode(Play()))), "nested bundles are not supported"),
+    ("not a message", bundle(b"abcd"), "not an OSC message"),
+    ("bad element", bundle(build("/metal/tension", (3.0, "f"))), "out of range"),
+]
+
+
+@pytest.mark.timeout(5)  # python-osc alone loops forever on a negative element size
+@pytest.mark.parametrize(
+    ("data", "reason"), [c[1:] for c in BUNDLE_CASES], ids=[c[0] for c in BUNDLE_CASES]
+)
+def test_bad_bundle_is_refused_with_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_packet(data)
+    assert reason in caught.value.reason
+
+
+def test_values_are_validated_where_messages_are_built() -> None:
+    with pytest.raises(ValidationError):
+        Tension(value=1.5)
+    with pytest.raises(ValidationError):
+        Tempo(bpm=float("inf"))
+    with pytest.raises(ValidationError):
+        Interpolate(scene="boss", bars=7)
+    with pytest.raises(ValidationError):
+        SceneSave(name="a/b")
+    with pytest.raises(ValidationError):
+        Mute(instrument="piano", muted=True)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Tension(value="0.5")  # type: ignore[arg-type]  # strict: no str -> float coercion
+    with pytest.raises(ValidationError):
+        Tension(value=0.5, extra=1)  # type: ignore[call-arg]
+
+
+def test_messages_are_frozen() -> None:
+    tension = Tension(value=0.5)
+    with pytest.raises(ValidationError):
+        tension.value = 0.7  # type: ignore[misc]
+    assert hash(tension) == hash(Tension(value=0.5))
