@@ -1,0 +1,195 @@
+"""``metalosc`` command line: ``metalosc serve`` runs the daemon.
+
+Exit status: 0 after a graceful stop, 1 when a model bundle is broken (the message names the file),
+2 for bad settings, 70 when a graceful stop overran its grace deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+import trio
+
+if sys.version_info < (3, 11):  # pragma: no cover - the deployed interpreter is 3.11
+    from exceptiongroup import BaseExceptionGroup
+from metalosc.protocol import BundleError
+
+from ._app import RunningServer, reload_models, serve
+from ._logging import configure_logging
+from ._notify import SystemdNotifier
+from ._settings import ConfigError, Settings, load_settings
+
+__all__ = ["build_parser", "main"]
+
+log = structlog.get_logger("metalosc.server.cli")
+
+EXIT_BUNDLE = 1
+EXIT_CONFIG = 2
+EXIT_GRACE_EXPIRED = 70
+
+GIL_SWITCH_INTERVAL_S = 0.0005
+"""The model threads run Python between TF calls (sequence conversion, features, chords); with
+CPython's default 5 ms switch interval the event loop waited up to tens of ms for the GIL under
+decode load (bench/ping_latency.py: pong p99 18 ms -> 10 ms with 0.5 ms on 2 busy cores)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metalosc",
+        description="MetalOSC: real-time Metal from MusicVAE models, controlled over OSC/UDP.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser(
+        "serve",
+        help="run the OSC daemon (plays guitar, bass and drums to subscribers)",
+        description=(
+            "Load the three model bundles, prime the phrase buffers and answer OSC control "
+            "messages with beat-scheduled note bundles. Every option can also be set as "
+            "METALOSC_<NAME> in the environment or as <name> in the TOML --config file; flags win "
+            "over the environment, which wins over the file. SIGINT/SIGTERM stop gracefully, "
+            "SIGHUP reloads the bundles (keeping the old ones if the new ones are broken)."
+        ),
+        argument_default=None,
+    )
+    defaults = Settings.model_fields
+    run.add_argument(
+        "--config", type=Path, help="TOML settings file (ignored if it does not exist)"
+    )
+    run.add_argument("--host", help=f"address to listen on [{defaults['host'].default}]")
+    run.add_argument(
+        "--port", type=int, help=f"UDP port, 0 = any free [{defaults['port'].default}]"
+    )
+    run.add_argument(
+        "--models",
+        type=Path,
+        help=f"bundle dir with guitar/ bass/ drums/ [{defaults['models'].default}]",
+    )
+    run.add_argument(
+        "--lookahead",
+        type=float,
+        help=f"seconds note bundles are sent before they sound [{defaults['lookahead'].default}]",
+    )
+    run.add_argument(
+        "--buffer-depth",
+        type=int,
+        help=f"decoded phrases kept per instrument [{defaults['buffer_depth'].default}]",
+    )
+    run.add_argument(
+        "--batch-size", type=int, help=f"phrases per decode [{defaults['batch_size'].default}]"
+    )
+    run.add_argument(
+        "--lease",
+        type=float,
+        help=f"seconds a subscription lives without a message [{defaults['lease'].default}]",
+    )
+    run.add_argument("--seed", type=int, help="random seed for reproducible music")
+    run.add_argument("--bpm", type=float, help=f"tempo at start [{defaults['bpm'].default}]")
+    run.add_argument(
+        "--no-autoplay",
+        dest="autoplay",
+        action="store_false",
+        default=None,
+        help="wait for /metal/play instead of playing once ready",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=["auto", "console", "json"],
+        help="auto = console on a TTY, JSON otherwise [auto]",
+    )
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="[info]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        parser.print_help()
+        return EXIT_CONFIG
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    try:
+        settings = load_settings(args.config, **flags)
+    except ConfigError as exc:
+        print(f"metalosc serve: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_format, settings.log_level)
+    if args.config is not None and not args.config.is_file():
+        log.info("config_file_absent", path=str(args.config))
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    try:
+        trio.run(run_daemon, settings)
+    except BaseExceptionGroup as group:
+        # hypercorn's way: split out the expected failure, re-raise real errors untouched
+        broken, rest = group.split(BundleError)
+        if broken is None:
+            raise
+        _report_bundle_errors(broken.exceptions)
+        if rest is not None:
+            raise rest from None
+        return EXIT_BUNDLE
+    except BundleError as exc:
+        _report_bundle_errors([exc])
+        return EXIT_BUNDLE
+    return 0
+
+
+def _report_bundle_errors(errors: Sequence[BaseException]) -> None:
+    for exc in errors:
+        if isinstance(exc, BaseExceptionGroup):
+            _report_bundle_errors(exc.exceptions)
+            continue
+        log.error("bundle_invalid", error=str(exc))
+        print(f"metalosc serve: cannot load model bundle: {exc}", file=sys.stderr)
+
+
+async def run_daemon(settings: Settings) -> None:
+    """``serve`` with signals: first SIGINT/SIGTERM stops gracefully within ``settings.grace``
+    seconds, a second one exits at once; SIGHUP reloads the bundles."""
+    stop = trio.Event()
+    grace_timer = threading.Timer(settings.grace, _grace_expired, args=(settings.grace,))
+    grace_timer.daemon = True
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        async with trio.open_nursery() as nursery:
+            server: RunningServer = await nursery.start(
+                _serve_then_cancel, settings, stop, nursery.cancel_scope
+            )
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                if signum == signal.SIGHUP:
+                    log.info("signal_received", signal=name)
+                    nursery.start_soon(reload_models, server)
+                elif not stop.is_set():
+                    log.info("signal_received", signal=name, grace_s=settings.grace)
+                    grace_timer.start()
+                    stop.set()
+                else:
+                    log.warning("shutdown_forced", signal=name)
+                    os._exit(EXIT_GRACE_EXPIRED)
+    grace_timer.cancel()
+
+
+async def _serve_then_cancel(
+    settings: Settings,
+    stop: trio.Event,
+    scope: trio.CancelScope,
+    task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await serve(
+        settings,
+        shutdown_trigger=stop.wait,
+        notifier=SystemdNotifier.from_env(),
+        task_status=task_status,
+    )
+    scope.cancel()  # stops the signal loop once the server is down
+
+
+def _grace_expired(grace: float) -> None:
+    log.error("shutdown_grace_expired", grace_s=grace)
+    os._exit(EXIT_GRACE_EXPIRED)

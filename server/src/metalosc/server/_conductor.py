@@ -1,0 +1,164 @@
+"""The musical decisions, pure and testable: which phrase each instrument plays next.
+
+At each 2-bar boundary the conductor either picks per instrument from its buffer by tension (the
+bass among the phrases decoded on the chosen guitar phrase's chords), or follows an interpolation:
+a spherical path from the latents playing now to a saved scene's latents, one point per phrase,
+ending exactly on the scene. Interpolation phrases must be *decoded* from those points, so the
+conductor only plans them; the generator decodes the whole path ahead of time in one batch and hands
+the phrases back (``Interpolation.decoded``). If they are not ready at the next boundary, the morph
+waits one phrase (playing by tension); if they are still not ready, the nearest buffered phrase
+stands in for each point (counted).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from metalosc.protocol import INSTRUMENTS, Instrument
+
+from ._buffer import PhraseBuffer
+from ._phrase import Phrase, ZVector
+from ._state import MusicState
+
+__all__ = ["Conductor", "ConductorError", "Interpolation", "PhraseSet", "slerp"]
+
+
+class ConductorError(Exception):
+    """A request the music cannot honour right now (unknown scene, nothing played yet)."""
+
+
+def slerp(a: ZVector, b: ZVector, t: float) -> ZVector:
+    """Spherical interpolation from ``a`` (t=0) to ``b`` (t=1), as in MusicVAE's ``interpolate``.
+
+    Gaussian latents live near a sphere shell; a straight line between two of them dips toward the
+    origin, where decodes are bland. ``t == 1`` returns ``b`` exactly.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    cos = float(np.clip(a @ b / norm, -1.0, 1.0)) if norm > 0 else 1.0
+    omega = float(np.arccos(cos))
+    if t >= 1.0:
+        return b.copy()
+    if abs(np.sin(omega)) < 1e-9:
+        return np.asarray((1.0 - t) * a + t * b, dtype=np.float64)
+    return np.asarray(
+        (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega), dtype=np.float64
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PhraseSet:
+    """What plays in one 2-bar slot (``index`` counts phrases since play started)."""
+
+    index: int
+    phrases: Mapping[Instrument, Phrase]
+    tension: float
+
+
+@dataclass(eq=False)
+class Interpolation:
+    """A planned morph to ``scene``: one latent per instrument per phrase, ending on the scene."""
+
+    scene: str
+    points: list[dict[Instrument, ZVector]]
+    decoded: list[dict[Instrument, Phrase]] | None = None
+    position: int = 0
+    grace: int = 1  # phrases the morph may wait for its decode before using stand-ins
+    stand_ins: int = 0
+    id: int = field(default_factory=itertools.count(1).__next__)
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.points)
+
+
+class Conductor:
+    def __init__(self, buffers: Mapping[Instrument, PhraseBuffer], state: MusicState) -> None:
+        self.buffers = buffers
+        self.state = state
+        self.current: dict[Instrument, Phrase] = {}
+        self.interpolation: Interpolation | None = None
+
+    def save_scene(self, name: str) -> None:
+        """Remember the latents playing now under ``name``."""
+        if set(self.current) != set(INSTRUMENTS):
+            raise ConductorError("nothing has played yet, so there is no scene to save")
+        self.state.scenes[name] = {i: self.current[i].z.copy() for i in INSTRUMENTS}
+
+    def plan_interpolation(self, scene: str, bars: int) -> Interpolation:
+        """Start morphing to ``scene`` over ``bars`` bars from the next phrase on."""
+        target = self.state.scenes.get(scene)
+        if target is None:
+            known = ", ".join(sorted(self.state.scenes)) or "none saved yet"
+            raise ConductorError(f"unknown scene {scene!r} (known: {known})")
+        if bars < 2 or bars % 2:
+            raise ConductorError(f"bars must be an even number >= 2, got {bars}")
+        if set(self.current) != set(INSTRUMENTS):
+            raise ConductorError("nothing is playing yet to interpolate from")
+        steps = bars // 2
+        points = [
+            {i: slerp(self.current[i].z, target[i], (k + 1) / steps) for i in INSTRUMENTS}
+            for k in range(steps)
+        ]
+        self.interpolation = Interpolation(scene, points)
+        self.state.scene = scene
+        return self.interpolation
+
+    def next_phrases(self, index: int) -> PhraseSet | None:
+        """Choose what plays in slot ``index``; ``None`` only before anything was ever decoded."""
+        interp = self.interpolation
+        if interp is not None and interp.decoded is None and interp.grace > 0:
+            interp.grace -= 1
+            chosen = self._pick_by_tension()
+        elif interp is not None and not interp.done:
+            chosen = self._interpolation_step(interp)
+        else:
+            chosen = self._pick_by_tension()
+        if chosen is None:
+            return None
+        self.current = dict(chosen)
+        return PhraseSet(index, chosen, self.state.tension)
+
+    def finish_interpolation(self) -> bool:
+        """Clear a finished interpolation; True when it just ended (the state changed)."""
+        if self.interpolation is not None and self.interpolation.done:
+            self.interpolation = None
+            self.state.scene = ""
+            return True
+        return False
+
+    def cancel_interpolation(self) -> None:
+        self.interpolation = None
+        self.state.scene = ""
+
+    def _pick_by_tension(self) -> dict[Instrument, Phrase] | None:
+        tension = self.state.tension
+        guitar = self.buffers["guitar"].pick(tension)
+        drums = self.buffers["drums"].pick(tension)
+        if guitar is None or drums is None:
+            return None
+        bass = self.buffers["bass"].pick(tension, candidates=guitar.accompaniment or None)
+        if bass is None:
+            return None
+        return {"guitar": guitar, "bass": bass, "drums": drums}
+
+    def _interpolation_step(self, interp: Interpolation) -> dict[Instrument, Phrase] | None:
+        point = interp.points[interp.position]
+        decoded = interp.decoded[interp.position] if interp.decoded is not None else None
+        interp.position += 1
+        if decoded is not None:
+            for instrument, phrase in decoded.items():
+                self.buffers[instrument].played(phrase)
+            return dict(decoded)
+        interp.stand_ins += 1
+        chosen: dict[Instrument, Phrase] = {}
+        for instrument in INSTRUMENTS:
+            stand_in = self.buffers[instrument].nearest(point[instrument])
+            if stand_in is None:
+                return None
+            chosen[instrument] = stand_in
+        return chosen

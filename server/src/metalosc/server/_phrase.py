@@ -1,0 +1,73 @@
+"""A decoded 2-bar phrase in musical time, and how a Magenta NoteSequence becomes one.
+
+Notes are kept in beats relative to the phrase start (never seconds): the scheduler converts them
+with the beat clock when it sends them, so a tempo change also re-times notes chosen before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from metalosc.protocol import Instrument
+
+__all__ = ["PHRASE_BEATS", "STEPS_PER_BEAT", "Phrase", "PhraseNote", "notes_from_sequence"]
+
+PHRASE_BEATS = 8  # 2 bars of 4/4
+STEPS_PER_BEAT = 4  # MusicVAE's 2-bar configs: 4 steps per quarter note
+
+ZVector = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PhraseNote:
+    pitch: int
+    velocity: int
+    start_beat: float
+    end_beat: float
+
+
+@dataclass(frozen=True, eq=False)
+class Phrase:
+    """One instrument's 2 bars: its notes, the latent ``z`` it was decoded from, its intensity.
+
+    ``accompaniment`` holds, for a guitar phrase, bass phrases decoded on this phrase's chords: the
+    bass must be picked among them so that it plays against the harmony it was conditioned on.
+    """
+
+    instrument: Instrument
+    z: ZVector
+    notes: tuple[PhraseNote, ...]
+    intensity: float
+    features: dict[str, float] = field(default_factory=dict)
+    chords: tuple[str, ...] = ()
+    accompaniment: tuple[Phrase, ...] = ()
+    id: int = 0
+
+
+def notes_from_sequence(seq: Any) -> tuple[PhraseNote, ...]:
+    """Musical-time notes of a decoded NoteSequence, sorted, clipped to the 2-bar phrase.
+
+    Decoded sequences carry quantized steps; an unquantized one is read in seconds at its own tempo
+    (Magenta's default 120 qpm).
+    """
+    qpm = float(seq.tempos[0].qpm) if len(seq.tempos) else 120.0
+    quantized = seq.quantization_info.steps_per_quarter > 0
+    out: list[PhraseNote] = []
+    for note in seq.notes:
+        if quantized and (note.quantized_end_step or note.quantized_start_step):
+            spq = seq.quantization_info.steps_per_quarter
+            start = note.quantized_start_step / spq
+            end = note.quantized_end_step / spq
+        else:
+            start = note.start_time * qpm / 60.0
+            end = note.end_time * qpm / 60.0
+        if start >= PHRASE_BEATS or end <= start:
+            continue
+        end = min(end, float(PHRASE_BEATS))
+        velocity = int(note.velocity) if note.velocity else 100
+        out.append(PhraseNote(int(note.pitch), max(1, min(127, velocity)), start, end))
+    out.sort(key=lambda n: (n.start_beat, n.pitch))
+    return tuple(out)

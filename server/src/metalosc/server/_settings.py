@@ -1,0 +1,108 @@
+"""Daemon settings: CLI flags over ``METALOSC_*`` environment variables over a TOML file.
+
+One validated object, so a bad value (from any of the three places) fails at start-up with the
+setting named, never later in the middle of a song.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the deployed interpreter is 3.11
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; the message names the file or setting."""
+
+
+class Settings(BaseSettings):
+    """Everything ``metalosc serve`` can be told (TOML keys and env names use these field names)."""
+
+    model_config = SettingsConfigDict(env_prefix="METALOSC_", extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(9000, ge=0, le=65535, description="UDP port (0 = any free port)")
+    models: Path = Field(Path("models/default"), description="bundle dir with guitar/ bass/ drums/")
+    lookahead: float = Field(0.15, gt=0.0, le=5.0, description="seconds bundles are sent early")
+    buffer_depth: int = Field(16, ge=1, le=1024, description="phrases kept decoded per instrument")
+    batch_size: int = Field(16, ge=1, le=256, description="phrases per background decode")
+    bass_candidates: int = Field(3, ge=1, le=16, description="bass phrases decoded per guitar one")
+    lease: float = Field(60.0, gt=0.0, description="seconds a subscription lives without a message")
+    seed: int | None = Field(None, description="random seed for reproducible music")
+    bpm: float = Field(120.0, ge=40.0, le=320.0, description="tempo at start")
+    tension: float = Field(0.5, ge=0.0, le=1.0, description="tension at start")
+    temperature: float = Field(1.0, ge=0.05, le=2.0, description="sampling temperature at start")
+    autoplay: bool = Field(True, description="start playing once ready")
+    grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
+    error_rate: float = Field(5.0, gt=0.0, description="/metal/error replies per second per peer")
+    error_burst: int = Field(10, ge=1, description="/metal/error replies in a burst per peer")
+    log_format: Literal["auto", "console", "json"] = Field(
+        "auto", description="auto = console on a TTY, JSON otherwise"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Settings from ``flags`` (``None`` = not given), env, then ``config_file`` if it exists.
+
+    A missing config file is fine (the systemd unit always names ``/etc/metalosc/metalosc.toml``);
+    a broken one is a ``ConfigError`` naming it.
+    """
+    given = {k: v for k, v in flags.items() if v is not None}
+    toml_file = config_file if config_file is not None and config_file.is_file() else None
+    if toml_file is not None:
+        try:
+            tomllib.loads(toml_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{toml_file}: not a readable TOML file ({exc})") from exc
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if toml_file is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+            return tuple(sources)
+
+    try:
+        merged = _FromFile(**given)
+    except ValidationError as exc:
+        where = f" (config file {toml_file})" if toml_file is not None else ""
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings{where}: {problems}") from exc
+    return Settings.model_validate(merged.model_dump())

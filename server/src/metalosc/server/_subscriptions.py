@@ -1,0 +1,75 @@
+"""Who receives events, and for how long.
+
+A subscription belongs to the *peer* that asked (its source address) and sends to that peer's
+host at the requested port. Any message from the peer renews its lease; a lease not renewed for
+``lease_s`` seconds expires, and a destination that turns out to be gone (ICMP port unreachable) is
+dropped at once. Pure: the caller passes the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Subscription", "Subscriptions"]
+
+Peer = tuple[str, int]
+Mode = Literal["bundle", "immediate"]
+
+
+@dataclass
+class Subscription:
+    peer: Peer
+    destination: Peer
+    mode: Mode
+    expires_at: float
+
+
+class Subscriptions:
+    def __init__(self, lease_s: float = 60.0) -> None:
+        if lease_s <= 0:
+            raise ValueError(f"lease must be positive, got {lease_s}")
+        self.lease_s = lease_s
+        self._by_peer: dict[Peer, Subscription] = {}
+
+    def subscribe(self, peer: Peer, port: int | None, mode: Mode, now: float) -> Subscription:
+        """(Re)subscribe ``peer``; events go to ``peer``'s host at ``port`` (default: its port)."""
+        destination = (peer[0], port if port is not None else peer[1])
+        sub = Subscription(peer, destination, mode, now + self.lease_s)
+        self._by_peer[peer] = sub
+        return sub
+
+    def unsubscribe(self, peer: Peer) -> bool:
+        return self._by_peer.pop(peer, None) is not None
+
+    def touch(self, peer: Peer, now: float) -> None:
+        """Renew ``peer``'s lease (called for every message it sends)."""
+        sub = self._by_peer.get(peer)
+        if sub is not None:
+            sub.expires_at = now + self.lease_s
+
+    def expire(self, now: float) -> list[Subscription]:
+        """Drop and return the subscriptions whose lease ran out."""
+        gone = [s for s in self._by_peer.values() if s.expires_at <= now]
+        for sub in gone:
+            del self._by_peer[sub.peer]
+        return gone
+
+    def drop_destination(self, destination: Peer) -> list[Subscription]:
+        """Drop every subscription sending to ``destination`` (it refused a datagram)."""
+        gone = [s for s in self._by_peer.values() if s.destination == destination]
+        for sub in gone:
+            del self._by_peer[sub.peer]
+        return gone
+
+    def next_expiry(self) -> float | None:
+        return min((s.expires_at for s in self._by_peer.values()), default=None)
+
+    def active(self, mode: Mode | None = None) -> list[Subscription]:
+        return [s for s in self._by_peer.values() if mode is None or s.mode == mode]
+
+    def __len__(self) -> int:
+        return len(self._by_peer)
+
+    def __contains__(self, peer: object) -> bool:
+        return peer in self._by_peer

@@ -1,0 +1,117 @@
+"""Fakes for the server's unit tests: models that decode deterministically and instantly.
+
+A fake model turns a latent into a phrase whose note count grows with the latent's projection on
+the model's tension vector, so "more intense" is known exactly; the fake analysis counts notes.
+Real MusicVAE models are only used by the integration tests in ``tests/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.server import Phrase, PhraseAnalysis, PhraseNote
+
+Z_SIZE = 4
+
+
+def fake_sequence(n_notes: int, pitch: int = 40) -> SimpleNamespace:
+    """A duck-typed quantized NoteSequence: ``n_notes`` sixteenths from the phrase start."""
+    notes = [
+        SimpleNamespace(
+            pitch=pitch + (k % 5),
+            velocity=100,
+            quantized_start_step=2 * k,
+            quantized_end_step=2 * k + 1,
+            start_time=0.0,
+            end_time=0.0,
+        )
+        for k in range(n_notes)
+    ]
+    return SimpleNamespace(
+        notes=notes, tempos=[], quantization_info=SimpleNamespace(steps_per_quarter=4)
+    )
+
+
+class FakeModel:
+    """Implements ``InstrumentModelLike``; records every call."""
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.z_size = Z_SIZE
+        self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
+        self.decode_calls: list[tuple[int, float, list[str] | None]] = []
+        self.closed = False
+
+    def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.standard_normal((n, self.z_size))
+
+    def decode(
+        self, z: np.ndarray, temperature: float = 1.0, chords: Sequence[str] | None = None
+    ) -> list[Any]:
+        if self.instrument == "bass" and chords is None:
+            raise ValueError("the bass model needs chords")
+        self.decode_calls.append((len(z), temperature, None if chords is None else list(chords)))
+        return [fake_sequence(int(np.clip(8 + 4 * row[0], 1, 16))) for row in z]
+
+    def encode(self, seqs: Sequence[Any], chords: Sequence[str] | None = None) -> np.ndarray:
+        return np.array([[(len(s.notes) - 8) / 4, 0.0, 0.0, 0.0] for s in seqs])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _fake_chords(seq: Any) -> list[str]:
+    return ["E5", "G5"] if len(seq.notes) % 2 else ["A5", "C5"]
+
+
+@pytest.fixture
+def make_fake_models() -> Callable[[], dict[Instrument, FakeModel]]:
+    """A maker of fresh fake model sets (e.g. what a reload loads)."""
+    return lambda: {i: FakeModel(i) for i in INSTRUMENTS}
+
+
+@pytest.fixture
+def fake_models(
+    make_fake_models: Callable[[], dict[Instrument, FakeModel]],
+) -> dict[Instrument, FakeModel]:
+    return make_fake_models()
+
+
+@pytest.fixture
+def fake_analysis() -> PhraseAnalysis:
+    return PhraseAnalysis(
+        intensity=lambda seq, instrument: float(len(seq.notes)),
+        features=lambda seq, instrument: {"note_density": len(seq.notes) / 2.0},
+        chords=_fake_chords,
+    )
+
+
+PhraseMaker = Callable[..., Phrase]
+
+
+@pytest.fixture
+def make_phrase() -> PhraseMaker:
+    """``make_phrase(instrument, intensity, z0=..., accompaniment=...)``: a phrase with one note
+    per unit of intensity and ``z = [z0, 0, 0, 0]``."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(
+        instrument: Instrument,
+        intensity: float,
+        *,
+        z0: float | None = None,
+        accompaniment: tuple[Phrase, ...] = (),
+    ) -> Phrase:
+        n = max(1, int(intensity))
+        notes = tuple(PhraseNote(40, 100, k * 0.5, k * 0.5 + 0.25) for k in range(min(n, 16)))
+        z = np.array([intensity / 8.0 if z0 is None else z0, 0.0, 0.0, 0.0])
+        return Phrase(
+            instrument, z, notes, float(intensity), accompaniment=accompaniment, id=next(counter)
+        )
+
+    return make

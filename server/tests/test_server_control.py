@@ -1,0 +1,267 @@
+"""Control suite: every client message and every kind of bad input, under ``autojump_clock``.
+
+Rules: datagrams go straight into ``Controller.handle_datagram`` and replies into a recorder — no
+sockets; the music keeps playing in the same nursery, so each test can check the beat never stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+import trio
+import trio.testing
+from metalosc.protocol import (
+    INSTRUMENTS,
+    Beat,
+    Error,
+    Interpolate,
+    Message,
+    Mute,
+    Ping,
+    Pong,
+    SceneSave,
+    State,
+    StateRequest,
+    Stop,
+    Subscribe,
+    Tempo,
+    Tension,
+    decode_outgoing,
+    decode_packet,
+    encode,
+)
+from metalosc.server import (
+    BeatClock,
+    Conductor,
+    Controller,
+    Interpolation,
+    Metrics,
+    MusicState,
+    PeerRateLimiter,
+    Phrase,
+    PhraseBuffer,
+    Player,
+    Subscriptions,
+)
+from pythonosc.osc_message_builder import OscMessageBuilder
+from structlog.testing import capture_logs
+
+PhraseMaker = Callable[..., Phrase]
+CLIENT = ("127.0.0.1", 50000)
+OTHER = ("127.0.0.1", 50001)
+
+
+@dataclass
+class Rig:
+    controller: Controller
+    player: Player
+    sent: list[tuple[tuple[str, int], bytes]] = field(default_factory=list)
+    interpolations: list[Interpolation] = field(default_factory=list)
+
+    def replies(self, to: tuple[str, int] = CLIENT) -> list[Message]:
+        out: list[Message] = []
+        for peer, data in self.sent:
+            if peer == to and not data.startswith(b"#bundle"):
+                out.append(decode_outgoing(data))
+        return out
+
+    def beats(self) -> list[Beat]:
+        out = []
+        for _, data in self.sent:
+            packet = decode_packet(data, outgoing=True)
+            if not isinstance(packet, Message.__args__):  # type: ignore[attr-defined]
+                out += [m for m in packet.messages if isinstance(m, Beat)]
+        return out
+
+    async def send(self, message: Message | bytes, peer: tuple[str, int] = CLIENT) -> None:
+        data = message if isinstance(message, bytes) else encode(message)
+        await self.controller.handle_datagram(data, peer)
+
+
+@pytest.fixture
+async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
+    """The daemon's pieces wired as in ``serve``; tests take ``autojump_clock`` themselves
+    (pytest-trio picks the clock from the test's own arguments)."""
+    buffers = {i: PhraseBuffer(i, depth=256) for i in INSTRUMENTS}
+    for level in range(1, 200):
+        bass = (make_phrase("bass", level % 9 + 1),)
+        buffers["guitar"].add([make_phrase("guitar", level % 9 + 1, accompaniment=bass)], 0.5)
+        buffers["drums"].add([make_phrase("drums", level % 9 + 1)], 0.5)
+    state = MusicState()
+    clock = BeatClock(trio.current_time(), state.bpm)
+    conductor = Conductor(buffers, state)
+    subscriptions = Subscriptions(lease_s=60.0)
+    metrics = Metrics()
+    rig_sent: list[tuple[tuple[str, int], bytes]] = []
+
+    async def send_to(data: bytes, peer: tuple[str, int]) -> bool:
+        rig_sent.append((peer, data))
+        return True
+
+    async def send_cue(messages: list[Message], sound: float, mode: str) -> None:
+        from metalosc.protocol import encode_bundle
+
+        for sub in subscriptions.active(mode):  # type: ignore[arg-type]
+            await send_to(encode_bundle(messages, sound), sub.destination)
+
+    player = Player(clock, conductor, state, send_cue, metrics)  # type: ignore[arg-type]
+    interpolations: list[Interpolation] = []
+    controller = Controller(
+        state=state,
+        clock=clock,
+        conductor=conductor,
+        player=player,
+        subscriptions=subscriptions,
+        limiter=PeerRateLimiter(rate=1.0, burst=3),
+        metrics=metrics,
+        send_to=send_to,
+        start_interpolation=interpolations.append,
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(player.run)
+        player.play()
+        yield Rig(controller, player, rig_sent, interpolations)
+        nursery.cancel_scope.cancel()
+
+
+async def test_ping_is_answered_with_its_arguments_and_the_server_time(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    rig.controller.clock.unix_offset = 1_000_000.0
+    await rig.send(Ping(args=(1, 2.5, "x")))
+    [pong] = rig.replies()
+    assert isinstance(pong, Pong)
+    assert pong.args == (1, 2.5, "x")
+    assert pong.server_time == trio.current_time() + 1_000_000.0
+
+
+async def test_state_request_and_state_after_every_change(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    await rig.send(StateRequest())
+    [state] = rig.replies()
+    assert isinstance(state, State)
+    assert state.playing
+    assert state.tension == 0.5
+    await rig.send(Subscribe())
+    await rig.send(Tension(value=0.9))
+    await rig.send(Mute(instrument="bass", muted=True))
+    await rig.send(Tempo(bpm=200.0))
+    states = [m for m in rig.replies() if isinstance(m, State)]
+    assert [(s.tension, s.bass_muted, s.bpm) for s in states[-3:]] == [
+        (pytest.approx(0.9), False, 120.0),  # OSC floats are 32-bit
+        (pytest.approx(0.9), True, 120.0),
+        (pytest.approx(0.9), True, 200.0),
+    ]
+    assert rig.controller.clock.bpm == 200.0
+
+
+async def test_subscribers_receive_timetagged_beats_and_stop_after_unsubscribing(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    await rig.send(Subscribe(port=9100))
+    await trio.sleep(4.0)
+    beats = [b for b in rig.beats()]
+    assert len(beats) >= 7
+    assert {peer for peer, _ in rig.sent} == {("127.0.0.1", 9100)}
+    await rig.send(Stop())
+    assert not rig.player.state.playing
+
+
+@pytest.mark.parametrize(
+    ("packet", "address", "reason"),
+    [
+        (b"\x00\x01garbage", "", ""),
+        (OscMessageBuilder("/metal/nope").build().dgram, "/metal/nope", "unknown"),
+        (OscMessageBuilder("/metal/tension").build().dgram, "/metal/tension", ""),
+    ],
+)
+async def test_bad_packets_get_an_error_reply_a_log_line_and_a_count(
+    rig: Rig, autojump_clock: trio.testing.MockClock, packet: bytes, address: str, reason: str
+) -> None:
+    with capture_logs() as logs:
+        await rig.send(packet)
+    [error] = rig.replies()
+    assert isinstance(error, Error)
+    assert error.bad_address == address
+    assert reason in error.reason.lower()
+    assert rig.controller.metrics["errors"] == 1
+    [entry] = [e for e in logs if e["event"] == "osc_rejected"]
+    assert entry["log_level"] == "warning"
+    assert entry["peer"] == "127.0.0.1:50000"
+
+
+def _tension_with(value: object) -> bytes:
+    builder = OscMessageBuilder("/metal/tension")
+    builder.add_arg(value)
+    return builder.build().dgram
+
+
+async def test_wrong_type_and_out_of_range_are_refused_and_change_nothing(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    await rig.send(_tension_with("loud"))
+    await rig.send(_tension_with(1.5))
+    errors = rig.replies()
+    assert all(isinstance(e, Error) and e.bad_address == "/metal/tension" for e in errors)
+    assert len(errors) == 2
+    assert rig.controller.state.tension == 0.5
+
+
+async def test_error_replies_are_rate_limited_per_peer_but_all_counted(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    for _ in range(10):
+        await rig.send(b"junk")
+    await rig.send(b"junk", OTHER)
+    assert len(rig.replies(CLIENT)) == 3  # the burst
+    assert len(rig.replies(OTHER)) == 1  # another peer has its own budget
+    assert rig.controller.metrics["errors"] == 11
+    assert rig.controller.metrics["error_replies_suppressed"] == 7
+    await trio.sleep(1.0)  # one token back
+    await rig.send(b"junk")
+    assert len(rig.replies(CLIENT)) == 4
+
+
+async def test_the_beat_never_stops_under_a_flood_of_bad_input(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    await rig.send(Subscribe(port=9100))
+    for _ in range(200):
+        await rig.send(b"\xff" * 40)
+        await trio.sleep(0.02)
+    beats = rig.beats()
+    # 4 s at 120 BPM, beat 0 sounding 0.2 s after play: beats 0..7, every one of them
+    assert beats == [Beat(bar=b // 4, beat=b % 4) for b in range(8)]
+    assert rig.player.metrics["late_sends"] == 0
+
+
+async def test_scenes_save_and_interpolate(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    await rig.send(Interpolate(scene="boss", bars=8))
+    [error] = rig.replies()
+    assert isinstance(error, Error)
+    assert "unknown scene 'boss'" in error.reason
+    await trio.sleep(1.0)  # the first phrase is chosen
+    await rig.send(SceneSave(name="boss"))
+    await rig.send(Interpolate(scene="boss", bars=4))
+    assert len(rig.interpolations) == 1
+    assert rig.interpolations[0].scene == "boss"
+    assert len(rig.interpolations[0].points) == 2
+    assert rig.controller.state.scene == "boss"
+
+
+async def test_any_message_renews_the_lease(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    subs = rig.controller.subscriptions
+    await rig.send(Subscribe())
+    await trio.sleep(50.0)
+    await rig.send(Ping())
+    await trio.sleep(50.0)
+    assert subs.expire(trio.current_time()) == []
+    await trio.sleep(11.0)
+    assert [s.peer for s in subs.expire(trio.current_time())] == [CLIENT]

@@ -1,0 +1,164 @@
+"""Scheduler suite: cues, rendering and the send loops under ``MockClock(autojump_threshold=0)``.
+
+Rules: no sockets and no models — the loops send into a recorder and pick from buffers of phrases
+with known notes; every time is asserted exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pytest
+import trio
+import trio.testing
+from metalosc.protocol import INSTRUMENTS, Beat, Message, Note, PhraseStarted
+from metalosc.server import (
+    BeatClock,
+    Conductor,
+    Metrics,
+    MusicState,
+    Phrase,
+    PhraseBuffer,
+    PhraseNote,
+    PhraseSet,
+    Player,
+    cues_for,
+    render,
+)
+
+PhraseMaker = Callable[..., Phrase]
+
+
+def _phrase_set(make_phrase: PhraseMaker) -> PhraseSet:
+    return PhraseSet(0, {i: make_phrase(i, 2) for i in INSTRUMENTS}, 0.5)
+
+
+def test_cues_group_everything_sounding_together(make_phrase: PhraseMaker) -> None:
+    cues = cues_for(_phrase_set(make_phrase), first_beat=8)
+    assert [c.beat for c in cues] == [8.0, 8.5, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    first = cues[0]
+    assert first.beat_marker
+    assert len(first.phrase_starts) == 3
+    assert sorted(i for i, _ in first.notes) == ["bass", "drums", "guitar"]
+    assert cues[1].notes
+    assert not cues[1].beat_marker
+    assert all(not c.notes for c in cues[2:])
+
+
+def test_nothing_decoded_still_keeps_the_beat() -> None:
+    cues = cues_for(None, first_beat=0)
+    assert [c.beat for c in cues] == [float(b) for b in range(8)]
+    assert all(c.beat_marker and not c.notes for c in cues)
+
+
+def test_render_converts_beats_to_seconds_at_send_time() -> None:
+    phrase = Phrase("guitar", np.zeros(4), (PhraseNote(45, 90, 1.0, 3.0),), 1.0)
+    cue = cues_for(PhraseSet(0, {"guitar": phrase}, 0.25), first_beat=0)[1]
+    clock = BeatClock(0.0, 120.0)
+    muted = dict.fromkeys(INSTRUMENTS, False)
+    messages = render(cue, clock, muted)
+    assert messages == [
+        Beat(bar=0, beat=1),
+        Note(instrument="guitar", pitch=45, velocity=90, duration_s=1.0, beat=1.0),
+    ]
+    clock.set_tempo(60.0, after=0.6)  # from beat 2 on, a beat lasts a second
+    [_, note] = render(cue, clock, muted)
+    assert isinstance(note, Note)
+    assert note.duration_s == 0.5 + 1.0
+    assert render(cue, clock, {**muted, "guitar": True}) == [Beat(bar=0, beat=1)]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, float, str, list[Message]]] = []
+
+    async def __call__(self, messages: Sequence[Message], sound_unix: float, mode: str) -> None:
+        self.sent.append((trio.current_time(), sound_unix, mode, list(messages)))
+
+
+def _player(make_phrase: PhraseMaker, recorder: Recorder, **kwargs: float) -> Player:
+    buffers = {i: PhraseBuffer(i, depth=64) for i in INSTRUMENTS}
+    for _ in range(1, 40):
+        bass = (make_phrase("bass", 1),)
+        buffers["guitar"].add([make_phrase("guitar", 1, accompaniment=bass)], 0.5)
+        buffers["drums"].add([make_phrase("drums", 1)], 0.5)
+    state = MusicState(bpm=120.0)
+    clock = BeatClock(trio.current_time(), state.bpm, unix_offset=1000.0)
+    conductor = Conductor(buffers, state)
+    return Player(clock, conductor, state, recorder, Metrics(), lookahead=0.15, **kwargs)
+
+
+async def test_bundles_go_out_exactly_lookahead_before_they_sound(
+    autojump_clock: trio.testing.MockClock, make_phrase: PhraseMaker
+) -> None:
+    recorder = Recorder()
+    player = _player(make_phrase, recorder, start_delay=1.0)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(player.run)
+        player.play()
+        await trio.sleep(1.0 + 4 * 8 * 0.5)  # four phrases at 120 BPM
+        nursery.cancel_scope.cancel()
+    bundles = [s for s in recorder.sent if s[2] == "bundle"]
+    immediate = [s for s in recorder.sent if s[2] == "immediate"]
+    beats = [m for _, _, _, ms in bundles for m in ms if isinstance(m, Beat)]
+    assert beats[:9] == [Beat(bar=b // 4, beat=b % 4) for b in range(9)]
+    assert len(beats) == 32 + 1  # 4 phrases of 8 beats, and beat 32 sent 0.15 s early
+    # trio time of sending vs sound time: exactly the look-ahead (up to float subtraction)
+    assert len(player.metrics.leads) == len(bundles)
+    assert all(lead == pytest.approx(0.15, abs=1e-12) for lead in player.metrics.leads)
+    assert all(sent == pytest.approx(unix - 1000.0, abs=1e-9) for sent, unix, _, _ in immediate)
+    assert bundles[0][1] == 1000.0 + start + 1.0  # beat 0 sounds start_delay after play
+    phrases = [m for _, _, _, ms in bundles for m in ms if isinstance(m, PhraseStarted)]
+    assert len(phrases) == 3 * 5
+    assert player.metrics["late_sends"] == 0
+
+
+async def test_tempo_change_retimes_the_rest_of_the_phrase(
+    autojump_clock: trio.testing.MockClock, make_phrase: PhraseMaker
+) -> None:
+    recorder = Recorder()
+    player = _player(make_phrase, recorder, start_delay=0.5)
+    start = trio.current_time() + 0.5
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(player.run)
+        player.play()
+        await trio.sleep(0.5 + 1.2)  # beat 2.4 sounding
+        beat = player.clock.set_tempo(240.0, after=trio.current_time() + 0.15)
+        await trio.sleep(3.0)
+        nursery.cancel_scope.cancel()
+    assert beat == 3  # 1.2 + 0.15 s is beat 2.7: the next whole beat is 3
+    sound = {
+        m.bar * 4 + m.beat: unix - 1000.0
+        for _, unix, mode, ms in recorder.sent
+        for m in ms
+        if isinstance(m, Beat) and mode == "bundle"
+    }
+    assert sound[2] == start + 1.0
+    assert sound[3] == start + 1.5
+    assert sound[4] == start + 1.75
+    assert sound[9] == start + 1.5 + 6 * 0.25
+    assert player.metrics["late_sends"] == 0
+
+
+async def test_stop_then_play_restarts_at_beat_zero(
+    autojump_clock: trio.testing.MockClock, make_phrase: PhraseMaker
+) -> None:
+    recorder = Recorder()
+    player = _player(make_phrase, recorder)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(player.run)
+        player.play()
+        await trio.sleep(2.0)
+        player.stop()
+        assert not player.state.playing
+        await trio.sleep(5.0)
+        count = len(recorder.sent)
+        await trio.sleep(5.0)
+        assert len(recorder.sent) == count  # silence while stopped
+        player.play()
+        await trio.sleep(0.5)
+        nursery.cancel_scope.cancel()
+    last_beats = [m for _, _, _, ms in recorder.sent[count:] for m in ms if isinstance(m, Beat)]
+    assert last_beats[0] == Beat(bar=0, beat=0)

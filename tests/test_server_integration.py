@@ -1,0 +1,151 @@
+"""The daemon on real tiny MusicVAE models and real loopback sockets.
+
+Rules: models come from the session's ``tiny_bundles`` (made by the training pipeline); real time
+only because real models decode in real threads — bounded by ``trio.fail_after`` everywhere and kept
+short by a high tempo (300 BPM: a 2-bar phrase lasts 1.6 s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+from metalosc.protocol import (
+    Bundle,
+    Error,
+    Interpolate,
+    Message,
+    Mute,
+    Note,
+    PhraseStarted,
+    SceneSave,
+    State,
+    Subscribe,
+    Tempo,
+    Tension,
+    decode_packet,
+    encode,
+)
+from metalosc.server import RunningServer, Settings, serve
+
+pytestmark = pytest.mark.slow
+
+
+class Client:
+    """A game, as far as the server can tell: one UDP socket, typed messages."""
+
+    def __init__(self, sock: trio.socket.SocketType, server: tuple[str, int]) -> None:
+        self.sock = sock
+        self.server = server
+        self.bundles: list[tuple[float, Bundle]] = []
+
+    async def send(self, message: Message | bytes) -> None:
+        data = message if isinstance(message, bytes) else encode(message)
+        await self.sock.sendto(data, self.server)
+
+    async def receive(self) -> Message | Bundle:
+        data, _ = await self.sock.recvfrom(65536)
+        packet = decode_packet(data, outgoing=True)
+        if isinstance(packet, Bundle):
+            self.bundles.append((time.time(), packet))
+        return packet
+
+    async def expect(self, kind: type[Message], timeout: float = 10.0) -> Message:
+        with trio.fail_after(timeout):
+            while True:
+                packet = await self.receive()
+                if isinstance(packet, kind):
+                    return packet
+
+    async def phrases(self, n: int, timeout: float = 30.0) -> list[Bundle]:
+        """Receive until ``n`` more phrases of every instrument started; their bundles."""
+        seen = {"guitar": 0, "bass": 0, "drums": 0}
+        start = len(self.bundles)
+        with trio.fail_after(timeout):
+            while min(seen.values()) < n:
+                packet = await self.receive()
+                if isinstance(packet, Bundle):
+                    for m in packet.messages:
+                        if isinstance(m, PhraseStarted):
+                            seen[m.instrument] += 1
+        return [b for _, b in self.bundles[start:]]
+
+
+def notes(bundles: list[Bundle]) -> list[Note]:
+    return [m for b in bundles for m in b.messages if isinstance(m, Note)]
+
+
+@pytest.fixture
+async def server(tiny_bundles: Path) -> AsyncIterator[RunningServer]:
+    settings = Settings(
+        models=tiny_bundles, port=0, bpm=300.0, buffer_depth=4, batch_size=4, seed=0
+    )
+    async with trio.open_nursery() as nursery:
+        running: RunningServer = await nursery.start(
+            lambda task_status: serve(settings, task_status=task_status)  # type: ignore[misc]
+        )
+        yield running
+        nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> AsyncIterator[Client]:
+    sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+    await sock.bind(("127.0.0.1", 0))
+    with sock:
+        yield Client(sock, server.address)
+
+
+async def test_a_game_session_on_real_models(server: RunningServer, client: Client) -> None:
+    await client.send(Subscribe())
+    state = await client.expect(State)
+    assert isinstance(state, State)
+    assert state.playing
+
+    # four phrases of every instrument, notes of all three, each bundle ahead of its sound time
+    bundles = await client.phrases(4)
+    assert {n.instrument for n in notes(bundles)} == {"guitar", "bass", "drums"}
+    assert all(0 <= n.pitch <= 127 and n.duration_s > 0 for n in notes(bundles))
+    leads = [b.timetag - arrived for arrived, b in client.bundles if b.timetag is not None]
+    assert min(leads) > 0
+
+    # controls: each change answered with the new state
+    await client.send(Tension(value=0.9))
+    assert (await client.expect(State)).tension > 0.89  # type: ignore[attr-defined]
+    await client.send(Tempo(bpm=280.0))
+    assert (await client.expect(State)).bpm == 280.0  # type: ignore[attr-defined]
+    await client.send(Mute(instrument="bass", muted=True))
+    assert (await client.expect(State)).bass_muted  # type: ignore[attr-defined]
+    muted = await client.phrases(1)
+    assert "bass" not in {n.instrument for n in notes(muted)}
+    assert {"guitar", "drums"} <= {n.instrument for n in notes(muted)}
+    await client.send(Mute(instrument="bass", muted=False))
+    await client.expect(State)
+
+    # scenes: save the current latents, wander off, morph back over 4 bars (2 phrases)
+    await client.send(SceneSave(name="verse"))
+    await client.send(Tension(value=0.1))
+    await client.expect(State)
+    await client.send(Interpolate(scene="verse", bars=4))
+    started = await client.expect(State)
+    assert started.scene == "verse"  # type: ignore[attr-defined]
+    with trio.fail_after(20):
+        while (await client.expect(State)).scene != "":  # type: ignore[attr-defined]
+            pass
+    interp_decoded = server.runners["guitar"].phrases_decoded
+    assert interp_decoded > 0
+
+    # bad input is answered, the music goes on
+    await client.send(Interpolate(scene="chorus", bars=8))
+    error = await client.expect(Error)
+    assert isinstance(error, Error)
+    assert "unknown scene 'chorus'" in error.reason
+    await client.send(b"/metal/tempo\x00\x00\x00\x00,f\x00\x00\x47\x00\x00\x00")  # 32768 BPM
+    error = await client.expect(Error)
+    assert error.bad_address == "/metal/tempo"  # type: ignore[attr-defined]
+    assert notes(await client.phrases(1))
+    assert server.metrics["late_sends"] == 0
+    assert server.metrics["errors"] == 2
