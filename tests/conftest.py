@@ -14,13 +14,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_bundles(tiny_bundle_paths: dict[str, Path]) -> Path:
     """A models directory with ``guitar/``, ``bass/`` and ``drums/`` bundles."""
-    from metalosc.training import make_tiny_bundles
-
-    out = tmp_path_factory.mktemp("tiny-bundles")
-    bundles = make_tiny_bundles(out, seed=0)
-    assert {Path(p).parent for p in bundles.values()} == {out}
+    (out,) = {path.parent for path in tiny_bundle_paths.values()}
     return out
 
 

@@ -1,0 +1,280 @@
+"""`metalosc-train`: the offline pipeline's command line (argparse subcommands, rich output).
+
+Every stage works on one work directory (see `metalosc.training._pipeline` for its layout) and
+is resumable: rerunning a stage continues or redoes it, never corrupts it. Logs are structlog
+events on stderr (console on a TTY, JSON otherwise); summaries are rich tables on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+from metalosc.protocol import INSTRUMENTS
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _configure_logging(verbose: bool) -> None:
+    """structlog once, in main: console on a TTY, JSON lines otherwise; quiet TensorFlow."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    level = logging.DEBUG if verbose else logging.INFO
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer()
+        if sys.stderr.isatty()
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        pass
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
+def _unit(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0..1, got {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the tests for --help)."""
+    from metalosc.training._presets import PRESET_SETS, PRESETS
+    from metalosc.training._quality import add_quality_arguments
+
+    preset_help = "; ".join(f"{name} ({p.magenta_config})" for name, p in PRESETS.items())
+    parser = argparse.ArgumentParser(
+        prog="metalosc-train",
+        description=(
+            "Turn a Metal MIDI corpus into three fine-tuned MusicVAE bundles (guitar, bass, "
+            "drums) for the metalosc server. Stages share a WORK directory and are resumable: "
+            "split -> convert -> train -> evaluate -> export, or `all` to run them in order."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("split", help="split multi-track MIDI into guitar/bass/drum parts")
+    p.add_argument("input_dir", type=Path, help="directory of MIDI files (recursive)")
+    p.add_argument("work", type=Path, help="work directory (writes WORK/split)")
+    p.add_argument("--extra-drums", type=Path, help="drum-only corpus, e.g. Groove MIDI")
+
+    p = sub.add_parser("convert", help="NoteSequence TFRecords per instrument, train/eval split")
+    p.add_argument("work", type=Path, help="work directory (reads split, writes WORK/data)")
+    p.add_argument("--no-count", action="store_true", help="skip counting examples (faster)")
+
+    p = sub.add_parser(
+        "train",
+        help="fine-tune one instrument's model (resumes from its latest checkpoint)",
+        description="Train or fine-tune one instrument. Rerunning continues from the latest "
+        "checkpoint in WORK/train/INSTRUMENT until global step --steps. Presets: " + preset_help,
+    )
+    p.add_argument("work", type=Path, help="work directory (reads WORK/data)")
+    p.add_argument("--instrument", required=True, choices=INSTRUMENTS)
+    p.add_argument("--preset", required=True, choices=sorted(PRESETS), metavar="PRESET")
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        help="warm-start from a published MusicVAE checkpoint (.tar, directory or prefix)",
+    )
+    p.add_argument("--steps", type=_positive, default=2000, help="target global step")
+    p.add_argument("--batch-size", type=_positive, help="override the preset's batch size")
+    p.add_argument("--checkpoint-every", type=_positive, default=500, help="steps")
+    p.add_argument("--keep", type=_positive, default=5, help="checkpoints to keep")
+
+    p = sub.add_parser("evaluate", help="held-out reconstruction accuracy (table + JSON)")
+    p.add_argument("work", type=Path, help="work directory")
+    p.add_argument("--instrument", action="append", choices=INSTRUMENTS, help="repeatable")
+    p.add_argument("--max-examples", type=_positive, default=1024)
+    p.add_argument("--json", action="store_true", help="print the JSON instead of a table")
+
+    p = sub.add_parser("export", help="write model bundles for the server")
+    p.add_argument("work", type=Path, help="work directory")
+    p.add_argument("--out", type=Path, help="bundles directory (default WORK/bundles)")
+    p.add_argument("--instrument", action="append", choices=INSTRUMENTS, help="repeatable")
+
+    p = sub.add_parser("generate", help="multi-track MIDI files from three bundles")
+    p.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
+    p.add_argument("out", type=Path, help="output directory for .mid files")
+    p.add_argument("--count", type=_positive, default=4)
+    p.add_argument("--bars", type=int, choices=(2, 4, 8), default=2)
+    p.add_argument("--tension", type=_unit, default=0.5, help="0 calm .. 1 intense")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser(
+        "quality", help="tension calibration, band cohesion and score renders of three bundles"
+    )
+    add_quality_arguments(p)
+
+    p = sub.add_parser("all", help="every stage in order, skipping up-to-date ones")
+    p.add_argument("input_dir", type=Path, help="directory of MIDI files (recursive)")
+    p.add_argument("work", type=Path, help="work directory")
+    p.add_argument("--extra-drums", type=Path, help="drum-only corpus, e.g. Groove MIDI")
+    p.add_argument("--preset-set", choices=sorted(PRESET_SETS), default="default")
+    p.add_argument("--steps", type=_positive, default=2000, help="target global step")
+    p.add_argument("--batch-size", type=_positive, help="override the presets' batch size")
+    p.add_argument("--checkpoint-every", type=_positive, default=500, help="steps")
+    return parser
+
+
+def _print_train(console: Any, instrument: str, result: Any) -> None:
+    console.print(
+        f"[bold]{instrument}[/]: global step {result.start_step} -> {result.global_step} "
+        f"({result.steps_per_second:.2f} steps/s, loss {result.final_loss}) "
+        f"checkpoint {result.checkpoint}"
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from metalosc.training import _pipeline as pipeline
+
+    console = _console()
+    if args.command == "split":
+        from metalosc.training._split import render_split_summary, split_corpus
+
+        summary = split_corpus(pipeline._sources(args.input_dir, args.extra_drums), args.work)
+        console.print(render_split_summary(summary))
+    elif args.command == "convert":
+        from metalosc.training._convert import convert_corpus, render_convert_summary
+
+        console.print(render_convert_summary(convert_corpus(args.work, count=not args.no_count)))
+    elif args.command == "train":
+        from metalosc.training._presets import get_preset
+
+        result = pipeline.train_stage(
+            args.work,
+            args.instrument,
+            get_preset(args.preset),
+            steps=args.steps,
+            batch_size=args.batch_size,
+            init_from=args.init_from,
+            checkpoint_every=args.checkpoint_every,
+            keep_checkpoints=args.keep,
+        )
+        _print_train(console, args.instrument, result)
+    elif args.command == "evaluate":
+        from metalosc.training._evaluate import evaluation_json, render_evaluation
+
+        results = pipeline.evaluate_stage(
+            args.work, args.instrument or INSTRUMENTS, max_examples=args.max_examples
+        )
+        if args.json:
+            print(json.dumps(evaluation_json(results), indent=2))
+        else:
+            console.print(render_evaluation(results))
+    elif args.command == "export":
+        for instrument in args.instrument or INSTRUMENTS:
+            out = args.out / instrument if args.out else None
+            console.print(f"{instrument}: {pipeline.export_stage(args.work, instrument, out)}")
+    elif args.command == "generate":
+        from metalosc.training._generate import generate
+
+        paths = generate(
+            args.bundles,
+            args.out,
+            count=args.count,
+            bars=args.bars,
+            tension=args.tension,
+            temperature=args.temperature,
+            seed=args.seed,
+        )
+        for path in paths:
+            console.print(str(path))
+    elif args.command == "quality":
+        from metalosc.training._quality import quality_command
+
+        return quality_command(args)
+    elif args.command == "all":
+        _run_all(args, console)
+    return 0
+
+
+def _run_all(args: argparse.Namespace, console: Any) -> None:
+    from metalosc.training import _pipeline as pipeline
+    from metalosc.training._convert import render_convert_summary
+    from metalosc.training._evaluate import render_evaluation
+    from metalosc.training._split import render_split_summary
+
+    def on_stage(stage: str, status: str, result: Any) -> None:
+        console.print(f"[bold]{stage}[/]: {status}")
+        if result is None or status != "ran":
+            return
+        if stage == "split":
+            console.print(render_split_summary(result))
+        elif stage == "convert":
+            console.print(render_convert_summary(result))
+        elif stage.startswith("train"):
+            _print_train(console, stage.split()[1], result)
+
+    report = pipeline.run_all(
+        args.input_dir,
+        args.work,
+        extra_drums=args.extra_drums,
+        preset_set=args.preset_set,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        checkpoint_every=args.checkpoint_every,
+        on_stage=on_stage,
+    )
+    console.print(render_evaluation(report.evaluation))
+    for instrument, path in report.bundles.items():
+        console.print(f"bundle {instrument}: {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `metalosc-train`; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    from metalosc.protocol import BundleError
+    from metalosc.training._pipeline import StageError
+    from metalosc.training._train import InitCheckpointError
+
+    try:
+        return _run(args)
+    except (StageError, BundleError, InitCheckpointError, FileNotFoundError, ValueError) as e:
+        structlog.get_logger("metalosc.training").error("cli.failed", error=str(e))
+        print(f"metalosc-train: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("metalosc-train: interrupted (rerun to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

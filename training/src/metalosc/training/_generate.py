@@ -1,0 +1,190 @@
+"""`generate`: multi-track MIDI files from three bundles, to hear what a training run learned.
+
+Each file has a distortion guitar (program 30), a bass (program 33) decoded on the chords of
+the guitar phrase it plays against (`infer_chords`), and drums (channel 10). Longer pieces
+than one 2-bar phrase walk through latent space: consecutive phrases decode points on the
+great circle (slerp) from one random z to another, so the music changes smoothly. `tension`
+moves every z along the bundle's tension attribute vector: z + (2·tension − 1)·v, i.e. from
+one vector length towards calm (0) to one towards intense (1); 0.5 leaves z as sampled.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import structlog
+from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.training._model import InstrumentModel, NoteSequence, infer_chords
+
+log = structlog.get_logger(__name__)
+
+QPM = 120.0
+PHRASE_BARS = 2
+MIDI_INSTRUMENT: dict[Instrument, int] = {"guitar": 0, "bass": 1, "drums": 9}
+
+
+def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
+    """Spherical linear interpolation between latent vectors (as Magenta's TrainedModel)."""
+    n0, n1 = np.linalg.norm(p0), np.linalg.norm(p1)
+    if n0 == 0 or n1 == 0:
+        return (1 - t) * p0 + t * p1
+    omega = np.arccos(np.clip(np.dot(p0 / n0, p1 / n1), -1.0, 1.0))
+    if np.isclose(np.sin(omega), 0.0):
+        return (1 - t) * p0 + t * p1
+    return (np.sin((1 - t) * omega) * p0 + np.sin(t * omega) * p1) / np.sin(omega)
+
+
+def latent_walk(model: InstrumentModel, phrases: int, rng: np.random.Generator) -> np.ndarray:
+    """[phrases, z] points evenly spaced on the slerp path between two prior samples."""
+    start, end = model.sample_z(2, rng)
+    if phrases == 1:
+        return start[None, :]
+    return np.stack([slerp(start, end, t) for t in np.linspace(0.0, 1.0, phrases)]).astype(
+        np.float32
+    )
+
+
+def apply_tension(z: np.ndarray, vector: np.ndarray, tension: float) -> np.ndarray:
+    """z moved along the tension vector: z + (2·tension − 1)·vector."""
+    if not 0.0 <= tension <= 1.0:
+        raise ValueError(f"tension must be within 0..1, got {tension}")
+    return (z + (2.0 * tension - 1.0) * vector[None, :]).astype(np.float32)
+
+
+def _append(
+    track: NoteSequence, phrase: NoteSequence, offset: float, instrument: Instrument
+) -> None:
+    for note in phrase.notes:
+        added = track.notes.add()
+        added.pitch = note.pitch
+        added.velocity = note.velocity
+        added.start_time = note.start_time + offset
+        added.end_time = note.end_time + offset
+        added.program = note.program
+        added.is_drum = instrument == "drums"
+        added.instrument = MIDI_INSTRUMENT[instrument]
+
+
+def assemble(
+    parts: Mapping[Instrument, Sequence[NoteSequence]], chords: Sequence[Sequence[str]]
+) -> NoteSequence:
+    """One multi-track song from per-instrument lists of consecutive 2-bar phrases."""
+    song = NoteSequence(ticks_per_quarter=220)
+    song.tempos.add(qpm=QPM)
+    song.time_signatures.add(numerator=4, denominator=4)
+    names = {"guitar": "Distortion Guitar", "bass": "Bass", "drums": "Drums"}
+    for instrument in INSTRUMENTS:
+        song.instrument_infos.add(instrument=MIDI_INSTRUMENT[instrument], name=names[instrument])
+    phrase_seconds = PHRASE_BARS * 4 * 60.0 / QPM
+    for instrument, phrases in parts.items():
+        for k, phrase in enumerate(phrases):
+            _append(song, phrase, k * phrase_seconds, instrument)
+    bar_seconds = 4 * 60.0 / QPM
+    for k, progression in enumerate(chords):
+        for b, symbol in enumerate(progression):
+            ann = song.text_annotations.add()
+            ann.time = k * phrase_seconds + b * bar_seconds
+            ann.text = symbol
+            ann.annotation_type = NoteSequence.TextAnnotation.CHORD_SYMBOL
+    song.total_time = len(chords) * phrase_seconds
+    return song
+
+
+def write_midi(song: NoteSequence, path: Path) -> None:
+    """Writes `song` as a MIDI file atomically."""
+    import note_seq
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        note_seq.sequence_proto_to_midi_file(song, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate_songs(
+    models: Mapping[Instrument, InstrumentModel],
+    *,
+    count: int,
+    bars: int = 2,
+    tension: float = 0.5,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> list[NoteSequence]:
+    """`count` songs of `bars` bars: guitar and drums decoded in one batch each, the bass per
+    guitar phrase on that phrase's inferred chords."""
+    if bars < PHRASE_BARS or bars % PHRASE_BARS:
+        raise ValueError(f"bars must be a positive multiple of {PHRASE_BARS}, got {bars}")
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    phrases = bars // PHRASE_BARS
+    rng = np.random.default_rng(seed)
+    decoded: dict[Instrument, list[NoteSequence]] = {}
+    for instrument in ("guitar", "drums"):
+        model = models[instrument]
+        z = np.concatenate([latent_walk(model, phrases, rng) for _ in range(count)])
+        z = apply_tension(z, model.tension_vector, tension)
+        decoded[instrument] = model.decode(z, temperature)
+    bass = models["bass"]
+    bass_z = np.concatenate([latent_walk(bass, phrases, rng) for _ in range(count)])
+    bass_z = apply_tension(bass_z, bass.tension_vector, tension)
+    progressions = [infer_chords(g, bars=PHRASE_BARS) for g in decoded["guitar"]]
+    # Decode runs share one chord progression per batch: group phrases by progression.
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, progression in enumerate(progressions):
+        groups.setdefault(tuple(progression), []).append(index)
+    bass_phrases: list[NoteSequence | None] = [None] * len(progressions)
+    for progression, indices in groups.items():
+        for index, phrase in zip(
+            indices, bass.decode(bass_z[indices], temperature, list(progression)), strict=True
+        ):
+            bass_phrases[index] = phrase
+    decoded["bass"] = [p for p in bass_phrases if p is not None]
+    songs = []
+    for s in range(count):
+        window = slice(s * phrases, (s + 1) * phrases)
+        parts = {i: decoded[i][window] for i in INSTRUMENTS}
+        songs.append(assemble(parts, progressions[window]))
+    return songs
+
+
+def load_bundles(bundles_dir: Path) -> dict[Instrument, InstrumentModel]:
+    """The three instrument models of `bundles_dir/<instrument>`."""
+    return {i: InstrumentModel.load(Path(bundles_dir) / i) for i in INSTRUMENTS}
+
+
+def generate(
+    bundles_dir: Path,
+    out_dir: Path,
+    *,
+    count: int,
+    bars: int = 2,
+    tension: float = 0.5,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> list[Path]:
+    """Writes `count` MIDI files `out_dir/metal-<seed>-<n>.mid`; returns their paths."""
+    models = load_bundles(bundles_dir)
+    try:
+        songs = generate_songs(
+            models, count=count, bars=bars, tension=tension, temperature=temperature, seed=seed
+        )
+    finally:
+        for model in models.values():
+            model.close()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, song in enumerate(songs):
+        path = out_dir / f"metal-{seed}-{n:03d}.mid"
+        write_midi(song, path)
+        paths.append(path)
+    log.info("generate.done", files=len(paths), bars=bars, tension=tension, seed=seed)
+    return paths

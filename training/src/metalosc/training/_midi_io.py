@@ -1,0 +1,90 @@
+"""NoteSequence I/O at the edges of the data stages: MIDI bytes in, TFRecords out.
+
+The per-file stages (split, convert) are pure functions of one file or one song; this module is
+the only place they touch the disk. TFRecords hold one serialized ``NoteSequence`` per record,
+the format Magenta's own pipelines write, so any Magenta tool can read them.
+
+Reading uses ``tf.compat.v1.io.tf_record_iterator`` rather than ``tf.data`` on purpose: it works
+whether or not the calling process has already called ``tf.compat.v1.disable_v2_behavior()``
+(the training stage does, DESIGN §3), where eager ``tf.data`` iteration would not.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from note_seq.protobuf.music_pb2 import NoteSequence
+
+__all__ = [
+    "NoteSequence",
+    "find_midi_files",
+    "read_note_sequences",
+    "write_note_sequences",
+    "write_text_atomic",
+]
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")
+_FILE_MODE = 0o644  # mkstemp creates 0600; outputs are shared data, readable by the team
+
+
+def find_midi_files(root: Path) -> list[Path]:
+    """Every MIDI file under ``root`` (recursive), sorted by relative path for determinism."""
+    if not root.is_dir():
+        raise NotADirectoryError(f"MIDI input directory does not exist: {root}")
+    return sorted(
+        (p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+
+
+def read_note_sequences(path: Path) -> Iterator[NoteSequence]:
+    """Yields the NoteSequences of a TFRecord file in file order."""
+    import tensorflow as tf  # deferred: importing TF costs seconds, pure callers never need it
+
+    if not path.is_file():
+        raise FileNotFoundError(f"NoteSequence TFRecord file does not exist: {path}")
+    for record in tf.compat.v1.io.tf_record_iterator(str(path)):
+        yield NoteSequence.FromString(record)
+
+
+def write_note_sequences(path: Path, sequences: Iterable[NoteSequence]) -> int:
+    """Writes ``sequences`` to ``path`` atomically; returns how many were written.
+
+    The records go to a temporary file in the same directory, which replaces ``path`` only once
+    complete, so a crash mid-write never leaves a truncated TFRecord that a later stage would
+    read as a smaller corpus.
+    """
+    import tensorflow as tf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    count = 0
+    try:
+        with tf.io.TFRecordWriter(tmp_name) as writer:
+            for seq in sequences:
+                writer.write(seq.SerializeToString())
+                count += 1
+        os.chmod(tmp_name, _FILE_MODE)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes a small text file (a summary) atomically: temp file in the same dir, then replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp_name, _FILE_MODE)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

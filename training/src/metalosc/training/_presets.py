@@ -1,0 +1,266 @@
+"""Named, immutable model presets and the one place Magenta configs are built.
+
+A preset is a Magenta base config (a key of ``music_vae.configs.CONFIG_MAP``) plus hparam and
+data-converter overrides, in the spirit of Magenta's own ``CONFIG_MAP``: the three production
+presets are exactly the published configs (so ``--init-from`` a Google checkpoint fits), the
+``*-default`` presets are smaller models of the same classes that fit in git for the shipped
+bundles, and the ``*-tiny`` presets train in seconds for tests.
+
+Bundles store the same three things (config name, hparams, converter overrides) in their
+manifest, so :func:`build_config` rebuilds the model exactly as it was trained. It returns a
+*fresh* Config every call: Magenta's ``TrainedModel`` deep-copies its config, and a config whose
+model was already built in the process cannot be copied (DESIGN §3, Trap 2).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from metalosc.protocol import Instrument
+
+HParamValue = int | float | str | bool | list[int]
+
+#: Magenta base configs this project supports, and the constructor arguments of their data
+#: converters as published in ``music_vae/configs.py``. Converters keep no record of their
+#: constructor arguments, so a converter override means rebuilding the converter from these
+#: plus the override.
+BASE_CONVERTERS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        "cat-mel_2bar_big": (
+            "OneHotMelodyConverter",
+            {
+                "valid_programs": list(range(32)),
+                "skip_polyphony": False,
+                "max_bars": 100,
+                "slice_bars": 2,
+                "steps_per_quarter": 4,
+            },
+        ),
+        "cat-mel_2bar_med_chords": (
+            "OneHotMelodyConverter",
+            {
+                "max_bars": 100,
+                "slice_bars": 2,
+                "steps_per_quarter": 4,
+                "chord_encoding": "triad",
+            },
+        ),
+        "cat-drums_2bar_small": (
+            "DrumsConverter",
+            {"max_bars": 100, "slice_bars": 2, "steps_per_quarter": 4, "roll_input": True},
+        ),
+    }
+)
+
+#: Bass notes live on GM programs 32-39; the bass presets keep only those.
+BASS_VALID_PROGRAMS: list[int] = list(range(32, 40))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model recipe: base Magenta config + overrides (all JSON-serializable, so they go
+    into the bundle manifest verbatim)."""
+
+    name: str
+    instrument: Instrument
+    magenta_config: str
+    hparams: Mapping[str, HParamValue] = field(default_factory=dict)
+    converter: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.magenta_config not in BASE_CONVERTERS:
+            raise ValueError(
+                f"preset {self.name!r}: unsupported magenta config {self.magenta_config!r}"
+            )
+        # Freeze the mappings so a caller cannot change a named preset in place.
+        object.__setattr__(self, "hparams", MappingProxyType(dict(self.hparams)))
+        object.__setattr__(self, "converter", MappingProxyType(dict(self.converter)))
+
+    def build_config(self) -> Any:
+        """A fresh Magenta Config for this preset."""
+        return build_config(self.magenta_config, self.hparams, self.converter)
+
+
+def _preset(*args: Any, **kwargs: Any) -> tuple[str, Preset]:
+    preset = Preset(*args, **kwargs)
+    return preset.name, preset
+
+
+_BASS_CONVERTER = {"valid_programs": BASS_VALID_PROGRAMS}
+# KL schedule of the shipped defaults. The published configs anneal beta with beta_rate 0.99999,
+# i.e. over ~10^5 steps; the defaults train for a few thousand steps on two CPU cores, so beta
+# ramps 100x faster and reaches max_beta by the end of training. Without that the KL term is
+# still ~0 when training stops, the posterior drifts off N(0, I), and sampling from the prior
+# (what the server does) decodes noise. max_beta 0.5 and 48 free bits are the MusicVAE paper's
+# 2-bar settings: enough KL pressure for smooth slerp paths, enough free bits for faithful
+# reconstructions.
+_DEFAULT_KL = {"beta_rate": 0.999, "max_beta": 0.5, "free_bits": 48}
+# Tiny models: a few thousand weights, so a test trains and decodes them in seconds.
+_TINY = {
+    "batch_size": 8,
+    "z_size": 8,
+    "enc_rnn_size": [16],
+    "dec_rnn_size": [16],
+    "free_bits": 0,
+    "max_beta": 0.2,
+}
+
+PRESETS: Mapping[str, Preset] = MappingProxyType(
+    dict(
+        [
+            _preset(
+                "guitar-big",
+                "guitar",
+                "cat-mel_2bar_big",
+                description="production: cat-mel_2bar_big as published (fits Google's ckpt)",
+            ),
+            _preset(
+                "bass-med-chords",
+                "bass",
+                "cat-mel_2bar_med_chords",
+                converter=_BASS_CONVERTER,
+                description="production: cat-mel_2bar_med_chords on bass programs 32-39",
+            ),
+            _preset(
+                "drums-small",
+                "drums",
+                "cat-drums_2bar_small",
+                description="production: cat-drums_2bar_small as published",
+            ),
+            _preset(
+                "guitar-default",
+                "guitar",
+                "cat-mel_2bar_big",
+                hparams={
+                    "batch_size": 128,
+                    "z_size": 128,
+                    "enc_rnn_size": [256],
+                    "dec_rnn_size": [256, 256],
+                    **_DEFAULT_KL,
+                },
+                description="shipped default: cat-mel_2bar_big's model class, git-sized",
+            ),
+            _preset(
+                "bass-default",
+                "bass",
+                "cat-mel_2bar_med_chords",
+                hparams={
+                    "batch_size": 128,
+                    "z_size": 64,
+                    "enc_rnn_size": [256],
+                    "dec_rnn_size": [128, 128],
+                    **_DEFAULT_KL,
+                },
+                converter=_BASS_CONVERTER,
+                description="shipped default: chord-conditioned bass, git-sized",
+            ),
+            _preset(
+                "drums-default",
+                "drums",
+                "cat-drums_2bar_small",
+                hparams={
+                    "batch_size": 128,
+                    "z_size": 128,
+                    "enc_rnn_size": [256],
+                    "dec_rnn_size": [128, 128],
+                    **_DEFAULT_KL,
+                },
+                description="shipped default: cat-drums_2bar_small's model class, git-sized",
+            ),
+            _preset(
+                "guitar-tiny", "guitar", "cat-mel_2bar_big", hparams=_TINY, description="tests"
+            ),
+            _preset(
+                "bass-tiny",
+                "bass",
+                "cat-mel_2bar_med_chords",
+                hparams=_TINY,
+                converter=_BASS_CONVERTER,
+                description="tests",
+            ),
+            _preset(
+                "drums-tiny",
+                "drums",
+                "cat-drums_2bar_small",
+                hparams=_TINY,
+                description="tests",
+            ),
+        ]
+    )
+)
+
+#: Which preset each `--preset-set` of `metalosc-train all` uses per instrument.
+PRESET_SETS: Mapping[str, Mapping[Instrument, str]] = MappingProxyType(
+    {
+        "production": {"guitar": "guitar-big", "bass": "bass-med-chords", "drums": "drums-small"},
+        "default": {"guitar": "guitar-default", "bass": "bass-default", "drums": "drums-default"},
+        "tiny": {"guitar": "guitar-tiny", "bass": "bass-tiny", "drums": "drums-tiny"},
+    }
+)
+
+
+def get_preset(name: str) -> Preset:
+    """The named preset; KeyError listing the known names otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+
+
+def _converter_kwargs(magenta_config: str, overrides: Mapping[str, Any]) -> tuple[str, dict]:
+    import note_seq
+
+    class_name, base = BASE_CONVERTERS[magenta_config]
+    kwargs = {**base, **overrides}
+    encoding = kwargs.get("chord_encoding")
+    if encoding == "triad":
+        kwargs["chord_encoding"] = note_seq.TriadChordOneHotEncoding()
+    elif encoding is not None:
+        raise ValueError(f"unsupported chord_encoding {encoding!r} (supported: 'triad')")
+    if kwargs.get("valid_programs") is not None:
+        kwargs["valid_programs"] = list(kwargs["valid_programs"])
+    return class_name, kwargs
+
+
+def build_config(
+    magenta_config: str, hparams: Mapping[str, Any], converter: Mapping[str, Any]
+) -> Any:
+    """A fresh Magenta ``Config``: the named base config with ``hparams`` overrides and a data
+    converter rebuilt with ``converter`` overrides.
+
+    A new object on every call (deep copy of the base, new model and converter), so configs never
+    share a built model (Trap 2). Unknown config names, hparams or converter arguments raise
+    ValueError naming them.
+    """
+    from magenta.models.music_vae import configs, data  # deferred: ~8 s import
+
+    if magenta_config not in BASE_CONVERTERS:
+        raise ValueError(
+            f"unsupported magenta config {magenta_config!r}; "
+            f"supported: {', '.join(sorted(BASE_CONVERTERS))}"
+        )
+    base = configs.CONFIG_MAP[magenta_config]
+    hp = copy.deepcopy(base.hparams)
+    known = hp.values()
+    for key, value in hparams.items():
+        if key not in known:
+            raise ValueError(f"unknown hparam {key!r} for {magenta_config}")
+        hp.set_hparam(key, list(value) if isinstance(value, list | tuple) else value)
+    class_name, kwargs = _converter_kwargs(magenta_config, converter)
+    try:
+        data_converter = getattr(data, class_name)(**kwargs)
+    except TypeError as e:
+        raise ValueError(f"bad converter override for {magenta_config}: {e}") from None
+    return base._replace(
+        model=copy.deepcopy(base.model),
+        hparams=hp,
+        data_converter=data_converter,
+        note_sequence_augmenter=None,  # convert already transposes train windows
+        train_examples_path=None,
+        eval_examples_path=None,
+    )
