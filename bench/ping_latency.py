@@ -1,8 +1,10 @@
 """Benchmark 1: /metal/ping -> /metal/pong round trip on loopback, idle and under decode load.
 
-The daemon runs in this process (as deployed: trio thread + one TF worker thread per model); the
-pinging client runs in a separate process, so it does not share our GIL. Target: p99 <= 2 ms while
-all three models decode continuously.
+The daemon runs in this process (as deployed: the trio thread, and one worker process — or, with
+``--model-execution thread``, one worker thread — per model); the pinging client runs in a separate
+process, so it does not share our GIL. Target: p99 <= 2 ms while all three models decode
+continuously. ``--model-execution both`` (the default) runs each mode in a fresh process, back to
+back, and prints them side by side with the ratio.
 
     .venv/bin/python bench/ping_latency.py --models models/default --pings 2000
 """
@@ -16,8 +18,18 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+import numpy as np
 import trio
-from _harness import decode_forever, percentiles, start_server
+from _harness import (
+    MODES,
+    decode_forever,
+    emit_result,
+    load_average,
+    percentiles,
+    run_modes,
+    side_by_side,
+    start_server,
+)
 from metalosc.protocol import Ping, decode_outgoing, encode
 
 
@@ -52,7 +64,11 @@ async def measure(address: tuple[str, int], count: int, gap: float) -> list[floa
 async def main(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as nursery:
         server = await start_server(
-            nursery, args.models, autoplay=False, buffer_depth=args.buffer_depth
+            nursery,
+            args.models,
+            autoplay=False,
+            buffer_depth=args.buffer_depth,
+            model_execution=args.model_execution,
         )
         idle = await measure(server.address, args.pings, args.gap)
         print(f"idle            {percentiles(idle)}")
@@ -69,8 +85,17 @@ async def main(args: argparse.Namespace) -> None:
         }
         print(f"decoding (3x)   {percentiles(loaded)}")
         print("decode load     " + " ".join(f"{i}={v:.1f} phrases/s" for i, v in rates.items()))
-        p99 = sorted(loaded)[int(0.99 * (len(loaded) - 1))]
+        p99 = float(np.percentile(loaded, 99))
         print(f"p99 under load {p99 * 1e3:.3f} ms: {'PASS' if p99 <= 0.002 else 'FAIL'} (<= 2 ms)")
+        print(load_average())
+        ms = {
+            f"{name}_p{p}": float(np.percentile(v, p)) * 1e3
+            for name, v in (("idle", idle), ("load", loaded))
+            for p in (50, 99)
+        }
+        emit_result(
+            {**ms, "load_max": max(loaded) * 1e3, **{f"{i}_rate": v for i, v in rates.items()}}
+        )
         nursery.cancel_scope.cancel()
 
 
@@ -80,4 +105,24 @@ if __name__ == "__main__":
     parser.add_argument("--pings", type=int, default=2000)
     parser.add_argument("--gap", type=float, default=0.002, help="seconds between pings")
     parser.add_argument("--buffer-depth", type=int, default=16)
-    trio.run(main, parser.parse_args())
+    parser.add_argument("--model-execution", choices=[*MODES, "both"], default="both")
+    args = parser.parse_args()
+    if args.model_execution != "both":
+        trio.run(main, args)
+    else:
+        argv = ["--models", str(args.models), "--pings", str(args.pings), "--gap", str(args.gap)]
+        argv += ["--buffer-depth", str(args.buffer_depth)]
+        results = run_modes(__file__, argv, MODES)
+        side_by_side(
+            results,
+            [
+                ("idle p50 (ms)", "idle_p50"),
+                ("idle p99 (ms)", "idle_p99"),
+                ("decoding p50 (ms)", "load_p50"),
+                ("decoding p99 (ms)", "load_p99"),
+                ("decoding max (ms)", "load_max"),
+                ("guitar phrases/s", "guitar_rate"),
+                ("bass phrases/s", "bass_rate"),
+                ("drums phrases/s", "drums_rate"),
+            ],
+        )

@@ -3,6 +3,8 @@
 Prints the distribution of the send lead (sound time minus send time, measured by the scheduler on
 trio's clock) and of the arrival lead at a subscriber in another process (timetag minus arrival,
 wall clock), plus late sends (lead < 0) and buffer underruns — both must be 0.
+``--model-execution both`` (the default) runs each mode in a fresh process, back to back, and
+prints them side by side with the ratio.
 
     .venv/bin/python bench/send_lead.py --models models/default --duration 60
 """
@@ -18,7 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import trio
-from _harness import percentiles, start_server
+from _harness import (
+    MODES,
+    emit_result,
+    load_average,
+    percentiles,
+    run_modes,
+    side_by_side,
+    start_server,
+)
 from metalosc.protocol import Bundle, Subscribe, Tension, decode_packet, encode
 
 
@@ -52,7 +62,12 @@ def subscriber(address: tuple[str, int], duration: float, out: Connection) -> No
 async def main(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as nursery:
         server = await start_server(
-            nursery, args.models, bpm=240.0, lookahead=args.lookahead, seed=0
+            nursery,
+            args.models,
+            bpm=240.0,
+            lookahead=args.lookahead,
+            seed=0,
+            model_execution=args.model_execution,
         )
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe(duplex=False)
@@ -79,6 +94,18 @@ async def main(args: argparse.Namespace) -> None:
         )
         ok = late == 0 and not any(underruns.values()) and min(leads, default=0) > 0
         print("PASS" if ok else "FAIL")
+        print(load_average())
+        emit_result(
+            {
+                "send_p0.1": float(np.percentile(send_leads, 0.1)) * 1e3,
+                "send_min": min(send_leads) * 1e3,
+                "arrival_p1": float(np.percentile(leads, 1)) * 1e3,
+                "arrival_min": min(leads) * 1e3,
+                "late_sends": float(late),
+                "underruns": float(sum(underruns.values())),
+                "notes": float(notes),
+            }
+        )
         nursery.cancel_scope.cancel()
 
 
@@ -87,4 +114,23 @@ if __name__ == "__main__":
     parser.add_argument("--models", type=Path, default=Path("models/default"))
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (lead: 600)")
     parser.add_argument("--lookahead", type=float, default=0.15)
-    trio.run(main, parser.parse_args())
+    parser.add_argument("--model-execution", choices=[*MODES, "both"], default="both")
+    args = parser.parse_args()
+    if args.model_execution != "both":
+        trio.run(main, args)
+    else:
+        argv = ["--models", str(args.models), "--duration", str(args.duration)]
+        argv += ["--lookahead", str(args.lookahead)]
+        results = run_modes(__file__, argv, MODES)
+        side_by_side(
+            results,
+            [
+                ("send lead p0.1 (ms)", "send_p0.1"),
+                ("send lead min (ms)", "send_min"),
+                ("arrival lead p1 (ms)", "arrival_p1"),
+                ("arrival lead min (ms)", "arrival_min"),
+                ("late sends", "late_sends"),
+                ("underruns", "underruns"),
+                ("notes received", "notes"),
+            ],
+        )

@@ -1,7 +1,7 @@
 """The daemon on real tiny MusicVAE models and real loopback sockets.
 
 Rules: models come from the session's ``tiny_bundles`` (made by the training pipeline); real time
-only because real models decode in real threads — bounded by ``trio.fail_after`` everywhere and kept
+only because real models decode in real worker processes — bounded by ``trio.fail_after`` everywhere and kept
 short by a high tempo (300 BPM: a 2-bar phrase lasts 1.6 s).
 """
 
@@ -29,7 +29,7 @@ from metalosc.protocol import (
     decode_packet,
     encode,
 )
-from metalosc.server import RunningServer, Settings, serve
+from metalosc.server import ProcessModelRunner, RunningServer, Settings, serve
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +53,14 @@ class Client:
             self.bundles.append((time.time(), packet))
         return packet
 
-    async def expect(self, kind: type[Message], timeout: float = 10.0) -> Message:
+    async def expect(self, kind: type[Message], timeout: float = 30.0) -> Message:
         with trio.fail_after(timeout):
             while True:
                 packet = await self.receive()
                 if isinstance(packet, kind):
                     return packet
 
-    async def phrases(self, n: int, timeout: float = 30.0) -> list[Bundle]:
+    async def phrases(self, n: int, timeout: float = 90.0) -> list[Bundle]:
         """Receive until ``n`` more phrases of every instrument started; their bundles."""
         seen = {"guitar": 0, "bass": 0, "drums": 0}
         start = len(self.bundles)
@@ -100,6 +100,8 @@ async def client(server: RunningServer) -> AsyncIterator[Client]:
 
 
 async def test_a_game_session_on_real_models(server: RunningServer, client: Client) -> None:
+    # the default execution: every model in its own worker process
+    assert all(isinstance(r, ProcessModelRunner) for r in server.runners.values())
     await client.send(Subscribe())
     state = await client.expect(State)
     assert isinstance(state, State)
@@ -132,7 +134,7 @@ async def test_a_game_session_on_real_models(server: RunningServer, client: Clie
     await client.send(Interpolate(scene="verse", bars=4))
     started = await client.expect(State)
     assert started.scene == "verse"  # type: ignore[attr-defined]
-    with trio.fail_after(20):
+    with trio.fail_after(60):
         while (await client.expect(State)).scene != "":  # type: ignore[attr-defined]
             pass
     interp_decoded = server.runners["guitar"].phrases_decoded

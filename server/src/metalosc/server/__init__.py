@@ -5,7 +5,7 @@ from ._buffer import PhraseBuffer
 from ._clock import Anchor, BeatClock
 from ._conductor import Conductor, ConductorError, Interpolation, PhraseSet, slerp
 from ._control import Controller
-from ._generation import Generator, InstrumentModelLike, ModelRunner, PhraseAnalysis
+from ._generation import Generator, InstrumentModelLike, ModelRunner, PhraseAnalysis, Runner
 from ._logging import configure_logging
 from ._metrics import Metrics
 from ._notify import SystemdNotifier
@@ -16,11 +16,21 @@ from ._settings import ConfigError, Settings, load_settings
 from ._state import MusicState
 from ._subscriptions import Subscription, Subscriptions
 from ._transport import UdpEndpoint, open_udp
+from ._worker import (
+    BundleModelFactory,
+    ModelFactory,
+    ModelWorker,
+    ProcessModelRunner,
+    WorkerDiedError,
+    WorkerError,
+    start_workers,
+)
 
 __all__ = [
     "PHRASE_BEATS",
     "Anchor",
     "BeatClock",
+    "BundleModelFactory",
     "Conductor",
     "ConductorError",
     "ConfigError",
@@ -30,7 +40,9 @@ __all__ = [
     "InstrumentModelLike",
     "Interpolation",
     "Metrics",
+    "ModelFactory",
     "ModelRunner",
+    "ModelWorker",
     "MusicState",
     "PeerRateLimiter",
     "Phrase",
@@ -39,6 +51,8 @@ __all__ = [
     "PhraseNote",
     "PhraseSet",
     "Player",
+    "ProcessModelRunner",
+    "Runner",
     "RunningServer",
     "Settings",
     "Subscription",
@@ -46,6 +60,8 @@ __all__ = [
     "SystemdNotifier",
     "TokenBucket",
     "UdpEndpoint",
+    "WorkerDiedError",
+    "WorkerError",
     "configure_logging",
     "cues_for",
     "load_models",
@@ -56,4 +72,5 @@ __all__ = [
     "render",
     "serve",
     "slerp",
+    "start_workers",
 ]

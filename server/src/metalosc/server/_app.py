@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -23,7 +24,7 @@ from ._buffer import PhraseBuffer
 from ._clock import BeatClock
 from ._conductor import Conductor, Interpolation, PhraseSet
 from ._control import Controller
-from ._generation import Generator, InstrumentModelLike, ModelRunner, PhraseAnalysis
+from ._generation import Generator, InstrumentModelLike, ModelRunner, PhraseAnalysis, Runner
 from ._metrics import Metrics
 from ._notify import SystemdNotifier
 from ._ratelimit import PeerRateLimiter
@@ -32,6 +33,13 @@ from ._settings import Settings
 from ._state import MusicState
 from ._subscriptions import Mode, Subscriptions
 from ._transport import Peer, UdpEndpoint, open_udp
+from ._worker import (
+    ModelFactory,
+    ModelWorker,
+    ProcessModelRunner,
+    bundle_factories,
+    start_workers,
+)
 
 __all__ = ["RunningServer", "load_models", "reload_models", "serve"]
 
@@ -52,7 +60,7 @@ class RunningServer:
     generator: Generator
     subscriptions: Subscriptions
     buffers: Mapping[Instrument, PhraseBuffer]
-    runners: Mapping[Instrument, ModelRunner]
+    runners: Mapping[Instrument, Runner]
     endpoint: UdpEndpoint
 
 
@@ -86,32 +94,37 @@ async def serve(
 ) -> None:
     """Run the daemon until ``shutdown_trigger`` returns.
 
-    ``models`` (already loaded, closed by the caller) and ``analysis`` are injectable for tests;
-    by default the bundles under ``settings.models`` are loaded here and closed on exit.
+    ``models`` (already loaded, closed by the caller) and ``analysis`` are injectable for tests
+    and always run in worker threads; by default the bundles under ``settings.models`` are loaded
+    here — in one worker process per model, or in this process with
+    ``model_execution="thread"`` — and closed on exit.
     """
     started = time.perf_counter()
     notifier = notifier or SystemdNotifier(None)
+    if models is None and settings.model_execution == "process":
+        log.info("models_loading", models=str(settings.models), execution="process")
+        workers = await start_workers(
+            bundle_factories(settings.models),
+            log_format=settings.log_format,
+            log_level=settings.log_level,
+        )
+        process_runners = {i: ProcessModelRunner(workers[i]) for i in INSTRUMENTS}
+        try:
+            await _run_with(
+                settings, process_runners, shutdown_trigger, notifier, started, task_status
+            )
+        finally:  # the runners hold the workers in use (a reload may have swapped them)
+            with trio.CancelScope(shield=True):
+                await _close_all(process_runners.values())
+        return
     owned = models is None
     if models is None:
-        log.info("models_loading", models=str(settings.models))
+        log.info("models_loading", models=str(settings.models), execution="thread")
         models = await trio.to_thread.run_sync(load_models, settings.models)
     if analysis is None:
         from ._generation import training_analysis
 
         analysis = training_analysis()
-    await _run(settings, models, analysis, shutdown_trigger, notifier, started, task_status, owned)
-
-
-async def _run(
-    settings: Settings,
-    models: Mapping[Instrument, InstrumentModelLike],
-    analysis: PhraseAnalysis,
-    shutdown_trigger: Callable[[], Awaitable[None]],
-    notifier: SystemdNotifier,
-    started: float,
-    task_status: trio.TaskStatus[RunningServer],
-    owned: bool,
-) -> None:
     runners = {i: ModelRunner(models[i], analysis) for i in INSTRUMENTS}
     try:
         await _run_with(settings, runners, shutdown_trigger, notifier, started, task_status)
@@ -121,9 +134,16 @@ async def _run(
                 runner.close()
 
 
+async def _close_all(runners: Iterable[Runner]) -> None:
+    """Close runners concurrently, off the trio thread (a worker may finish a decode first)."""
+    async with trio.open_nursery() as nursery:
+        for runner in runners:
+            nursery.start_soon(partial(trio.to_thread.run_sync, runner.close))
+
+
 async def _run_with(
     settings: Settings,
-    runners: Mapping[Instrument, ModelRunner],
+    runners: Mapping[Instrument, Runner],
     shutdown_trigger: Callable[[], Awaitable[None]],
     notifier: SystemdNotifier,
     started: float,
@@ -135,7 +155,7 @@ async def _run_with(
         i: PhraseBuffer(
             i,
             settings.buffer_depth,
-            runners[i].model.tension_vector,
+            runners[i].tension_vector,
             reference_size=max(256, 4 * settings.buffer_depth),
         )
         for i in INSTRUMENTS
@@ -263,23 +283,41 @@ async def _run_with(
 async def reload_models(
     server: RunningServer,
     load: Callable[[Path], Mapping[Instrument, InstrumentModelLike]] = load_models,
+    factories: Callable[[Path], Mapping[Instrument, ModelFactory]] = bundle_factories,
 ) -> bool:
     """Swap in freshly loaded bundles (SIGHUP); on any failure keep playing the old ones.
 
-    Each runner's worker slot is taken before its model is swapped, so no decode is in flight on
-    the model being closed. Phrases already buffered stay playable.
+    Worker processes are replaced by fresh ones started from ``factories``; in-thread models by
+    what ``load`` returns (both injectable for tests). Each runner's
+    slot is taken before its model is swapped, so no decode is in flight on the model being
+    closed. Phrases already buffered stay playable.
     """
     log.info("models_reloading", models=str(server.settings.models))
+    in_processes = all(isinstance(r, ProcessModelRunner) for r in server.runners.values())
+    workers: Mapping[Instrument, ModelWorker] = {}
+    models: Mapping[Instrument, InstrumentModelLike] = {}
     try:
-        fresh = await trio.to_thread.run_sync(load, server.settings.models)
+        if in_processes:
+            workers = await start_workers(
+                factories(server.settings.models),
+                log_format=server.settings.log_format,
+                log_level=server.settings.log_level,
+            )
+        else:
+            models = await trio.to_thread.run_sync(load, server.settings.models)
     except Exception as exc:
         log.error("models_reload_failed", error=str(exc))
         return False
     for instrument, runner in server.runners.items():
         async with runner.limiter:
-            old, runner.model = runner.model, fresh[instrument]
-            server.buffers[instrument].set_tension_vector(fresh[instrument].tension_vector)
-            old.close()
+            old: ModelWorker | InstrumentModelLike
+            if isinstance(runner, ProcessModelRunner):
+                old = runner.replace(workers[instrument])
+            else:
+                assert isinstance(runner, ModelRunner)
+                old = runner.replace(models[instrument])
+            server.buffers[instrument].set_tension_vector(runner.tension_vector)
+            await trio.to_thread.run_sync(old.close)
     log.info("models_reloaded")
     return True
 

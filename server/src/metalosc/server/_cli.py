@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help=f"seconds a subscription lives without a message [{defaults['lease'].default}]",
     )
+    run.add_argument(
+        "--model-execution",
+        choices=["process", "thread"],
+        help="run each model in a worker process or in a worker thread "
+        f"[{defaults['model_execution'].default}]",
+    )
     run.add_argument("--seed", type=int, help="random seed for reproducible music")
     run.add_argument("--bpm", type=float, help=f"tempo at start [{defaults['bpm'].default}]")
     run.add_argument(

@@ -1,10 +1,12 @@
 """Model runners and the background work that keeps the phrase buffers full.
 
-Each ``InstrumentModel`` owns a TF session that is not thread-safe, so each gets one worker thread
-(a ``CapacityLimiter`` of 1) and every call goes through ``trio.to_thread.run_sync``: TF releases
-the GIL inside ``sess.run``, so the trio thread keeps answering OSC while the models decode.
-Decodes are batched (one ``sess.run`` for many phrases is ~20x cheaper per phrase on the big model,
-DESIGN §3).
+A *runner* is one model behind an async, batched ``decode`` that returns measured ``Phrase``s.
+Each ``InstrumentModel`` owns a TF session that is not thread-safe, so every runner serializes its
+calls (a ``CapacityLimiter`` of 1). Two kinds exist: ``ModelRunner`` here runs the model in a
+worker thread of the daemon (``trio.to_thread.run_sync``), ``ProcessModelRunner`` (``_worker``)
+in a worker process, so the decode's Python work (NoteSequence conversion, chord inference,
+features) never holds the daemon's GIL. Decodes are batched (one ``sess.run`` for many phrases is
+~20x cheaper per phrase on the big model, DESIGN §3).
 
 The bass is conditioned on chords, so it is decoded *with* each guitar phrase, on the chords
 inferred from it: a few bass candidates per guitar phrase, among which the conductor picks by
@@ -30,7 +32,15 @@ from ._conductor import Interpolation
 from ._phrase import Phrase, ZVector, notes_from_sequence
 from ._state import MusicState
 
-__all__ = ["Generator", "InstrumentModelLike", "ModelRunner", "PhraseAnalysis", "training_analysis"]
+__all__ = [
+    "Generator",
+    "InstrumentModelLike",
+    "ModelRunner",
+    "PhraseAnalysis",
+    "Runner",
+    "decode_phrases",
+    "training_analysis",
+]
 
 log = structlog.get_logger("metalosc.server.generation")
 
@@ -77,8 +87,66 @@ def training_analysis() -> PhraseAnalysis:
     )
 
 
+class Runner(Protocol):
+    """What the generator needs of a model runner (thread or process)."""
+
+    instrument: Instrument
+    limiter: trio.CapacityLimiter
+    phrases_decoded: int
+    decode_seconds: float
+
+    @property
+    def z_size(self) -> int: ...
+    @property
+    def tension_vector(self) -> npt.NDArray[Any]: ...
+    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[Any]: ...
+    async def decode(
+        self,
+        z: ZVector,
+        temperature: float,
+        chords: Sequence[str] | None,
+        ids: Sequence[int],
+        *,
+        with_chords: bool = False,
+    ) -> list[Phrase]: ...
+    def close(self) -> None: ...
+
+
+def decode_phrases(
+    model: InstrumentModelLike,
+    analysis: PhraseAnalysis,
+    z: ZVector,
+    temperature: float,
+    chords: Sequence[str] | None,
+    ids: Sequence[int],
+    with_chords: bool,
+) -> list[Phrase]:
+    """Decode a batch and measure every phrase (blocking; runs in a worker thread or process).
+
+    ``with_chords`` infers each phrase's own chords (the guitar, whose chords condition the bass);
+    otherwise a phrase carries the ``chords`` it was decoded on.
+    """
+    instrument = model.instrument
+    seqs = model.decode(np.asarray(z, dtype=np.float32), temperature, chords)
+    out = []
+    for seq, zi, pid in zip(seqs, z, ids, strict=True):
+        out.append(
+            Phrase(
+                instrument=instrument,
+                z=np.asarray(zi, dtype=np.float64),
+                notes=notes_from_sequence(seq),
+                intensity=float(analysis.intensity(seq, instrument)),
+                features=dict(analysis.features(seq, instrument)),
+                chords=tuple(analysis.chords(seq)) if with_chords else tuple(chords or ()),
+                id=pid,
+            )
+        )
+    return out
+
+
 class ModelRunner:
-    """One model, one worker thread; every call is batched and runs off the trio thread."""
+    """One model, one worker thread of this process; every call is batched and runs off the
+    trio thread (the GIL is shared with the event loop: see ``ProcessModelRunner``)."""
 
     def __init__(self, model: InstrumentModelLike, analysis: PhraseAnalysis) -> None:
         self.model = model
@@ -113,21 +181,25 @@ class ModelRunner:
         ids: Sequence[int],
         with_chords: bool,
     ) -> list[Phrase]:
-        seqs = self.model.decode(np.asarray(z, dtype=np.float32), temperature, chords)
-        out = []
-        for seq, zi, pid in zip(seqs, z, ids, strict=True):
-            out.append(
-                Phrase(
-                    instrument=self.instrument,
-                    z=np.asarray(zi, dtype=np.float64),
-                    notes=notes_from_sequence(seq),
-                    intensity=float(self.analysis.intensity(seq, self.instrument)),
-                    features=dict(self.analysis.features(seq, self.instrument)),
-                    chords=tuple(self.analysis.chords(seq)) if with_chords else tuple(chords or ()),
-                    id=pid,
-                )
-            )
-        return out
+        return decode_phrases(self.model, self.analysis, z, temperature, chords, ids, with_chords)
+
+    @property
+    def z_size(self) -> int:
+        return self.model.z_size
+
+    @property
+    def tension_vector(self) -> npt.NDArray[Any]:
+        return self.model.tension_vector
+
+    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[Any]:
+        return self.model.sample_z(n, rng)
+
+    def replace(self, model: InstrumentModelLike) -> InstrumentModelLike:
+        """Swap in a reloaded model (hold ``limiter``); returns the old one for the caller to
+        close."""
+        old, self.model = self.model, model
+        self.instrument = model.instrument
+        return old
 
     def close(self) -> None:
         self.model.close()
@@ -138,7 +210,7 @@ class Generator:
 
     def __init__(
         self,
-        runners: Mapping[Instrument, ModelRunner],
+        runners: Mapping[Instrument, Runner],
         buffers: Mapping[Instrument, PhraseBuffer],
         state: MusicState,
         *,
@@ -172,9 +244,9 @@ class Generator:
         """``n`` latents ~ N(0, I), each pushed along the tension vector toward a tension target
         scattered around the current tension, so the pool covers the range the music may need."""
         runner = self.runners[instrument]
-        z = np.asarray(runner.model.sample_z(n, self.rng), dtype=np.float64)
+        z = np.asarray(runner.sample_z(n, self.rng), dtype=np.float64)
         targets = np.clip(self.state.tension + self.rng.normal(0.0, self.tension_spread, n), 0, 1)
-        vector = np.asarray(runner.model.tension_vector, dtype=np.float64)
+        vector = np.asarray(runner.tension_vector, dtype=np.float64)
         if vector.shape == (z.shape[1],):
             z = z + ((targets - 0.5) * self.tension_push)[:, None] * vector[None, :]
         return z
@@ -269,7 +341,7 @@ class Generator:
             runner = self.runners[instrument]
             chords = [NO_CHORD, NO_CHORD] if instrument == "bass" else None
             for n in sizes:
-                z = np.zeros((n, runner.model.z_size))
+                z = np.zeros((n, runner.z_size))
                 await runner.decode(z, 1.0, chords, [0] * n)
 
         async with trio.open_nursery() as nursery:

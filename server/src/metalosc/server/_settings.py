@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
     error_rate: float = Field(5.0, gt=0.0, description="/metal/error replies per second per peer")
     error_burst: int = Field(10, ge=1, description="/metal/error replies in a burst per peer")
+    model_execution: Literal["process", "thread"] = Field(
+        "process",
+        description="run each model in a worker process (keeps its Python off the event loop's "
+        "GIL) or in a worker thread of the daemon",
+    )
     log_format: Literal["auto", "console", "json"] = Field(
         "auto", description="auto = console on a TTY, JSON otherwise"
     )

@@ -13,7 +13,7 @@ namespace MetalOSC.Tests
     /// controls, and prints every event it receives as one JSON object per line, so a test in any
     /// language can assert on exactly what the C# side decoded.
     ///
-    /// Usage: MetalOscProbe.exe --server HOST:PORT [--seconds S] [--until-notes N] [--until-pongs N]
+    /// Usage: MetalOscProbe.exe --server HOST:PORT [--seconds S] [--until-notes N] [--until-pongs N] [--until-beats N]
     ///        [--tension F] [--tempo F] [--request-state] [--mode bundle|immediate]
     ///        [--local-offset S] [--unseeded]
     ///        MetalOscProbe.exe --dump-builders
@@ -33,7 +33,7 @@ namespace MetalOSC.Tests
             }
             string server = null;
             double seconds = 10, tension = double.NaN, tempo = double.NaN, localOffset = 0;
-            int untilNotes = 0, untilPongs = 0;
+            int untilNotes = 0, untilPongs = 0, untilBeats = 0;
             bool requestState = false, unseeded = false;
             string mode = MetalMessages.ModeBundle;
             try
@@ -46,6 +46,7 @@ namespace MetalOSC.Tests
                         case "--seconds": seconds = ParseDouble(args[++i]); break;
                         case "--until-notes": untilNotes = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                         case "--until-pongs": untilPongs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                        case "--until-beats": untilBeats = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                         case "--tension": tension = ParseDouble(args[++i]); break;
                         case "--tempo": tempo = ParseDouble(args[++i]); break;
                         case "--request-state": requestState = true; break;
@@ -77,7 +78,7 @@ namespace MetalOSC.Tests
                 PingIntervalSeconds = 0.5,
             };
 
-            int notes = 0, pongs = 0;
+            int notes = 0, pongs = 0, beats = 0;
             using (var client = new MetalOscClient(options))
             {
                 client.NoteScheduled += n =>
@@ -89,8 +90,11 @@ namespace MetalOSC.Tests
                         .Num("sound_time_unix", n.SoundTimeUnix).Num("local_dsp_time", n.LocalDspTime)
                         .Num("pumped_at", local()));
                 };
-                client.BeatReceived += b => Emit(new Json("beat").Int("bar", b.Bar).Int("beat", b.Beat)
-                    .Num("local_dsp_time", b.LocalDspTime));
+                client.BeatReceived += b =>
+                {
+                    beats++;
+                    Emit(new Json("beat").Int("bar", b.Bar).Int("beat", b.Beat).Num("local_dsp_time", b.LocalDspTime));
+                };
                 client.PhraseStarted += p => Emit(new Json("phrase").Str("instrument", p.Instrument.ToWireName())
                     .Int("id", p.Id).Num("tension", p.Tension).Num("local_dsp_time", p.LocalDspTime));
                 client.StateReceived += s => Emit(new Json("state").Bool("playing", s.Playing).Num("tension", s.Tension)
@@ -121,7 +125,8 @@ namespace MetalOSC.Tests
                 while (stopwatch.Elapsed.TotalSeconds < seconds)
                 {
                     client.Pump();
-                    if ((untilNotes > 0 || untilPongs > 0) && notes >= untilNotes && pongs >= untilPongs) break;
+                    if ((untilNotes > 0 || untilPongs > 0 || untilBeats > 0)
+                        && notes >= untilNotes && pongs >= untilPongs && beats >= untilBeats) break;
                     Thread.Sleep(2);
                 }
                 Emit(new Json("done").Int("notes", notes).Int("pongs", pongs)
