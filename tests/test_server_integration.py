@@ -1,8 +1,8 @@
 """The daemon on real tiny MusicVAE models and real loopback sockets.
 
 Rules: models come from the session's ``tiny_bundles`` (made by the training pipeline); real time
-only because real models decode in real worker processes — bounded by ``trio.fail_after`` everywhere and kept
-short by a high tempo (300 BPM: a 2-bar phrase lasts 1.6 s).
+only because real models decode in real worker processes — bounded by ``trio.fail_after``
+everywhere and kept short by a high tempo (300 BPM: a 2-bar phrase lasts 1.6 s).
 """
 
 from __future__ import annotations
