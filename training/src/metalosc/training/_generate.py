@@ -10,14 +10,13 @@ one vector length towards calm (0) to one towards intense (1); 0.5 leaves z as s
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.training._midi_io import atomic_output
 from metalosc.training._model import InstrumentModel, NoteSequence, infer_chords
 
 log = structlog.get_logger(__name__)
@@ -98,15 +97,8 @@ def write_midi(song: NoteSequence, path: Path) -> None:
     """Writes `song` as a MIDI file atomically."""
     import note_seq
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        note_seq.sequence_proto_to_midi_file(song, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        note_seq.sequence_proto_to_midi_file(song, str(tmp))
 
 
 def generate_songs(

@@ -11,6 +11,7 @@ whether or not the calling process has already called ``tf.compat.v1.disable_v2_
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -20,6 +21,7 @@ from note_seq.protobuf.music_pb2 import NoteSequence
 
 __all__ = [
     "NoteSequence",
+    "atomic_output",
     "find_midi_files",
     "read_note_sequences",
     "write_note_sequences",
@@ -50,41 +52,36 @@ def read_note_sequences(path: Path) -> Iterator[NoteSequence]:
         yield NoteSequence.FromString(record)
 
 
-def write_note_sequences(path: Path, sequences: Iterable[NoteSequence]) -> int:
-    """Writes ``sequences`` to ``path`` atomically; returns how many were written.
-
-    The records go to a temporary file in the same directory, which replaces ``path`` only once
-    complete, so a crash mid-write never leaves a truncated TFRecord that a later stage would
-    read as a smaller corpus.
-    """
-    import tensorflow as tf
-
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; it replaces ``path`` only if the block
+    completes, so a crash mid-write never leaves a truncated file that a later stage (or the
+    server) would take for a complete one. The one write-then-rename mechanism of this package."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    count = 0
     try:
-        with tf.io.TFRecordWriter(tmp_name) as writer:
-            for seq in sequences:
-                writer.write(seq.SerializeToString())
-                count += 1
+        yield Path(tmp_name)
         os.chmod(tmp_name, _FILE_MODE)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def write_note_sequences(path: Path, sequences: Iterable[NoteSequence]) -> int:
+    """Writes ``sequences`` to ``path`` atomically; returns how many were written."""
+    import tensorflow as tf
+
+    count = 0
+    with atomic_output(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
+        for seq in sequences:
+            writer.write(seq.SerializeToString())
+            count += 1
     return count
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Writes a small text file (a summary) atomically: temp file in the same dir, then replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp_name, _FILE_MODE)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """Writes a small text file (a summary) atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

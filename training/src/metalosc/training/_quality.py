@@ -63,6 +63,7 @@ from metalosc.training._generate import (
     load_bundles,
     write_midi,
 )
+from metalosc.training._midi_io import write_text_atomic
 from metalosc.training._model import (
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
@@ -569,16 +570,7 @@ def render_scores(midis: Iterable[Path], out_dir: Path) -> tuple[list[Path], str
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def run_quality(
