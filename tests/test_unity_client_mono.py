@@ -540,6 +540,7 @@ async def test_probe_plays_along_with_the_daemon(csharp: CSharpBuild) -> None:
         intensity=lambda seq, instrument: float(len(seq.notes)),
         features=lambda seq, instrument: {"note_density": len(seq.notes) / 2.0},
         chords=lambda seq: ["E5", "G5"],
+        chord_fit=lambda seq, chords: 0.5,
     )
     models = {i: StandInModel(i) for i in STAND_IN_PITCHES}
     events, _ = await run_probe_against_daemon(csharp, settings, models=models, analysis=analysis)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.server import Phrase, PhraseAnalysis, PhraseNote
+from metalosc.server._phrase import CHORD_FIT
 
 Z_SIZE = 4
 
@@ -88,6 +89,7 @@ def fake_analysis() -> PhraseAnalysis:
         intensity=lambda seq, instrument: float(len(seq.notes)),
         features=lambda seq, instrument: {"note_density": len(seq.notes) / 2.0},
         chords=_fake_chords,
+        chord_fit=lambda seq, chords: 0.5,
     )
 
 
@@ -96,8 +98,8 @@ PhraseMaker = Callable[..., Phrase]
 
 @pytest.fixture
 def make_phrase() -> PhraseMaker:
-    """``make_phrase(instrument, intensity, z0=..., accompaniment=...)``: a phrase with one note
-    per unit of intensity and ``z = [z0, 0, 0, 0]``."""
+    """``make_phrase(instrument, intensity, z0=..., accompaniment=..., chord_fit=...)``: a phrase
+    with one note per unit of intensity, ``z = [z0, 0, 0, 0]`` and, when given, a chord fit."""
     counter = iter(range(1, 1_000_000))
 
     def make(
@@ -106,12 +108,20 @@ def make_phrase() -> PhraseMaker:
         *,
         z0: float | None = None,
         accompaniment: tuple[Phrase, ...] = (),
+        chord_fit: float | None = None,
     ) -> Phrase:
         n = max(1, int(intensity))
         notes = tuple(PhraseNote(40, 100, k * 0.5, k * 0.5 + 0.25) for k in range(min(n, 16)))
         z = np.array([intensity / 8.0 if z0 is None else z0, 0.0, 0.0, 0.0])
+        features = {} if chord_fit is None else {CHORD_FIT: chord_fit}
         return Phrase(
-            instrument, z, notes, float(intensity), accompaniment=accompaniment, id=next(counter)
+            instrument,
+            z,
+            notes,
+            float(intensity),
+            features=features,
+            accompaniment=accompaniment,
+            id=next(counter),
         )
 
     return make

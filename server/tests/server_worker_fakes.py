@@ -80,6 +80,10 @@ def _features(seq: Any, instrument: Instrument) -> dict[str, float]:
     return {"note_density": len(seq.notes) / 2.0}
 
 
+def _chord_fit(seq: Any, chords: Sequence[str]) -> float:
+    return 1.0 / len(seq.notes) if seq.notes else 0.5
+
+
 @dataclass(frozen=True)
 class FakeFactory:
     """``ModelFactory`` of a fake model; ``broken`` makes loading fail naming that file."""
@@ -93,4 +97,6 @@ class FakeFactory:
         return WorkerFakeModel(self.instrument)
 
     def load_analysis(self) -> PhraseAnalysis:
-        return PhraseAnalysis(intensity=_intensity, features=_features, chords=_chords)
+        return PhraseAnalysis(
+            intensity=_intensity, features=_features, chords=_chords, chord_fit=_chord_fit
+        )

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from metalosc.protocol import INSTRUMENTS
 from metalosc.server import Conductor, ConductorError, MusicState, Phrase, PhraseBuffer, slerp
+from metalosc.server._conductor import best_fitting
 
 PhraseMaker = Callable[..., Phrase]
 
@@ -102,6 +103,31 @@ def test_bass_is_picked_among_the_guitar_phrases_accompaniment(make_phrase: Phra
     chosen = conductor.next_phrases(0)
     assert chosen is not None
     assert chosen.phrases["bass"] in chosen.phrases["guitar"].accompaniment
+
+
+def test_bass_plays_the_best_chord_fit_before_the_closest_tension(
+    make_phrase: PhraseMaker,
+) -> None:
+    buffers = {i: PhraseBuffer(i, depth=4) for i in INSTRUMENTS}
+    fits_badly = make_phrase("bass", 9, chord_fit=0.25)  # the tension's choice
+    fits_best_calm = make_phrase("bass", 1, chord_fit=0.9)
+    fits_best_busy = make_phrase("bass", 5, chord_fit=0.9)
+    bass = (fits_badly, fits_best_calm, fits_best_busy)
+    buffers["bass"].observe(bass)
+    buffers["guitar"].add([make_phrase("guitar", 9, accompaniment=bass)], 1.0)
+    buffers["drums"].add([make_phrase("drums", 9)], 1.0)
+    chosen = Conductor(buffers, MusicState(tension=1.0)).next_phrases(0)
+    assert chosen is not None
+    # harmony first (0.9 beats 0.25), then the tension among the equally fitting two
+    assert chosen.phrases["bass"] is fits_best_busy
+
+
+def test_best_fitting_keeps_ties_and_unmeasured_candidates(make_phrase: PhraseMaker) -> None:
+    a, b, c = (make_phrase("bass", 1, chord_fit=f) for f in (0.5, 0.75, 0.75))
+    assert best_fitting((a, b, c)) == (b, c)
+    unmeasured = make_phrase("bass", 2)
+    assert best_fitting((a, unmeasured)) == (a, unmeasured)
+    assert best_fitting(()) == ()
 
 
 def test_interpolation_over_eight_bars_ends_on_the_scene(make_phrase: PhraseMaker) -> None:

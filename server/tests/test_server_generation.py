@@ -100,6 +100,20 @@ def test_sampling_pushes_latents_along_the_tension_vector(
     assert gen.sample("drums", 2000)[:, 1].std() == pytest.approx(1.0, abs=0.1)
 
 
+def test_sampling_places_latents_at_the_tension_coordinate(
+    fake_models: dict[Instrument, Any], fake_analysis: PhraseAnalysis
+) -> None:
+    gen = _generator(fake_models, fake_analysis)
+    gen.tension_spread = 0.0
+    vector = np.asarray(fake_models["drums"].tension_vector, dtype=np.float64)
+    unit = vector / np.linalg.norm(vector)
+    for tension in (0.0, 0.25, 1.0):
+        gen.state.tension = tension
+        z = gen.sample("drums", 50)
+        expected = (2 * tension - 1) * gen.tension_push * np.linalg.norm(vector)
+        np.testing.assert_allclose(z @ unit, expected)
+
+
 async def test_interpolation_path_is_decoded_in_one_batch_per_instrument(
     autojump_clock: trio.testing.MockClock,
     fake_models: dict[Instrument, Any],

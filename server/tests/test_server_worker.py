@@ -70,8 +70,10 @@ async def test_decodes_come_back_as_measured_phrases_and_fill_the_buffers(
     assert drums.phrases_decoded == 2
     guitar = await runners["guitar"].decode(z[:1], 1.0, None, [1], with_chords=True)
     assert guitar[0].chords == ("A5", "C5")  # inferred in the worker (12 notes: even)
+    assert "chord_fit" not in guitar[0].features
     bass = await runners["bass"].decode(z[:1], 1.0, ["E5", "G5"], [2])
     assert bass[0].chords == ("E5", "G5")
+    assert bass[0].features["chord_fit"] == 1 / 12  # measured in the worker on its chords
 
     # the generator drives process runners like thread runners
     buffers = {i: PhraseBuffer(i, 4, runners[i].tension_vector) for i in INSTRUMENTS}

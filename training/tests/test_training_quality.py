@@ -21,41 +21,24 @@ import pytest
 from metalosc.protocol import INSTRUMENTS
 from metalosc.training import _quality
 from metalosc.training._generate import assemble
+from metalosc.training._harmony import ChordFit, strong_beat_chord_fit
 from metalosc.training._model import NoteSequence, infer_chords
 from metalosc.training._quality import (
     REPORT_FILE,
-    ChordFit,
     RenderError,
     _calibration,
     add_quality_arguments,
-    chord_tones,
     excerpt_tensions,
-    is_strong_step,
     part,
     push,
     quality_command,
     render_score,
     render_scores,
     run_quality,
-    sixteenth_step,
     song_chords,
-    strong_beat_chord_fit,
 )
 
 # -- hand-made phrases -----------------------------------------------------------------------
-
-
-def quantized(notes: list[tuple[int, int]], *, steps_per_quarter: int = 4) -> NoteSequence:
-    """A quantized bass phrase from (pitch, start step) pairs, each a 16th long."""
-    seq = NoteSequence()
-    seq.tempos.add(qpm=120.0)
-    seq.quantization_info.steps_per_quarter = steps_per_quarter
-    for pitch, step in notes:
-        note = seq.notes.add(pitch=pitch, velocity=100)
-        note.quantized_start_step = step
-        note.quantized_end_step = step + 1
-    seq.total_quantized_steps = 2 * 4 * steps_per_quarter
-    return seq
 
 
 def timed(notes: list[tuple[int, float]], qpm: float = 120.0) -> NoteSequence:
@@ -65,79 +48,6 @@ def timed(notes: list[tuple[int, float]], qpm: float = 120.0) -> NoteSequence:
     for pitch, start in notes:
         seq.notes.add(pitch=pitch, velocity=100, start_time=start, end_time=start + 0.1)
     return seq
-
-
-def test_strong_steps_are_beats_one_and_three_of_every_bar() -> None:
-    strong = [step for step in range(32) if is_strong_step(step)]
-    assert strong == [0, 8, 16, 24]
-
-
-def test_sixteenth_step_reads_quantized_steps_at_any_resolution() -> None:
-    four = quantized([(40, 8)])
-    two = quantized([(40, 4)], steps_per_quarter=2)  # step 4 of eighths = beat 3
-    assert sixteenth_step(four.notes[0], four) == 8
-    assert sixteenth_step(two.notes[0], two) == 8
-
-
-def test_sixteenth_step_converts_seconds_with_the_sequence_tempo() -> None:
-    fast = timed([(40, 0.5)])  # 120 qpm: a quarter is 0.5 s -> step 4
-    slow = timed([(40, 0.5)], qpm=60.0)  # 60 qpm: 0.5 s is an eighth -> step 2
-    assert sixteenth_step(fast.notes[0], fast) == 4
-    assert sixteenth_step(slow.notes[0], slow) == 2
-
-
-@pytest.mark.parametrize(
-    ("symbol", "tones"),
-    [
-        ("C", {0, 4, 7}),
-        ("Am", {9, 0, 4}),
-        ("E5", {4, 8, 11}),  # power chord: the major triad the bass model is conditioned on
-        ("C7", {0, 4, 7}),  # seventh chords: their triad
-        ("Bdim", {11, 2, 5}),
-    ],
-)
-def test_chord_tones_are_the_conditioning_triad(symbol: str, tones: set[int]) -> None:
-    assert chord_tones(symbol) == tones
-
-
-def test_no_chord_has_no_tones() -> None:
-    assert chord_tones("N.C.") is None
-
-
-def test_bass_on_chord_tones_fits_fully() -> None:
-    # bar 1 C (C E G), bar 2 G (G B D): roots and fifths on beats 1 and 3 of both bars
-    bass = quantized([(36, 0), (43, 8), (43, 16), (50, 24)])
-    fit = strong_beat_chord_fit(bass, ["C", "G"])
-    assert fit == ChordFit(hits=4, notes=4, no_chord_notes=0)
-    assert fit.fraction == 1.0
-
-
-def test_bass_off_chord_tones_fits_not_at_all() -> None:
-    bass = quantized([(37, 0), (39, 8), (44, 16), (46, 24)])  # C#, D#, G#, A# against C and G
-    fit = strong_beat_chord_fit(bass, ["C", "G"])
-    assert fit == ChordFit(hits=0, notes=4, no_chord_notes=0)
-    assert fit.fraction == 0.0
-
-
-def test_weak_beats_drums_and_notes_past_the_chords_do_not_count() -> None:
-    bass = quantized([(36, 0), (37, 4), (37, 6), (37, 12), (36, 32)])  # step 32 = bar 3
-    drum = bass.notes.add(pitch=37, velocity=100, is_drum=True)
-    drum.quantized_start_step, drum.quantized_end_step = 8, 9
-    assert strong_beat_chord_fit(bass, ["C", "C"]) == ChordFit(hits=1, notes=1)
-
-
-def test_no_chord_bars_are_left_out() -> None:
-    bass = quantized([(37, 0), (37, 8), (36, 16), (40, 24)])  # off-chord notes in the N.C. bar
-    fit = strong_beat_chord_fit(bass, ["N.C.", "C"])
-    assert fit == ChordFit(hits=2, notes=2, no_chord_notes=2)
-    assert fit.fraction == 1.0
-    only_no_chord = strong_beat_chord_fit(bass, ["N.C.", "N.C."])
-    assert only_no_chord.notes == 0
-    assert math.isnan(only_no_chord.fraction)
-
-
-def test_fits_add_up() -> None:
-    assert ChordFit(1, 2, 3) + ChordFit(4, 5, 6) == ChordFit(5, 7, 9)
 
 
 def test_the_metric_reads_songs_written_by_generate() -> None:
@@ -191,10 +101,11 @@ class VectorOnly:
         self.z_size = len(vector)
 
 
-def test_push_moves_each_row_by_its_own_tension() -> None:
-    z = np.zeros((3, 2), np.float32)
-    moved = push(z, np.asarray([1.0, 0.0], np.float32), [0.0, 0.5, 1.0])
-    np.testing.assert_allclose(moved, [[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+def test_push_places_each_row_at_its_own_tension() -> None:
+    z = np.asarray([[5.0, 1.0], [5.0, 2.0], [5.0, 3.0]], np.float32)
+    moved = push(z, np.asarray([2.0, 0.0], np.float32), [0.0, 0.5, 1.0])
+    # coordinate along v set to (2t - 1) * 1.25 * |v|; the other direction kept
+    np.testing.assert_allclose(moved, [[-2.5, 1.0], [0.0, 2.0], [2.5, 3.0]])
 
 
 def test_calibration_statistics_from_laid_out_rows() -> None:

@@ -1,7 +1,8 @@
 """The musical decisions, pure and testable: which phrase each instrument plays next.
 
 At each 2-bar boundary the conductor either picks per instrument from its buffer by tension (the
-bass among the phrases decoded on the chosen guitar phrase's chords), or follows an interpolation:
+bass among the phrases decoded on the chosen guitar phrase's chords: harmony first, the ones whose
+strong beats fit those chords best, then tension), or follows an interpolation:
 a spherical path from the latents playing now to a saved scene's latents, one point per phrase,
 ending exactly on the scene. Interpolation phrases must be *decoded* from those points, so the
 conductor only plans them; the generator decodes the whole path ahead of time in one batch and hands
@@ -13,17 +14,17 @@ stands in for each point (counted).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from metalosc.protocol import INSTRUMENTS, Instrument
 
 from ._buffer import PhraseBuffer
-from ._phrase import Phrase, ZVector
+from ._phrase import CHORD_FIT, Phrase, ZVector
 from ._state import MusicState
 
-__all__ = ["Conductor", "ConductorError", "Interpolation", "PhraseSet", "slerp"]
+__all__ = ["Conductor", "ConductorError", "Interpolation", "PhraseSet", "best_fitting", "slerp"]
 
 
 class ConductorError(Exception):
@@ -48,6 +49,21 @@ def slerp(a: ZVector, b: ZVector, t: float) -> ZVector:
     return np.asarray(
         (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega), dtype=np.float64
     )
+
+
+def best_fitting(candidates: Sequence[Phrase]) -> tuple[Phrase, ...]:
+    """The bass candidates whose strong beats fit the guitar's chords best (ties all kept).
+
+    Harmony comes before tension for the bass: a bass that plays against the guitar's chords
+    sounds wrong at any tension, and the candidates were all sampled near the tension already.
+    Candidates without a measured fit (none decoded on chords) are all kept.
+    """
+    fits = [p.features.get(CHORD_FIT) for p in candidates]
+    measured = [f for f in fits if f is not None]
+    if len(measured) < len(fits) or not measured:
+        return tuple(candidates)
+    best = max(measured)
+    return tuple(p for p, f in zip(candidates, fits, strict=True) if f == best)
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +157,8 @@ class Conductor:
         drums = self.buffers["drums"].pick(tension)
         if guitar is None or drums is None:
             return None
-        bass = self.buffers["bass"].pick(tension, candidates=guitar.accompaniment or None)
+        candidates = best_fitting(guitar.accompaniment)
+        bass = self.buffers["bass"].pick(tension, candidates=candidates or None)
         if bass is None:
             return None
         return {"guitar": guitar, "bass": bass, "drums": drums}

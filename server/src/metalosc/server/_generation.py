@@ -9,8 +9,8 @@ features) never holds the daemon's GIL. Decodes are batched (one ``sess.run`` fo
 ~20x cheaper per phrase on the big model, DESIGN §3).
 
 The bass is conditioned on chords, so it is decoded *with* each guitar phrase, on the chords
-inferred from it: a few bass candidates per guitar phrase, among which the conductor picks by
-tension.
+inferred from it: a few bass candidates per guitar phrase, each scored by how well its strong
+beats fit those chords (``chord_fit`` feature), among which the conductor picks.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from metalosc.protocol import Instrument
 
 from ._buffer import PhraseBuffer
 from ._conductor import Interpolation
-from ._phrase import Phrase, ZVector, notes_from_sequence
+from ._phrase import CHORD_FIT, Phrase, ZVector, notes_from_sequence
 from ._state import MusicState
 
 __all__ = [
@@ -66,24 +66,33 @@ class InstrumentModelLike(Protocol):
     def close(self) -> None: ...
 
 
+#: Where tension 0 and 1 put a latent along the tension direction, in lengths of the tension
+#: vector (see ``Generator.sample``); equal to ``metalosc.training._generate.TENSION_PUSH``,
+#: where the measurement that chose it is written down (a test holds the two equal).
+TENSION_PUSH = 1.25
+
+
 @dataclass(frozen=True)
 class PhraseAnalysis:
-    """How decoded NoteSequences are measured: ``intensity``/``phrase_features`` and
-    ``infer_chords`` from ``metalosc.training`` in production, simple stand-ins in unit tests."""
+    """How decoded NoteSequences are measured: ``intensity``/``phrase_features``,
+    ``infer_chords`` and ``chord_fit`` from ``metalosc.training`` in production, simple
+    stand-ins in unit tests."""
 
     intensity: Callable[[Any, Instrument], float]
     features: Callable[[Any, Instrument], dict[str, float]]
     chords: Callable[[Any], list[str]]
+    chord_fit: Callable[[Any, Sequence[str]], float]
 
 
 def training_analysis() -> PhraseAnalysis:
     """The real analysis (imports TensorFlow via ``metalosc.training``: not at module load)."""
-    from metalosc.training import infer_chords, intensity, phrase_features
+    from metalosc.training import chord_fit, infer_chords, intensity, phrase_features
 
     return PhraseAnalysis(
         intensity=intensity,
         features=phrase_features,
         chords=lambda seq: list(infer_chords(seq, None, 2)),
+        chord_fit=chord_fit,
     )
 
 
@@ -124,19 +133,23 @@ def decode_phrases(
     """Decode a batch and measure every phrase (blocking; runs in a worker thread or process).
 
     ``with_chords`` infers each phrase's own chords (the guitar, whose chords condition the bass);
-    otherwise a phrase carries the ``chords`` it was decoded on.
+    otherwise a phrase carries the ``chords`` it was decoded on, and how well it fits them (the
+    ``chord_fit`` feature).
     """
     instrument = model.instrument
     seqs = model.decode(np.asarray(z, dtype=np.float32), temperature, chords)
     out = []
     for seq, zi, pid in zip(seqs, z, ids, strict=True):
+        features = dict(analysis.features(seq, instrument))
+        if chords is not None and not with_chords:
+            features[CHORD_FIT] = float(analysis.chord_fit(seq, chords))
         out.append(
             Phrase(
                 instrument=instrument,
                 z=np.asarray(zi, dtype=np.float64),
                 notes=notes_from_sequence(seq),
                 intensity=float(analysis.intensity(seq, instrument)),
-                features=dict(analysis.features(seq, instrument)),
+                features=features,
                 chords=tuple(analysis.chords(seq)) if with_chords else tuple(chords or ()),
                 id=pid,
             )
@@ -216,8 +229,8 @@ class Generator:
         *,
         seed: int | None = None,
         batch_size: int = 16,
-        bass_candidates: int = 3,
-        tension_push: float = 2.0,
+        bass_candidates: int = 6,
+        tension_push: float = TENSION_PUSH,
         tension_spread: float = 0.35,
         retune_step: float = 0.1,
     ) -> None:
@@ -241,14 +254,22 @@ class Generator:
         self._wanted = trio.Event()
 
     def sample(self, instrument: Instrument, n: int) -> ZVector:
-        """``n`` latents ~ N(0, I), each pushed along the tension vector toward a tension target
-        scattered around the current tension, so the pool covers the range the music may need."""
+        """``n`` latents ~ N(0, I), each placed along the tension direction at a tension target
+        scattered around the current tension, so the pool covers the range the music may need.
+
+        Placed, not pushed: the coordinate along the bundle's tension vector v becomes
+        (2·target − 1)·``tension_push``·‖v‖ (training's ``apply_tension``, the mapping the
+        quality report calibrates), the other directions stay as sampled.
+        """
         runner = self.runners[instrument]
         z = np.asarray(runner.sample_z(n, self.rng), dtype=np.float64)
         targets = np.clip(self.state.tension + self.rng.normal(0.0, self.tension_spread, n), 0, 1)
         vector = np.asarray(runner.tension_vector, dtype=np.float64)
-        if vector.shape == (z.shape[1],):
-            z = z + ((targets - 0.5) * self.tension_push)[:, None] * vector[None, :]
+        norm = float(np.linalg.norm(vector))
+        if vector.shape == (z.shape[1],) and norm > 0:
+            unit = vector / norm
+            coordinate = (2.0 * targets - 1.0) * self.tension_push * norm
+            z = z + (coordinate - z @ unit)[:, None] * unit[None, :]
         return z
 
     def _take_ids(self, n: int) -> list[int]:

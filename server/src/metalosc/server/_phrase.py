@@ -13,10 +13,20 @@ import numpy as np
 import numpy.typing as npt
 from metalosc.protocol import Instrument
 
-__all__ = ["PHRASE_BEATS", "STEPS_PER_BEAT", "Phrase", "PhraseNote", "notes_from_sequence"]
+__all__ = [
+    "CHORD_FIT",
+    "PHRASE_BEATS",
+    "STEPS_PER_BEAT",
+    "Phrase",
+    "PhraseNote",
+    "notes_from_sequence",
+]
 
 PHRASE_BEATS = 8  # 2 bars of 4/4
 STEPS_PER_BEAT = 4  # MusicVAE's 2-bar configs: 4 steps per quarter note
+CHORD_FIT = "chord_fit"
+"""The feature a phrase decoded on given chords carries: how well its strong beats fit them
+(``metalosc.training.chord_fit``, 0..1, higher fits better)."""
 
 ZVector = npt.NDArray[np.float64]
 

@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     lookahead: float = Field(0.15, gt=0.0, le=5.0, description="seconds bundles are sent early")
     buffer_depth: int = Field(16, ge=1, le=1024, description="phrases kept decoded per instrument")
     batch_size: int = Field(16, ge=1, le=256, description="phrases per background decode")
-    bass_candidates: int = Field(3, ge=1, le=16, description="bass phrases decoded per guitar one")
+    bass_candidates: int = Field(
+        6, ge=1, le=16, description="bass phrases decoded per guitar one; the best chord fit plays"
+    )
     lease: float = Field(60.0, gt=0.0, description="seconds a subscription lives without a message")
     seed: int | None = Field(None, description="random seed for reproducible music")
     bpm: float = Field(120.0, ge=40.0, le=320.0, description="tempo at start")

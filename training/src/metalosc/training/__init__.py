@@ -1,14 +1,15 @@
 """MetalOSC offline pipeline: a Metal MIDI corpus to fine-tuned MusicVAE model bundles.
 
 Stages (``metalosc-train``): split -> convert -> train -> evaluate -> export, plus generate.
-The model API the server uses: :class:`InstrumentModel`, :func:`infer_chords`, :data:`PRESETS`,
-:func:`build_config`; :func:`make_tiny_bundles` makes real tiny bundles for tests.
+The model API the server uses: :class:`InstrumentModel`, :func:`infer_chords`, :func:`chord_fit`,
+:data:`PRESETS`, :func:`build_config`; :func:`make_tiny_bundles` makes real tiny bundles for tests.
 """
 
 from metalosc.training._dataset import Examples, extract_examples, load_examples
 from metalosc.training._evaluate import Accuracy, evaluate_examples
 from metalosc.training._export import export_bundle
 from metalosc.training._features import intensity, phrase_features
+from metalosc.training._harmony import BASS_CANDIDATES, chord_fit
 from metalosc.training._model import (
     CheckpointError,
     InstrumentModel,
@@ -22,6 +23,7 @@ from metalosc.training._synthetic import make_tiny_bundles, synthetic_corpus, sy
 from metalosc.training._train import TrainResult, train
 
 __all__ = [
+    "BASS_CANDIDATES",
     "PRESETS",
     "PRESET_SETS",
     "Accuracy",
@@ -33,6 +35,7 @@ __all__ = [
     "TrainResult",
     "build_config",
     "chord_controls",
+    "chord_fit",
     "evaluate_examples",
     "export_bundle",
     "extract_examples",
