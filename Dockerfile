@@ -1,4 +1,5 @@
-# MetalOSC daemon image. Build: docker build -t metalosc .   Run: docker run --network host metalosc
+# MetalOSC daemon image. Build: docker build -t metalosc .
+# Run: docker run --network host --ulimit rtprio=10 metalosc   (rtprio: real-time event loop)
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \

@@ -12,6 +12,14 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _ordinary_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemons started by tests run their event loop under ordinary scheduling: a test that
+    runs ``serve`` in pytest's own thread must not leave it at real-time priority if it fails
+    midway. The tests of real-time scheduling ask for it explicitly."""
+    monkeypatch.setenv("METALOSC_REALTIME_PRIORITY", "0")
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The three tiny bundles (guitar, bass, drums), side by side in one models directory."""

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from metalosc.server import Settings
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,6 +37,7 @@ pytestmark = [
 ]
 
 METALOSC = Path(sys.executable).with_name("metalosc")
+REALTIME_PRIORITY = int(Settings.model_fields["realtime_priority"].default)
 LINE = re.compile(r"^([0-9a-f]{8})\.([0-9a-f]{8}) (/metal/\S+) (\S*)(.*)$")
 
 
@@ -81,6 +84,7 @@ def daemon(
     tiny_bundles: Path, free_udp_port: int
 ) -> Iterator[tuple[int, Lines, subprocess.Popen[str]]]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "METALOSC_LOG_FORMAT": "json"}
+    env["METALOSC_REALTIME_PRIORITY"] = str(REALTIME_PRIORITY)  # as shipped
     process = subprocess.Popen(
         [
             str(METALOSC),
@@ -173,3 +177,37 @@ def test_liblo_client_drives_the_daemon(
     finally:
         dump.kill()
         dump.wait(timeout=10)
+
+
+def _policy(pid: int, tid: int | None = None) -> int:
+    """The scheduling policy of a thread (``tid``) or a process's main thread, from /proc."""
+    stat = Path(f"/proc/{pid}/task/{tid or pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[38])  # field 41: policy
+
+
+def _realtime_allowed() -> bool:
+    soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
+    return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= REALTIME_PRIORITY
+
+
+def test_only_the_event_loop_runs_at_realtime_priority(
+    daemon: tuple[int, Lines, subprocess.Popen[str]],
+) -> None:
+    _, logs, process = daemon
+    events = [log_event(line) for line in logs.seen]
+    if not _realtime_allowed():
+        assert "realtime_unavailable" in events
+        return
+    assert "realtime_enabled" in events
+    pid = process.pid
+    assert _policy(pid) == os.SCHED_FIFO
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+    assert threads  # trio's worker threads, the pipe readers
+    assert {_policy(pid, t) for t in threads} == {os.SCHED_OTHER}
+    workers = [  # children are listed under the thread that started them
+        int(child)
+        for task in os.listdir(f"/proc/{pid}/task")
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+    ]
+    assert len(workers) >= 3  # one model worker per instrument (plus multiprocessing's tracker)
+    assert {_policy(w) for w in workers} == {os.SCHED_OTHER}

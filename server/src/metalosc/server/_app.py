@@ -28,6 +28,7 @@ from ._generation import Generator, InstrumentModelLike, ModelRunner, PhraseAnal
 from ._metrics import Metrics
 from ._notify import SystemdNotifier
 from ._ratelimit import PeerRateLimiter
+from ._realtime import raise_event_loop_priority
 from ._scheduler import Player
 from ._settings import Settings
 from ._state import MusicState
@@ -237,6 +238,8 @@ async def _run_with(
         log.info("buffers_priming", depth=settings.buffer_depth)
         await generator.prime()
         _freeze_heap()
+        # after the workers exist; what this thread starts from now on is reset to SCHED_OTHER
+        restore_priority = raise_event_loop_priority(settings.realtime_priority)
 
         nursery.start_soon(endpoint.serve, controller.handle_datagram)
         nursery.start_soon(player.run)
@@ -272,6 +275,7 @@ async def _run_with(
             await shutdown_trigger()
         finally:
             log.info("stopping")
+            restore_priority()
             notifier.stopping()
             player.stop()
             nursery.cancel_scope.cancel()

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         description="run each model in a worker process (keeps its Python off the event loop's "
         "GIL) or in a worker thread of the daemon",
     )
+    realtime_priority: int = Field(
+        10,
+        ge=0,
+        le=99,
+        description="SCHED_FIFO priority of the event-loop thread (0 = off); needs LimitRTPRIO= "
+        "or CAP_SYS_NICE, else a warning and ordinary scheduling",
+    )
     log_format: Literal["auto", "console", "json"] = Field(
         "auto", description="auto = console on a TTY, JSON otherwise"
     )
