@@ -10,7 +10,8 @@ Two round trips are reported per ping: *client*, from ``sendto`` until the pinge
 ``recvmsg`` returns, and *to socket*, until the pong reached the pinger's socket (the kernel's
 receive timestamp) — the daemon's part, without the pinger's own wake-up, which on a machine
 whose cores all decode is an ordinary process waiting for a CPU like any other.
-``--realtime-priority 0`` runs the daemon's event loop without SCHED_FIFO (the before).
+``--realtime-priority 0`` runs the daemon's event loop without SCHED_FIFO (the before);
+``--client-realtime-priority N`` gives the pinger the priority a game's network thread would have.
 
     .venv/bin/python bench/ping_latency.py --models models/default --pings 2000
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import socket
 import struct
 import time
@@ -43,9 +45,14 @@ from metalosc.server import Settings
 SO_TIMESTAMPNS = 35  # Linux; Python's socket module does not name it
 
 
-def pinger(address: tuple[str, int], count: int, gap: float, out: Connection) -> None:
+def pinger(
+    address: tuple[str, int], count: int, gap: float, priority: int, out: Connection
+) -> None:
     """Child process: ``count`` pings, one at a time, each waiting for its pong; sends back the
-    client round trips and the round trips to the socket (kernel receive timestamps)."""
+    client round trips and the round trips to the socket (kernel receive timestamps).
+    ``priority`` > 0 runs it under SCHED_FIFO, like a game's audio or network thread."""
+    if priority > 0:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     client: list[float] = []
     to_socket: list[float] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -72,11 +79,11 @@ def pinger(address: tuple[str, int], count: int, gap: float, out: Connection) ->
 
 
 async def measure(
-    address: tuple[str, int], count: int, gap: float
+    address: tuple[str, int], count: int, gap: float, priority: int = 0
 ) -> tuple[list[float], list[float]]:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=pinger, args=(address, count, gap, child))
+    process = ctx.Process(target=pinger, args=(address, count, gap, priority, child))
     process.start()
     rtts: tuple[list[float], list[float]] = await trio.to_thread.run_sync(parent.recv)
     process.join()
@@ -93,7 +100,8 @@ async def main(args: argparse.Namespace) -> None:
             model_execution=args.model_execution,
             realtime_priority=args.realtime_priority,
         )
-        idle, idle_socket = await measure(server.address, args.pings, args.gap)
+        ping_args = (server.address, args.pings, args.gap, args.client_realtime_priority)
+        idle, idle_socket = await measure(*ping_args)
         print(f"idle            {percentiles(idle)}")
         print(f"  to socket     {percentiles(idle_socket)}")
         decoded_before = {i: r.phrases_decoded for i, r in server.runners.items()}
@@ -101,7 +109,7 @@ async def main(args: argparse.Namespace) -> None:
         async with trio.open_nursery() as load:
             load.start_soon(decode_forever, server)
             await trio.sleep(1.0)  # let the decode loops get going
-            loaded, loaded_socket = await measure(server.address, args.pings, args.gap)
+            loaded, loaded_socket = await measure(*ping_args)
             load.cancel_scope.cancel()
         elapsed = trio.current_time() - started
         rates = {
@@ -143,6 +151,12 @@ if __name__ == "__main__":
         default=Settings.model_fields["realtime_priority"].default,
         help="SCHED_FIFO priority of the daemon's event loop (0 = off)",
     )
+    parser.add_argument(
+        "--client-realtime-priority",
+        type=int,
+        default=0,
+        help="SCHED_FIFO priority of the pinging client (0 = an ordinary process)",
+    )
     args = parser.parse_args()
     if args.model_execution != "both":
         trio.run(main, args)
@@ -150,6 +164,7 @@ if __name__ == "__main__":
         argv = ["--models", str(args.models), "--pings", str(args.pings), "--gap", str(args.gap)]
         argv += ["--buffer-depth", str(args.buffer_depth)]
         argv += ["--realtime-priority", str(args.realtime_priority)]
+        argv += ["--client-realtime-priority", str(args.client_realtime_priority)]
         results = run_modes(__file__, argv, MODES)
         side_by_side(
             results,
