@@ -188,3 +188,30 @@ def note_sequence(
         )
     seq.total_time = max((n.end_time for n in seq.notes), default=0.0)
     return seq
+
+
+# -- hand-made 2-bar phrases (NoteSequences) for the harmony and quality measures -----------
+
+
+def quantized(
+    notes: list[tuple[int, int]], *, steps_per_quarter: int = 4
+) -> music_pb2.NoteSequence:
+    """A quantized bass phrase from (pitch, start step) pairs, each a 16th long."""
+    seq = music_pb2.NoteSequence()
+    seq.tempos.add(qpm=120.0)
+    seq.quantization_info.steps_per_quarter = steps_per_quarter
+    for pitch, step in notes:
+        note = seq.notes.add(pitch=pitch, velocity=100)
+        note.quantized_start_step = step
+        note.quantized_end_step = step + 1
+    seq.total_quantized_steps = 2 * 4 * steps_per_quarter
+    return seq
+
+
+def timed(notes: list[tuple[int, float]], qpm: float = 120.0) -> music_pb2.NoteSequence:
+    """An unquantized phrase from (pitch, start seconds) pairs."""
+    seq = music_pb2.NoteSequence()
+    seq.tempos.add(qpm=qpm)
+    for pitch, start in notes:
+        seq.notes.add(pitch=pitch, velocity=100, start_time=start, end_time=start + 0.1)
+    return seq

@@ -38,16 +38,9 @@ from metalosc.training._quality import (
     song_chords,
 )
 
+from .fixtures_midi import timed
+
 # -- hand-made phrases -----------------------------------------------------------------------
-
-
-def timed(notes: list[tuple[int, float]], qpm: float = 120.0) -> NoteSequence:
-    """An unquantized phrase from (pitch, start seconds) pairs."""
-    seq = NoteSequence()
-    seq.tempos.add(qpm=qpm)
-    for pitch, start in notes:
-        seq.notes.add(pitch=pitch, velocity=100, start_time=start, end_time=start + 0.1)
-    return seq
 
 
 def test_the_metric_reads_songs_written_by_generate() -> None:

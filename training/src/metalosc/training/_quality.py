@@ -57,6 +57,7 @@ from metalosc.training._features import intensity
 from metalosc.training._generate import (
     MIDI_INSTRUMENT,
     apply_tension,
+    decode_best_bass,
     generate_songs,
     load_bundles,
     write_midi,
@@ -241,25 +242,6 @@ def push(z: np.ndarray, vector: np.ndarray, tensions: Sequence[float]) -> np.nda
     )
 
 
-def decode_bass_on(
-    bass: InstrumentModel,
-    z: np.ndarray,
-    progressions: Sequence[Sequence[str]],
-    temperature: float,
-) -> list[NoteSequence]:
-    """Bass phrase i decoded from z[i] on progression i; one batch per distinct progression
-    (a decode conditions its whole batch on one progression)."""
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for index, progression in enumerate(progressions):
-        groups.setdefault(tuple(progression), []).append(index)
-    out: list[NoteSequence | None] = [None] * len(progressions)
-    for progression, indices in groups.items():
-        decoded = bass.decode(z[indices], temperature, list(progression))
-        for index, phrase in zip(indices, decoded, strict=True):
-            out[index] = phrase
-    return [p for p in out if p is not None]
-
-
 def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     from scipy import stats
 
@@ -332,7 +314,7 @@ def calibrate_tension(
         z = push(rows, model.tension_vector, tensions)
         if model.chord_conditioned:
             progressions = [infer_chords(g, bars=PHRASE_BARS) for g in decoded["guitar"]]
-            decoded[instrument] = decode_bass_on(model, z, progressions, temperature)
+            decoded[instrument] = decode_best_bass(model, z[None], progressions, temperature)
         else:
             decoded[instrument] = model.decode(z, temperature)
         latents[instrument] = z
@@ -386,7 +368,9 @@ def measure_cohesion(
     random_progressions = [
         [str(s) for s in rng.choice(RANDOM_TRIADS, PHRASE_BARS)] for _ in range(phrases)
     ]
-    off_chords = decode_bass_on(bass, bass.sample_z(phrases, rng), random_progressions, temperature)
+    off_chords = decode_best_bass(
+        bass, bass.sample_z(phrases, rng)[None], random_progressions, temperature
+    )
     random_chords = sum(
         (strong_beat_chord_fit(b, c) for b, c in zip(off_chords, chords, strict=True)), ChordFit()
     )
