@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import structlog
+from metalosc.server import ConfigError, load_settings
+from metalosc.server._cli import build_parser
 from metalosc.server._realtime import raise_event_loop_priority
 
 PRIORITY = 10
@@ -69,3 +71,15 @@ def test_priority_zero_leaves_the_thread_alone(monkeypatch: pytest.MonkeyPatch) 
         raise_event_loop_priority(0)()
     assert calls == []
     assert logs == []
+
+
+def test_realtime_priority_is_a_setting_a_flag_and_range_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("METALOSC_REALTIME_PRIORITY")  # the suite's own override
+    assert load_settings(None).realtime_priority == PRIORITY
+    args = build_parser().parse_args(["serve", "--realtime-priority", "0"])
+    assert load_settings(None, realtime_priority=args.realtime_priority).realtime_priority == 0
+    monkeypatch.setenv("METALOSC_REALTIME_PRIORITY", "100")
+    with pytest.raises(ConfigError, match="realtime_priority"):
+        load_settings(None)

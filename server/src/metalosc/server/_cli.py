@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run each model in a worker process or in a worker thread "
         f"[{defaults['model_execution'].default}]",
     )
+    run.add_argument(
+        "--realtime-priority",
+        type=int,
+        help="SCHED_FIFO priority of the event loop, 0 = off; needs LimitRTPRIO= or "
+        f"CAP_SYS_NICE [{defaults['realtime_priority'].default}]",
+    )
     run.add_argument("--seed", type=int, help="random seed for reproducible music")
     run.add_argument("--bpm", type=float, help=f"tempo at start [{defaults['bpm'].default}]")
     run.add_argument(
