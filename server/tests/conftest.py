@@ -8,7 +8,6 @@ Real MusicVAE models are only used by the integration tests in ``tests/``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -16,26 +15,9 @@ import pytest
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.server import Phrase, PhraseAnalysis, PhraseNote
 from metalosc.server._phrase import CHORD_FIT
+from server_worker_fakes import fake_chords, fake_sequence
 
 Z_SIZE = 4
-
-
-def fake_sequence(n_notes: int, pitch: int = 40) -> SimpleNamespace:
-    """A duck-typed quantized NoteSequence: ``n_notes`` sixteenths from the phrase start."""
-    notes = [
-        SimpleNamespace(
-            pitch=pitch + (k % 5),
-            velocity=100,
-            quantized_start_step=2 * k,
-            quantized_end_step=2 * k + 1,
-            start_time=0.0,
-            end_time=0.0,
-        )
-        for k in range(n_notes)
-    ]
-    return SimpleNamespace(
-        notes=notes, tempos=[], quantization_info=SimpleNamespace(steps_per_quarter=4)
-    )
 
 
 class FakeModel:
@@ -66,10 +48,6 @@ class FakeModel:
         self.closed = True
 
 
-def _fake_chords(seq: Any) -> list[str]:
-    return ["E5", "G5"] if len(seq.notes) % 2 else ["A5", "C5"]
-
-
 @pytest.fixture
 def make_fake_models() -> Callable[[], dict[Instrument, FakeModel]]:
     """A maker of fresh fake model sets (e.g. what a reload loads)."""
@@ -88,7 +66,7 @@ def fake_analysis() -> PhraseAnalysis:
     return PhraseAnalysis(
         intensity=lambda seq, instrument: float(len(seq.notes)),
         features=lambda seq, instrument: {"note_density": len(seq.notes) / 2.0},
-        chords=_fake_chords,
+        chords=fake_chords,
         chord_fit=lambda seq, chords: 0.5,
     )
 

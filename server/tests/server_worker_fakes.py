@@ -1,7 +1,8 @@
 """Picklable model factories for the worker-process tests (no TensorFlow).
 
-Spawned workers import this module by name, so it lives on ``sys.path`` (the test adds its
-directory) rather than in ``conftest.py``. A fake model decodes a latent into a quantized phrase
+Spawned workers import this module by name, so it lives on ``sys.path`` (pytest's
+``pythonpath`` names this directory) rather than in ``conftest.py``; ``conftest.py`` takes its
+phrase builder and chords from here too. A fake model decodes a latent into a quantized phrase
 whose note count follows the latent's first component, like the unit tests' ``FakeModel``.
 """
 
@@ -24,10 +25,11 @@ EXIT_TEMPERATURE = 0.123  # a decode at this temperature kills the worker (a cra
 SLOW_TEMPERATURE = 0.456  # a decode at this temperature takes 30 s (a worker that hangs)
 
 
-def _sequence(n_notes: int) -> SimpleNamespace:
+def fake_sequence(n_notes: int, pitch: int = 40) -> SimpleNamespace:
+    """A duck-typed quantized NoteSequence: ``n_notes`` sixteenths from the phrase start."""
     notes = [
         SimpleNamespace(
-            pitch=40 + k % 5,
+            pitch=pitch + (k % 5),
             velocity=100,
             quantized_start_step=2 * k,
             quantized_end_step=2 * k + 1,
@@ -59,7 +61,7 @@ class WorkerFakeModel:
             os._exit(3)
         if temperature == SLOW_TEMPERATURE:
             time.sleep(30)
-        return [_sequence(int(np.clip(8 + 4 * row[0], 1, 16))) for row in z]
+        return [fake_sequence(int(np.clip(8 + 4 * row[0], 1, 16))) for row in z]
 
     def encode(self, seqs: Sequence[Any], chords: Sequence[str] | None = None) -> np.ndarray:
         return np.zeros((len(seqs), self.z_size))
@@ -68,7 +70,7 @@ class WorkerFakeModel:
         pass
 
 
-def _chords(seq: Any) -> list[str]:
+def fake_chords(seq: Any) -> list[str]:
     return ["E5", "G5"] if len(seq.notes) % 2 else ["A5", "C5"]
 
 
@@ -98,5 +100,5 @@ class FakeFactory:
 
     def load_analysis(self) -> PhraseAnalysis:
         return PhraseAnalysis(
-            intensity=_intensity, features=_features, chords=_chords, chord_fit=_chord_fit
+            intensity=_intensity, features=_features, chords=fake_chords, chord_fit=_chord_fit
         )

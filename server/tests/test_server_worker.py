@@ -8,7 +8,7 @@ closed here. Spawning costs ~1 s per process: keep the number of workers small.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -36,11 +36,9 @@ from structlog.testing import capture_logs
 
 
 @pytest.fixture(scope="module")
-def fakes() -> Iterator[ModuleType]:
-    """The fakes module, importable by name in the spawned workers too."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(Path(__file__).parent))
-        yield importlib.import_module("server_worker_fakes")
+def fakes() -> ModuleType:
+    """The fakes module, importable by name in the spawned workers too (pytest's pythonpath)."""
+    return importlib.import_module("server_worker_fakes")
 
 
 @pytest.fixture
