@@ -48,19 +48,20 @@ def test_all_then_generate_end_to_end(tmp_path: Path) -> None:
     import pretty_midi
     from metalosc.training import InstrumentModel, synthetic_corpus
     from metalosc.training._pipeline import run_all
+    from metalosc.training._presets import get_preset
 
     corpus = tmp_path / "midi"
     corpus.mkdir()
     for song in synthetic_corpus(10, seed=1, bars=12):
         note_seq.sequence_proto_to_midi_file(song, str(corpus / f"{song.id}.mid"))
     work = tmp_path / "work"
-    args = ["all", str(corpus), str(work), "--preset-set", "tiny", "--steps", "10"]
+    args = ["all", str(corpus), str(work), "--preset-set", "tiny"]  # each preset's steps
     assert main([*args, "--checkpoint-every", "5"]) == 0
 
     for instrument in ("guitar", "bass", "drums"):
         model = InstrumentModel.load(work / "bundles" / instrument)
         assert model.manifest.preset == f"{instrument}-tiny"
-        assert model.manifest.metrics["global_step"] == 10
+        assert model.manifest.metrics["global_step"] == get_preset(f"{instrument}-tiny").steps
         assert 0.0 <= model.manifest.metrics["sampled_accuracy"] <= 1.0
         assert model.manifest.data_fingerprint.startswith("sha256:")
         model.close()
@@ -69,7 +70,9 @@ def test_all_then_generate_end_to_end(tmp_path: Path) -> None:
         assert list((work / "train" / instrument).glob("events.out.tfevents.*"))
         assert list((work / "eval" / instrument).glob("events.out.tfevents.*"))
 
-    # A second run finds every stage up to date.
+    # A second run finds every stage up to date, the steps named or not.
+    report = run_all(corpus, work, preset_set="tiny", progress=False)
+    assert set(report.stages.values()) == {"up to date"}
     report = run_all(corpus, work, preset_set="tiny", steps=10, progress=False)
     assert set(report.stages.values()) == {"up to date"}
     assert len(report.stages) == 9

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from metalosc.training import PRESET_SETS, PRESETS, build_config, get_preset
 from metalosc.training._model import chord_controls, infer_chords, normalize_chord
+from metalosc.training._presets import DEFAULT_STEPS, Preset
 from metalosc.training._synthetic import instrument_part, synthetic_song
 
 
@@ -36,6 +37,18 @@ def test_presets_are_immutable() -> None:
         PRESETS["x"] = preset  # type: ignore[index]
 
 
+def test_presets_carry_their_training_length() -> None:
+    # The shipped defaults' recipe: models/default/README.md reproduces them with these.
+    assert [PRESETS[f"{i}-default"].steps for i in ("guitar", "bass", "drums")] == [
+        3000,
+        8000,
+        3000,
+    ]
+    assert PRESETS["guitar-big"].steps == DEFAULT_STEPS
+    with pytest.raises(ValueError, match="steps"):
+        Preset("x", "guitar", "cat-mel_2bar_big", steps=0)
+
+
 def test_unknown_preset_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="guitar-big"):
         get_preset("guitar-huge")
@@ -53,6 +66,10 @@ def test_build_config_is_fresh_and_applies_overrides() -> None:
     # Bass: bass programs only, triad chord conditioning of depth 49 as in med_chords.
     assert list(first.data_converter._valid_programs) == list(range(32, 40))
     assert first.data_converter.control_depth == 49
+    # The shipped bass models A0-G4 only: 47 pitches + note-off + rest.
+    shipped = PRESETS["bass-default"].build_config().data_converter
+    assert shipped.output_depth == 67 - 21 + 1 + 2
+    assert shipped.output_depth < first.data_converter.output_depth
 
 
 def test_production_configs_match_magenta() -> None:

@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     from metalosc.training._presets import PRESET_SETS, PRESETS
     from metalosc.training._quality import add_quality_arguments
 
-    preset_help = "; ".join(f"{name} ({p.magenta_config})" for name, p in PRESETS.items())
+    preset_help = "; ".join(
+        f"{name} ({p.magenta_config}, {p.steps} steps)" for name, p in PRESETS.items()
+    )
     parser = argparse.ArgumentParser(
         prog="metalosc-train",
         description=(
@@ -111,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="warm-start from a published MusicVAE checkpoint (.tar, directory or prefix)",
     )
-    p.add_argument("--steps", type=_positive, default=2000, help="target global step")
+    p.add_argument(
+        "--steps", type=_positive, help="target global step (default: the preset's steps)"
+    )
     p.add_argument("--batch-size", type=_positive, help="override the preset's batch size")
     p.add_argument("--checkpoint-every", type=_positive, default=500, help="steps")
     p.add_argument("--keep", type=_positive, default=5, help="checkpoints to keep")
@@ -146,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("work", type=Path, help="work directory")
     p.add_argument("--extra-drums", type=Path, help="drum-only corpus, e.g. Groove MIDI")
     p.add_argument("--preset-set", choices=sorted(PRESET_SETS), default="default")
-    p.add_argument("--steps", type=_positive, default=2000, help="target global step")
+    p.add_argument(
+        "--steps", type=_positive, help="target global step of every model (default: each preset's)"
+    )
     p.add_argument("--batch-size", type=_positive, help="override the presets' batch size")
     p.add_argument("--checkpoint-every", type=_positive, default=500, help="steps")
     return parser
@@ -176,11 +182,12 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "train":
         from metalosc.training._presets import get_preset
 
+        preset = get_preset(args.preset)
         result = pipeline.train_stage(
             args.work,
             args.instrument,
-            get_preset(args.preset),
-            steps=args.steps,
+            preset,
+            steps=args.steps or preset.steps,
             batch_size=args.batch_size,
             init_from=args.init_from,
             checkpoint_every=args.checkpoint_every,

@@ -267,7 +267,7 @@ def run_all(
     *,
     extra_drums: Path | None = None,
     preset_set: str = "default",
-    steps: int = 2000,
+    steps: int | None = None,
     batch_size: int | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     progress: bool = True,
@@ -275,6 +275,7 @@ def run_all(
 ) -> AllReport:
     """split, convert, train ×3, evaluate, export — each skipped when up to date.
 
+    Each model trains to `steps`, or to its preset's own steps when `steps` is None.
     `on_stage(stage, status, result)` is called after each stage ("ran"/"up to date"), so the
     CLI can print summaries as they come.
     """
@@ -321,11 +322,12 @@ def run_all(
     checkpoints: dict[str, str] = {}
     for instrument in INSTRUMENTS:
         preset = presets[instrument]
+        target_steps = steps or preset.steps
         directory = train_dir(work, instrument)
         inputs = {
             "data": fingerprint_files([record_path(work, instrument, "train")]),
             "preset": preset.name,
-            "steps": steps,
+            "steps": target_steps,
             "batch_size": batch_size,
         }
         ran = not is_up_to_date(directory / STAMP_FILE, inputs, [directory / RUN_FILE])
@@ -339,7 +341,7 @@ def run_all(
                 work,
                 instrument,
                 preset,
-                steps=steps,
+                steps=target_steps,
                 batch_size=batch_size,
                 checkpoint_every=checkpoint_every,
                 progress=progress,

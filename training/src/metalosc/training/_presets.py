@@ -56,6 +56,9 @@ BASE_CONVERTERS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
     }
 )
 
+#: Training length of a preset that names none (fine-tuning a published checkpoint).
+DEFAULT_STEPS = 2000
+
 #: Bass notes live on GM programs 32-39; the bass presets keep only those.
 BASS_VALID_PROGRAMS: list[int] = list(range(32, 40))
 
@@ -71,8 +74,13 @@ class Preset:
     hparams: Mapping[str, HParamValue] = field(default_factory=dict)
     converter: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: How many steps the recipe trains for when the caller names none: how long a model
+    #: of this size needs on its data is part of the recipe, like its KL schedule.
+    steps: int = DEFAULT_STEPS
 
     def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"preset {self.name!r}: steps must be >= 1, got {self.steps}")
         if self.magenta_config not in BASE_CONVERTERS:
             raise ValueError(
                 f"preset {self.name!r}: unsupported magenta config {self.magenta_config!r}"
@@ -92,6 +100,11 @@ def _preset(*args: Any, **kwargs: Any) -> tuple[str, Preset]:
 
 
 _BASS_CONVERTER = {"valid_programs": BASS_VALID_PROGRAMS}
+# The shipped bass models pitches 21-67 (A0-G4) instead of the melody converter's 21-108: the
+# Freedoom bass parts lie in 20-71 (0.5% of their notes above G4, none a bass line's), and a
+# 47-pitch vocabulary keeps a sampled bass from landing in the guitar's or a piano's register.
+# The bottom stays at A0 because the corpus is tuned down (11% of its notes are below E1).
+_BASS_DEFAULT_CONVERTER = {**_BASS_CONVERTER, "max_pitch": 67}
 # KL schedule of the shipped defaults. The published configs anneal beta with beta_rate 0.99999,
 # i.e. over ~10^5 steps; the defaults train for a few thousand steps on two CPU cores, so beta
 # ramps 100x faster and reaches max_beta by the end of training. Without that the KL term is
@@ -109,6 +122,7 @@ _TINY = {
     "free_bits": 0,
     "max_beta": 0.2,
 }
+_TINY_STEPS = 10
 
 PRESETS: Mapping[str, Preset] = MappingProxyType(
     dict(
@@ -144,6 +158,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                     **_DEFAULT_KL,
                 },
                 description="shipped default: cat-mel_2bar_big's model class, git-sized",
+                steps=3000,
             ),
             _preset(
                 "bass-default",
@@ -156,8 +171,9 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                     "dec_rnn_size": [128, 128],
                     **_DEFAULT_KL,
                 },
-                converter=_BASS_CONVERTER,
+                converter=_BASS_DEFAULT_CONVERTER,
                 description="shipped default: chord-conditioned bass, git-sized",
+                steps=8000,
             ),
             _preset(
                 "drums-default",
@@ -171,9 +187,15 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                     **_DEFAULT_KL,
                 },
                 description="shipped default: cat-drums_2bar_small's model class, git-sized",
+                steps=3000,
             ),
             _preset(
-                "guitar-tiny", "guitar", "cat-mel_2bar_big", hparams=_TINY, description="tests"
+                "guitar-tiny",
+                "guitar",
+                "cat-mel_2bar_big",
+                hparams=_TINY,
+                description="tests",
+                steps=_TINY_STEPS,
             ),
             _preset(
                 "bass-tiny",
@@ -182,6 +204,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                 hparams=_TINY,
                 converter=_BASS_CONVERTER,
                 description="tests",
+                steps=_TINY_STEPS,
             ),
             _preset(
                 "drums-tiny",
@@ -189,6 +212,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                 "cat-drums_2bar_small",
                 hparams=_TINY,
                 description="tests",
+                steps=_TINY_STEPS,
             ),
         ]
     )
