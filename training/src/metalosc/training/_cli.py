@@ -187,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
             args.work,
             args.instrument,
             preset,
-            steps=args.steps or preset.steps,
+            steps=preset.steps if args.steps is None else args.steps,
             batch_size=args.batch_size,
             init_from=args.init_from,
             checkpoint_every=args.checkpoint_every,

@@ -322,7 +322,7 @@ def run_all(
     checkpoints: dict[str, str] = {}
     for instrument in INSTRUMENTS:
         preset = presets[instrument]
-        target_steps = steps or preset.steps
+        target_steps = preset.steps if steps is None else steps
         directory = train_dir(work, instrument)
         inputs = {
             "data": fingerprint_files([record_path(work, instrument, "train")]),

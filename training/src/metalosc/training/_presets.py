@@ -101,8 +101,8 @@ def _preset(*args: Any, **kwargs: Any) -> tuple[str, Preset]:
 
 _BASS_CONVERTER = {"valid_programs": BASS_VALID_PROGRAMS}
 # The shipped bass models pitches 21-67 (A0-G4) instead of the melody converter's 21-108: the
-# Freedoom bass parts lie in 20-71 (0.5% of their notes above G4, none a bass line's), and a
-# 47-pitch vocabulary keeps a sampled bass from landing in the guitar's or a piano's register.
+# Freedoom bass parts lie in 20-71 (0.5% of their notes above G4), and a 47-pitch vocabulary
+# keeps a sampled bass from landing in the guitar's or a piano's register.
 # The bottom stays at A0 because the corpus is tuned down (11% of its notes are below E1).
 _BASS_DEFAULT_CONVERTER = {**_BASS_CONVERTER, "max_pitch": 67}
 # KL schedule of the shipped defaults. The published configs anneal beta with beta_rate 0.99999,
