@@ -40,7 +40,7 @@ def test_presets_are_immutable() -> None:
 def test_presets_carry_their_training_length() -> None:
     # The shipped defaults' recipe: models/default/README.md reproduces them with these.
     assert [PRESETS[f"{i}-default"].steps for i in ("guitar", "bass", "drums")] == [
-        3000,
+        6000,
         8000,
         3000,
     ]

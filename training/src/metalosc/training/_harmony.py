@@ -39,7 +39,7 @@ STRONG_STEPS = frozenset({0, 8})
 #: Bass phrases decoded per guitar phrase, among which the best :func:`chord_fit` plays. The
 #: daemon's ``bass_candidates`` setting defaults to the same number (a test holds them equal).
 #: Measured on the default bundles (200 guitar phrases), the strong-beat fit of the played bass
-#: by candidates: 1 → 0.49, 2 → 0.70, 3 → 0.81, 4 → 0.87, 6 → 0.93, 8 → 0.96; bass decoding is
+#: by candidates: 1 → 0.50, 2 → 0.71, 3 → 0.80, 4 → 0.86, 6 → 0.93, 8 → 0.95; bass decoding is
 #: the cheapest of the three models (~900 phrases/s), so 6 costs little.
 BASS_CANDIDATES = 6
 _QPM = 120.0

@@ -158,7 +158,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                     **_DEFAULT_KL,
                 },
                 description="shipped default: cat-mel_2bar_big's model class, git-sized",
-                steps=3000,
+                steps=6000,
             ),
             _preset(
                 "bass-default",
