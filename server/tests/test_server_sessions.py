@@ -40,6 +40,23 @@ def test_subscription_destination_defaults_to_the_source_port() -> None:
     assert len(subs) == 2
 
 
+def test_subscribing_a_destination_again_from_another_port_replaces_it() -> None:
+    # oscsend sends each /metal/subscribe from a new port; the game's listener is one destination.
+    subs = Subscriptions(lease_s=10.0)
+    first = ("10.0.0.1", 50001)
+    second = ("10.0.0.1", 50002)
+    subs.subscribe(first, 9001, "bundle", 0.0)
+    subs.subscribe(B, 9001, "bundle", 0.0)  # another host's port 9001: another destination
+    subs.subscribe(second, 9001, "immediate", 1.0)
+    assert [(s.peer, s.destination, s.mode) for s in subs.active()] == [
+        (B, ("10.0.0.2", 9001), "bundle"),
+        (second, ("10.0.0.1", 9001), "immediate"),
+    ]
+    assert first not in subs
+    subs.touch(first, 5.0)  # the old socket renews nothing
+    assert [s.peer for s in subs.expire(11.0)] == [B, second]
+
+
 def test_leases_expire_unless_touched() -> None:
     subs = Subscriptions(lease_s=10.0)
     subs.subscribe(A, None, "bundle", 0.0)

@@ -3,7 +3,9 @@
 A subscription belongs to the *peer* that asked (its source address) and sends to that peer's
 host at the requested port. Any message from the peer renews its lease; a lease not renewed for
 ``lease_s`` seconds expires, and a destination that turns out to be gone (ICMP port unreachable) is
-dropped at once. Pure: the caller passes the time.
+dropped at once. A destination hears every event once: subscribing it again from another source
+port (every ``oscsend`` run, a restarted game's new socket) takes the subscription over instead of
+adding a second one, which would double every note. Pure: the caller passes the time.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ class Subscriptions:
         self._by_peer: dict[Peer, Subscription] = {}
 
     def subscribe(self, peer: Peer, port: int | None, mode: Mode, now: float) -> Subscription:
-        """(Re)subscribe ``peer``; events go to ``peer``'s host at ``port`` (default: its port)."""
+        """(Re)subscribe ``peer``; events go to ``peer``'s host at ``port`` (default: its port).
+        Another peer's subscription to the same destination is replaced (module docstring)."""
         destination = (peer[0], port if port is not None else peer[1])
+        self.drop_destination(destination)
         sub = Subscription(peer, destination, mode, now + self.lease_s)
         self._by_peer[peer] = sub
         return sub
