@@ -86,7 +86,8 @@ class MessageBase(BaseModel):
 class Subscribe(MessageBase):
     """Send events to the sender's host at `port` (default: the source port). Mode `bundle`
     sends timetagged bundles ahead of time; `immediate` sends each event when due. The lease is
-    renewed by any message."""
+    renewed by any message. Subscribing the same host and port again, from any source port,
+    replaces the earlier subscription: every event arrives once."""
 
     address: ClassVar[str] = "/metal/subscribe"
     direction: ClassVar[Direction] = "in"
