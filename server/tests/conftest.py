@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 from metalosc.protocol import INSTRUMENTS, Instrument
-from metalosc.server import Phrase, PhraseAnalysis, PhraseNote
-from metalosc.server._phrase import CHORD_FIT
+from metalosc.runtime import CHORD_FIT, Phrase, PhraseNote
+from metalosc.server import PhraseAnalysis
 from server_worker_fakes import fake_chords, fake_sequence
 
 Z_SIZE = 4

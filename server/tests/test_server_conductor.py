@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from metalosc.protocol import INSTRUMENTS
-from metalosc.server import Conductor, ConductorError, MusicState, Phrase, PhraseBuffer, slerp
+from metalosc.runtime import Phrase, slerp
+from metalosc.server import (
+    Conductor,
+    ConductorError,
+    MusicState,
+    PhraseBuffer,
+)
 from metalosc.server._conductor import best_fitting
 
 PhraseMaker = Callable[..., Phrase]

@@ -32,6 +32,7 @@ from metalosc.protocol import (
     decode_packet,
     encode,
 )
+from metalosc.runtime import Phrase
 from metalosc.server import (
     BeatClock,
     Conductor,
@@ -40,7 +41,6 @@ from metalosc.server import (
     Metrics,
     MusicState,
     PeerRateLimiter,
-    Phrase,
     PhraseBuffer,
     Player,
     Subscriptions,

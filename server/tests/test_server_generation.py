@@ -13,6 +13,7 @@ import pytest
 import trio
 import trio.testing
 from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.runtime import TENSION_PUSH, notes_from_sequence
 from metalosc.server import (
     Conductor,
     Generator,
@@ -20,7 +21,6 @@ from metalosc.server import (
     MusicState,
     PhraseAnalysis,
     PhraseBuffer,
-    notes_from_sequence,
 )
 
 
@@ -110,7 +110,7 @@ def test_sampling_places_latents_at_the_tension_coordinate(
     for tension in (0.0, 0.25, 1.0):
         gen.state.tension = tension
         z = gen.sample("drums", 50)
-        expected = (2 * tension - 1) * gen.tension_push * np.linalg.norm(vector)
+        expected = (2 * tension - 1) * TENSION_PUSH * np.linalg.norm(vector)
         np.testing.assert_allclose(z @ unit, expected)
 
 

@@ -13,14 +13,13 @@ import pytest
 import trio
 import trio.testing
 from metalosc.protocol import INSTRUMENTS, Beat, Message, Note, PhraseStarted
+from metalosc.runtime import Phrase, PhraseNote
 from metalosc.server import (
     BeatClock,
     Conductor,
     Metrics,
     MusicState,
-    Phrase,
     PhraseBuffer,
-    PhraseNote,
     PhraseSet,
     Player,
     cues_for,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from metalosc.runtime import stock_converter
 from metalosc.training._convert import (
     CHORD_SYMBOL,
     SongParts,
@@ -25,7 +26,6 @@ from metalosc.training._convert import (
     reduce_to_roots,
     render_convert_summary,
     song_windows,
-    stock_converter,
 )
 from metalosc.training._midi_io import read_note_sequences
 from metalosc.training._split import midi_source, split_corpus, split_midi

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from metalosc.protocol import Instrument
-from metalosc.training import InstrumentModel, extract_examples, intensity
+from metalosc.runtime import InstrumentModel, intensity
+from metalosc.training import extract_examples
 from metalosc.training._convert import annotate_chords
 from metalosc.training._evaluate import (
     evaluate_examples,

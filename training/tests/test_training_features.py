@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from metalosc.training._features import (
+from metalosc.runtime._features import (
     INTENSITY_WEIGHTS,
     intensity,
     intensity_from_features,

@@ -1,4 +1,4 @@
-"""The harmony measure (`metalosc.training._harmony`) on hand-made phrases, and the bass pick
+"""The harmony measure (`metalosc.runtime`'s chord fit) on hand-made phrases, and the bass pick
 that uses it in `generate_songs`.
 
 Rules: every NoteSequence is built by hand so every expected number is countable; the bass
@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from metalosc.training._generate import decode_best_bass
-from metalosc.training._harmony import (
+from metalosc.runtime import (
     ChordFit,
     chord_fit,
     chord_tones,
@@ -21,7 +20,8 @@ from metalosc.training._harmony import (
     sixteenth_step,
     strong_beat_chord_fit,
 )
-from metalosc.training._model import NoteSequence
+from metalosc.training._generate import decode_best_bass
+from metalosc.training._midi_io import NoteSequence
 
 from .fixtures_midi import quantized, timed
 

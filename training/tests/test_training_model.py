@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from metalosc.protocol import BundleError, Instrument
-from metalosc.training import InstrumentModel, build_config
+from metalosc.runtime import InstrumentModel, build_config
 from metalosc.training._synthetic import instrument_part, synthetic_song
 
 pytestmark = pytest.mark.slow

@@ -46,9 +46,9 @@ def test_missing_training_data_is_a_clear_error(
 def test_all_then_generate_end_to_end(tmp_path: Path) -> None:
     import note_seq
     import pretty_midi
-    from metalosc.training import InstrumentModel, synthetic_corpus
+    from metalosc.runtime import InstrumentModel, get_preset
+    from metalosc.training import synthetic_corpus
     from metalosc.training._pipeline import run_all
-    from metalosc.training._presets import get_preset
 
     corpus = tmp_path / "midi"
     corpus.mkdir()

@@ -6,9 +6,17 @@ import dataclasses
 
 import numpy as np
 import pytest
-from metalosc.training import PRESET_SETS, PRESETS, build_config, get_preset
-from metalosc.training._model import chord_controls, infer_chords, normalize_chord
-from metalosc.training._presets import DEFAULT_STEPS, Preset
+from metalosc.runtime import (
+    DEFAULT_STEPS,
+    PRESET_SETS,
+    PRESETS,
+    Preset,
+    build_config,
+    chord_controls,
+    get_preset,
+    infer_chords,
+    normalize_chord,
+)
 from metalosc.training._synthetic import instrument_part, synthetic_song
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from metalosc.protocol import INSTRUMENTS
+from metalosc.runtime import ChordFit, infer_chords, place_tension, strong_beat_chord_fit
 from metalosc.training import _quality
 from metalosc.training._generate import assemble
-from metalosc.training._harmony import ChordFit, strong_beat_chord_fit
-from metalosc.training._model import NoteSequence, infer_chords
+from metalosc.training._midi_io import NoteSequence
 from metalosc.training._quality import (
     REPORT_FILE,
     RenderError,
@@ -30,7 +30,6 @@ from metalosc.training._quality import (
     add_quality_arguments,
     excerpt_tensions,
     part,
-    push,
     quality_command,
     render_score,
     render_scores,
@@ -67,7 +66,7 @@ def test_excerpts_go_from_calm_to_intense() -> None:
 
 
 def test_chord_transition_memo_returns_note_seqs_matrix_and_the_same_chords() -> None:
-    from metalosc.training import _chord_inference
+    from metalosc.runtime import _chords as _chord_inference
     from note_seq import chord_inference
 
     # C major triad in bar 1, A minor in bar 2.
@@ -94,9 +93,9 @@ class VectorOnly:
         self.z_size = len(vector)
 
 
-def test_push_places_each_row_at_its_own_tension() -> None:
+def test_place_tension_places_each_row_at_its_own_tension() -> None:
     z = np.asarray([[5.0, 1.0], [5.0, 2.0], [5.0, 3.0]], np.float32)
-    moved = push(z, np.asarray([2.0, 0.0], np.float32), [0.0, 0.5, 1.0])
+    moved = place_tension(z, np.asarray([2.0, 0.0], np.float32), [0.0, 0.5, 1.0])
     # coordinate along v set to (2t - 1) * 1.25 * |v|; the other direction kept
     np.testing.assert_allclose(moved, [[-2.5, 1.0], [0.0, 2.0], [2.5, 3.0]])
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from metalosc.training import PRESETS, extract_examples, train
+from metalosc.runtime import PRESETS
+from metalosc.training import extract_examples, train
 from metalosc.training._synthetic import instrument_part, synthetic_corpus
 from metalosc.training._train import InitCheckpointError, published_checkpoint
 

@@ -3,13 +3,12 @@
 from ._app import RunningServer, load_models, reload_models, serve
 from ._buffer import PhraseBuffer
 from ._clock import Anchor, BeatClock
-from ._conductor import Conductor, ConductorError, Interpolation, PhraseSet, slerp
+from ._conductor import Conductor, ConductorError, Interpolation, PhraseSet
 from ._control import Controller
 from ._generation import Generator, InstrumentModelLike, ModelRunner, PhraseAnalysis, Runner
 from ._logging import configure_logging
 from ._metrics import Metrics
 from ._notify import SystemdNotifier
-from ._phrase import PHRASE_BEATS, Phrase, PhraseNote, notes_from_sequence
 from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._scheduler import Cue, Player, cues_for, render
 from ._settings import ConfigError, Settings, load_settings
@@ -27,7 +26,6 @@ from ._worker import (
 )
 
 __all__ = [
-    "PHRASE_BEATS",
     "Anchor",
     "BeatClock",
     "BundleModelFactory",
@@ -45,10 +43,8 @@ __all__ = [
     "ModelWorker",
     "MusicState",
     "PeerRateLimiter",
-    "Phrase",
     "PhraseAnalysis",
     "PhraseBuffer",
-    "PhraseNote",
     "PhraseSet",
     "Player",
     "ProcessModelRunner",
@@ -66,11 +62,9 @@ __all__ = [
     "cues_for",
     "load_models",
     "load_settings",
-    "notes_from_sequence",
     "open_udp",
     "reload_models",
     "render",
     "serve",
-    "slerp",
     "start_workers",
 ]

@@ -67,7 +67,7 @@ class RunningServer:
 
 def load_models(models_dir: Path) -> dict[Instrument, InstrumentModelLike]:
     """Load the three bundles ``models_dir/{guitar,bass,drums}`` (BundleError names a bad file)."""
-    from metalosc.training import InstrumentModel
+    from metalosc.runtime import InstrumentModel
 
     models: dict[Instrument, InstrumentModelLike] = {}
     try:

@@ -1,7 +1,7 @@
 """Per-instrument pool of decoded phrases, ranked by how well they fit a tension target.
 
 A phrase's *tension score* (0 calm .. 1 intense) combines two rankings against every phrase this
-instrument decoded lately: its measured intensity (``metalosc.training.intensity`` of the notes) and
+instrument decoded lately: its measured intensity (``metalosc.runtime.intensity`` of the notes) and
 the projection of its latent ``z`` on the bundle's tension attribute vector (the MusicVAE paper's
 attribute vectors: the direction from calm to intense training phrases). Ranks rather than raw
 values make the two comparable and keep tension 0..1 spanning whatever range the models produce.
@@ -18,8 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 from metalosc.protocol import Instrument
-
-from ._phrase import Phrase, ZVector
+from metalosc.runtime import Phrase, ZVector
 
 __all__ = ["INTENSITY_WEIGHT", "PhraseBuffer"]
 

@@ -17,38 +17,17 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.runtime import CHORD_FIT, Phrase, ZVector, slerp
 
 from ._buffer import PhraseBuffer
-from ._phrase import CHORD_FIT, Phrase, ZVector
 from ._state import MusicState
 
-__all__ = ["Conductor", "ConductorError", "Interpolation", "PhraseSet", "best_fitting", "slerp"]
+__all__ = ["Conductor", "ConductorError", "Interpolation", "PhraseSet", "best_fitting"]
 
 
 class ConductorError(Exception):
     """A request the music cannot honour right now (unknown scene, nothing played yet)."""
-
-
-def slerp(a: ZVector, b: ZVector, t: float) -> ZVector:
-    """Spherical interpolation from ``a`` (t=0) to ``b`` (t=1), as in MusicVAE's ``interpolate``.
-
-    Gaussian latents live near a sphere shell; a straight line between two of them dips toward the
-    origin, where decodes are bland. ``t == 1`` returns ``b`` exactly.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    cos = float(np.clip(a @ b / norm, -1.0, 1.0)) if norm > 0 else 1.0
-    omega = float(np.arccos(cos))
-    if t >= 1.0:
-        return b.copy()
-    if abs(np.sin(omega)) < 1e-9:
-        return np.asarray((1.0 - t) * a + t * b, dtype=np.float64)
-    return np.asarray(
-        (np.sin((1.0 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega), dtype=np.float64
-    )
 
 
 def best_fitting(candidates: Sequence[Phrase]) -> tuple[Phrase, ...]:

@@ -6,7 +6,7 @@ calls (a ``CapacityLimiter`` of 1). Two kinds exist: ``ModelRunner`` here runs t
 worker thread of the daemon (``trio.to_thread.run_sync``), ``ProcessModelRunner`` (``_worker``)
 in a worker process, so the decode's Python work (NoteSequence conversion, chord inference,
 features) never holds the daemon's GIL. Decodes are batched (one ``sess.run`` for many phrases is
-~20x cheaper per phrase on the big model, DESIGN §3).
+~20x cheaper per phrase on the big model; docs/architecture.md).
 
 The bass is conditioned on chords, so it is decoded *with* each guitar phrase, on the chords
 inferred from it: a few bass candidates per guitar phrase, each scored by how well its strong
@@ -26,10 +26,18 @@ import numpy.typing as npt
 import structlog
 import trio
 from metalosc.protocol import Instrument
+from metalosc.runtime import (
+    BASS_CANDIDATES,
+    CHORD_FIT,
+    NO_CHORD,
+    Phrase,
+    ZVector,
+    notes_from_sequence,
+    place_tension,
+)
 
 from ._buffer import PhraseBuffer
 from ._conductor import Interpolation
-from ._phrase import CHORD_FIT, Phrase, ZVector, notes_from_sequence
 from ._state import MusicState
 
 __all__ = [
@@ -44,11 +52,9 @@ __all__ = [
 
 log = structlog.get_logger("metalosc.server.generation")
 
-NO_CHORD = "N.C."  # note_seq's symbol for "no chord", which chord-conditioned models accept
-
 
 class InstrumentModelLike(Protocol):
-    """What the server needs of ``metalosc.training.InstrumentModel`` (tests use fakes)."""
+    """What the server needs of :class:`metalosc.runtime.InstrumentModel` (tests use fakes)."""
 
     @property
     def instrument(self) -> Instrument: ...
@@ -66,16 +72,10 @@ class InstrumentModelLike(Protocol):
     def close(self) -> None: ...
 
 
-#: Where tension 0 and 1 put a latent along the tension direction, in lengths of the tension
-#: vector (see ``Generator.sample``); equal to ``metalosc.training._generate.TENSION_PUSH``,
-#: where the measurement that chose it is written down (a test holds the two equal).
-TENSION_PUSH = 1.25
-
-
 @dataclass(frozen=True)
 class PhraseAnalysis:
     """How decoded NoteSequences are measured: ``intensity``/``phrase_features``,
-    ``infer_chords`` and ``chord_fit`` from ``metalosc.training`` in production, simple
+    ``infer_chords`` and ``chord_fit`` from :mod:`metalosc.runtime` in production, simple
     stand-ins in unit tests."""
 
     intensity: Callable[[Any, Instrument], float]
@@ -85,8 +85,8 @@ class PhraseAnalysis:
 
 
 def training_analysis() -> PhraseAnalysis:
-    """The real analysis (imports TensorFlow via ``metalosc.training``: not at module load)."""
-    from metalosc.training import chord_fit, infer_chords, intensity, phrase_features
+    """The real analysis: :mod:`metalosc.runtime`'s measures."""
+    from metalosc.runtime import chord_fit, infer_chords, intensity, phrase_features
 
     return PhraseAnalysis(
         intensity=intensity,
@@ -229,8 +229,7 @@ class Generator:
         *,
         seed: int | None = None,
         batch_size: int = 16,
-        bass_candidates: int = 6,
-        tension_push: float = TENSION_PUSH,
+        bass_candidates: int = BASS_CANDIDATES,
         tension_spread: float = 0.35,
         retune_step: float = 0.1,
     ) -> None:
@@ -240,7 +239,6 @@ class Generator:
         self.rng = np.random.default_rng(seed)
         self.batch_size = batch_size
         self.bass_candidates = bass_candidates
-        self.tension_push = tension_push
         self.tension_spread = tension_spread
         self.retune_step = retune_step
         self._tuned_for: dict[Instrument, float] = {}
@@ -257,20 +255,14 @@ class Generator:
         """``n`` latents ~ N(0, I), each placed along the tension direction at a tension target
         scattered around the current tension, so the pool covers the range the music may need.
 
-        Placed, not pushed: the coordinate along the bundle's tension vector v becomes
-        (2·target − 1)·``tension_push``·‖v‖ (training's ``apply_tension``, the mapping the
-        quality report calibrates), the other directions stay as sampled.
+        Placed, not pushed (:func:`metalosc.runtime.place_tension`, the mapping the quality
+        report calibrates): the coordinate along the bundle's tension vector is set from the
+        target, the other directions stay as sampled.
         """
         runner = self.runners[instrument]
         z = np.asarray(runner.sample_z(n, self.rng), dtype=np.float64)
         targets = np.clip(self.state.tension + self.rng.normal(0.0, self.tension_spread, n), 0, 1)
-        vector = np.asarray(runner.tension_vector, dtype=np.float64)
-        norm = float(np.linalg.norm(vector))
-        if vector.shape == (z.shape[1],) and norm > 0:
-            unit = vector / norm
-            coordinate = (2.0 * targets - 1.0) * self.tension_push * norm
-            z = z + (coordinate - z @ unit)[:, None] * unit[None, :]
-        return z
+        return place_tension(z, runner.tension_vector, targets)
 
     def _take_ids(self, n: int) -> list[int]:
         return [next(self._ids) for _ in range(n)]

@@ -17,19 +17,17 @@ from dataclasses import dataclass
 import structlog
 import trio
 from metalosc.protocol import Beat, Instrument, Message, Note, PhraseStarted
+from metalosc.runtime import BEATS_PER_BAR, PHRASE_BEATS, PhraseNote
 
 from ._clock import BeatClock
 from ._conductor import Conductor, PhraseSet
 from ._metrics import Metrics
-from ._phrase import PHRASE_BEATS, PhraseNote
 from ._state import MusicState
 from ._subscriptions import Mode
 
-__all__ = ["BEATS_PER_BAR", "Cue", "Player", "SendCue", "cues_for", "render"]
+__all__ = ["Cue", "Player", "SendCue", "cues_for", "render"]
 
 log = structlog.get_logger("metalosc.server.scheduler")
-
-BEATS_PER_BAR = 4
 
 
 @dataclass(frozen=True)

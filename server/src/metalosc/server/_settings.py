@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+from metalosc.runtime import BASS_CANDIDATES
 from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -42,7 +43,10 @@ class Settings(BaseSettings):
     buffer_depth: int = Field(16, ge=1, le=1024, description="phrases kept decoded per instrument")
     batch_size: int = Field(16, ge=1, le=256, description="phrases per background decode")
     bass_candidates: int = Field(
-        6, ge=1, le=16, description="bass phrases decoded per guitar one; the best chord fit plays"
+        BASS_CANDIDATES,
+        ge=1,
+        le=16,
+        description="bass phrases decoded per guitar one; the best chord fit plays",
     )
     lease: float = Field(60.0, gt=0.0, description="seconds a subscription lives without a message")
     seed: int | None = Field(None, description="random seed for reproducible music")

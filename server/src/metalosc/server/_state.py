@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from metalosc.protocol import INSTRUMENTS, Instrument, State
-
-from ._phrase import ZVector
+from metalosc.runtime import ZVector
 
 __all__ = ["MusicState", "Scene"]
 

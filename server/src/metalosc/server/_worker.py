@@ -37,10 +37,10 @@ import numpy.typing as npt
 import structlog
 import trio
 from metalosc.protocol import INSTRUMENTS, Instrument, check_bundle_files, load_manifest
+from metalosc.runtime import Phrase, ZVector
 
 from ._generation import InstrumentModelLike, PhraseAnalysis, decode_phrases
 from ._logging import configure_logging
-from ._phrase import Phrase, ZVector
 
 __all__ = [
     "BundleModelFactory",
@@ -106,7 +106,7 @@ class BundleModelFactory:
 
     def load_model(self) -> InstrumentModelLike:
         import tensorflow as tf
-        from metalosc.training import InstrumentModel
+        from metalosc.runtime import InstrumentModel
 
         if self.tf_threads is not None:  # before the first session exists, or it has no effect
             tf.config.threading.set_intra_op_parallelism_threads(self.tf_threads)

@@ -73,7 +73,7 @@ def _unit(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests for --help)."""
-    from metalosc.training._presets import PRESET_SETS, PRESETS
+    from metalosc.runtime import PRESET_SETS, PRESETS
     from metalosc.training._quality import add_quality_arguments
 
     preset_help = "; ".join(
@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 
         console.print(render_convert_summary(convert_corpus(args.work, count=not args.no_count)))
     elif args.command == "train":
-        from metalosc.training._presets import get_preset
+        from metalosc.runtime import get_preset
 
         preset = get_preset(args.preset)
         result = pipeline.train_stage(

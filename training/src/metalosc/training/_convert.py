@@ -39,28 +39,30 @@ import json
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import note_seq
 import numpy as np
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
-from metalosc.training._chord_inference import install_transition_cache
+from metalosc.runtime import (
+    BASS_PROGRAMS,
+    DEFAULT_QPM,
+    GUITAR_PROGRAMS,
+    PROGRAMS,
+    STEPS_PER_QUARTER,
+    install_transition_cache,
+    stock_converter,
+)
 from metalosc.training._midi_io import (
     NoteSequence,
     read_note_sequences,
     write_note_sequences,
     write_text_atomic,
 )
-from metalosc.training._split import (
-    BASS_PROGRAMS,
-    GUITAR_PROGRAMS,
-    SPLIT_DIR,
-    seconds_to_beats,
-)
+from metalosc.training._split import SPLIT_DIR, seconds_to_beats
 from note_seq import chord_inference, sequences_lib
 from rich.table import Table
 from tqdm import tqdm
@@ -75,20 +77,9 @@ DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_TRANSPOSITIONS: tuple[int, ...] = (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)
 WINDOW_BARS = 6
 WINDOW_HOP_BARS = 5
-STEPS_PER_QUARTER = 4
 #: The TextAnnotation type Magenta's converters read as a chord symbol.
 CHORD_SYMBOL = NoteSequence.TextAnnotation.CHORD_SYMBOL
 _TRANSPOSED_ID = re.compile(r"#\d+t[+-]\d+$")
-
-GUITAR_DEFAULT_PROGRAM = 30  # Distortion Guitar
-BASS_DEFAULT_PROGRAM = 33  # Electric Bass (finger)
-
-#: Magenta base configs whose data converters define "an example" per instrument.
-STOCK_CONFIGS: Mapping[Instrument, str] = {
-    "guitar": "cat-mel_2bar_big",
-    "bass": "cat-mel_2bar_med_chords",
-    "drums": "cat-drums_2bar_small",
-}
 
 
 def record_path(out_dir: Path, instrument: Instrument, split: str) -> Path:
@@ -136,9 +127,9 @@ def normalize_programs(seq: NoteSequence, instrument: Instrument) -> NoteSequenc
     if instrument == "drums":
         return out
     family, default = (
-        (GUITAR_PROGRAMS, GUITAR_DEFAULT_PROGRAM)
+        (GUITAR_PROGRAMS, PROGRAMS["guitar"])
         if instrument == "guitar"
-        else (BASS_PROGRAMS, BASS_DEFAULT_PROGRAM)
+        else (BASS_PROGRAMS, PROGRAMS["bass"])
     )
     for note in out.notes:
         if note.program not in family:
@@ -162,7 +153,7 @@ def tempo_segments(seq: NoteSequence, end_time: float) -> list[tuple[float, floa
         else:
             starts.append((tempo.time, tempo.qpm))
     if not starts or starts[0][0] > 0.0:
-        starts.insert(0, (0.0, 120.0))
+        starts.insert(0, (0.0, DEFAULT_QPM))
     return [
         (start, starts[i + 1][0] if i + 1 < len(starts) else end_time, qpm)
         for i, (start, qpm) in enumerate(starts)
@@ -327,28 +318,8 @@ def group_songs(split_dir: Path) -> list[SongParts]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Example counting with Magenta's own converters (DESIGN Trap 1: never music_vae.data.get_dataset)
-
-
-def stock_converter(instrument: Instrument) -> Any:
-    """A fresh data converter of the instrument's base Magenta config.
-
-    guitar: ``cat-mel_2bar_big``'s (programs 0-31); drums: ``cat-drums_2bar_small``'s; bass:
-    ``cat-mel_2bar_med_chords``'s settings with ``valid_programs`` = bass programs 32-39, the
-    override the bass presets apply. Fresh objects every call: converters are cheap, and shared
-    config objects are what DESIGN Trap 2 warns about.
-    """
-    from magenta.models.music_vae import configs, data  # deferred: ~8 s import
-
-    if instrument == "bass":
-        return data.OneHotMelodyConverter(
-            valid_programs=BASS_PROGRAMS,
-            max_bars=100,
-            slice_bars=2,
-            steps_per_quarter=4,
-            chord_encoding=note_seq.TriadChordOneHotEncoding(),
-        )
-    return copy.deepcopy(configs.CONFIG_MAP[STOCK_CONFIGS[instrument]].data_converter)
+# Example counting with Magenta's own converters (never music_vae.data.get_dataset: it segfaults
+# on TF 2.15, see docs/architecture.md)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import structlog
 from metalosc.protocol import INSTRUMENTS
+from metalosc.runtime import GREEDY_TEMPERATURE, ModelSession
 from metalosc.training._dataset import Examples
 from metalosc.training._midi_io import write_text_atomic
-from metalosc.training._model import GREEDY_TEMPERATURE, ModelSession
 
 log = structlog.get_logger(__name__)
 

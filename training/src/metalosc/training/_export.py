@@ -27,11 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import structlog
-from metalosc.protocol import ATTRIBUTES_FILE, BundleManifest, Instrument, write_manifest
+from metalosc.protocol import (
+    ATTRIBUTES_FILE,
+    TENSION_ATTRIBUTE,
+    BundleManifest,
+    Instrument,
+    write_manifest,
+)
+from metalosc.runtime import ModelSession, Preset, intensity
 from metalosc.training._dataset import Examples
-from metalosc.training._features import intensity
-from metalosc.training._model import TENSION_KEY, ModelSession
-from metalosc.training._presets import Preset
 
 log = structlog.get_logger(__name__)
 
@@ -136,7 +140,7 @@ def export_bundle(
         try:
             write_weights(session, tmp / CHECKPOINT_NAME, global_step)
             with (tmp / ATTRIBUTES_FILE).open("wb") as f:
-                np.savez(f, **{TENSION_KEY: tension.vector})
+                np.savez(f, **{TENSION_ATTRIBUTE: tension.vector})
             manifest = BundleManifest(
                 instrument=preset.instrument,
                 preset=preset.name,

@@ -4,9 +4,9 @@ Each file has a distortion guitar (program 30), a bass (program 33) decoded on t
 the guitar phrase it plays against (`infer_chords`), and drums (channel 10). Longer pieces
 than one 2-bar phrase walk through latent space: consecutive phrases decode points on the
 great circle (slerp) from one random z to another, so the music changes smoothly. `tension`
-places every z along the bundle's tension attribute vector (:func:`apply_tension`, the daemon's
-mapping too). Each guitar phrase gets :data:`BASS_CANDIDATES` bass phrases decoded on its chords
-and keeps the one that fits them best (:func:`chord_fit`), as the daemon does.
+places every z along the bundle's tension attribute vector (``metalosc.runtime.place_tension``,
+the daemon's mapping too). Each guitar phrase gets ``BASS_CANDIDATES`` bass phrases decoded on
+its chords and keeps the one that fits them best (``chord_fit``), as the daemon does.
 """
 
 from __future__ import annotations
@@ -17,34 +17,25 @@ from pathlib import Path
 import numpy as np
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
-from metalosc.training._harmony import BASS_CANDIDATES, chord_fit
-from metalosc.training._midi_io import atomic_output
-from metalosc.training._model import InstrumentModel, NoteSequence, infer_chords
+from metalosc.runtime import (
+    BASS_CANDIDATES,
+    DEFAULT_QPM,
+    DRUM_CHANNEL,
+    PHRASE_BARS,
+    InstrumentModel,
+    bar_seconds,
+    chord_fit,
+    infer_chords,
+    place_tension,
+    slerp,
+)
+from metalosc.training._midi_io import NoteSequence, atomic_output
 
 log = structlog.get_logger(__name__)
 
-QPM = 120.0
-PHRASE_BARS = 2
-MIDI_INSTRUMENT: dict[Instrument, int] = {"guitar": 0, "bass": 1, "drums": 9}
-#: How far tension 0 and 1 sit from the middle along the tension direction, in lengths of the
-#: tension vector. Chosen by measurement on the default bundles' first, 3000-step guitar and bass
-#: (Spearman of requested tension vs decoded intensity, 200 phrases; guitar / bass / drums):
-#: adding (2t − 1)·v to the sampled z gave 0.90 / 0.84 / 0.86, adding 1.5·(2t − 1)·v 0.93 / 0.86 /
-#: 0.94, and setting the coordinate to 1.25·(2t − 1)·‖v‖ (below) 0.97 / 0.86 / 0.97 with the same
-#: mean intensities at t = 0 and 1 (the shipped 6000-step guitar and 8000-step bass: 0.97 / 0.96).
-#: The daemon's ``Generator.tension_push`` defaults to the same number (a test holds them equal).
-TENSION_PUSH = 1.25
-
-
-def slerp(p0: np.ndarray, p1: np.ndarray, t: float) -> np.ndarray:
-    """Spherical linear interpolation between latent vectors (as Magenta's TrainedModel)."""
-    n0, n1 = np.linalg.norm(p0), np.linalg.norm(p1)
-    if n0 == 0 or n1 == 0:
-        return (1 - t) * p0 + t * p1
-    omega = np.arccos(np.clip(np.dot(p0 / n0, p1 / n1), -1.0, 1.0))
-    if np.isclose(np.sin(omega), 0.0):
-        return (1 - t) * p0 + t * p1
-    return (np.sin((1 - t) * omega) * p0 + np.sin(t * omega) * p1) / np.sin(omega)
+QPM = DEFAULT_QPM
+MIDI_INSTRUMENT: dict[Instrument, int] = {"guitar": 0, "bass": 1, "drums": DRUM_CHANNEL}
+"""The track (NoteSequence ``instrument``) each part of a generated song is written on."""
 
 
 def latent_walk(model: InstrumentModel, phrases: int, rng: np.random.Generator) -> np.ndarray:
@@ -55,28 +46,6 @@ def latent_walk(model: InstrumentModel, phrases: int, rng: np.random.Generator) 
     return np.stack([slerp(start, end, t) for t in np.linspace(0.0, 1.0, phrases)]).astype(
         np.float32
     )
-
-
-def apply_tension(z: np.ndarray, vector: np.ndarray, tension: float) -> np.ndarray:
-    """z with its coordinate along the tension vector's direction set to
-    (2·tension − 1)·:data:`TENSION_PUSH`·‖v‖; every other direction of z stays as sampled.
-
-    Setting the coordinate rather than adding to it means tension alone decides where a phrase
-    sits on the calm-to-intense axis: a prior sample's own ±1 along it no longer blurs the order
-    of tensions, while the other directions keep phrases at one tension different. A zero vector
-    (no tension attribute) leaves z as it is.
-    """
-    if not 0.0 <= tension <= 1.0:
-        raise ValueError(f"tension must be within 0..1, got {tension}")
-    v = np.asarray(vector, np.float64)
-    norm = float(np.linalg.norm(v))
-    z64 = np.asarray(z, np.float64)
-    if norm == 0.0:
-        return z64.astype(np.float32)
-    unit = v / norm
-    coordinate = (2.0 * tension - 1.0) * TENSION_PUSH * norm
-    moved = z64 + (coordinate - z64 @ unit)[:, None] * unit[None, :]
-    return moved.astype(np.float32)
 
 
 def _append(
@@ -103,15 +72,14 @@ def assemble(
     names = {"guitar": "Distortion Guitar", "bass": "Bass", "drums": "Drums"}
     for instrument in INSTRUMENTS:
         song.instrument_infos.add(instrument=MIDI_INSTRUMENT[instrument], name=names[instrument])
-    phrase_seconds = PHRASE_BARS * 4 * 60.0 / QPM
+    phrase_seconds = PHRASE_BARS * bar_seconds(QPM)
     for instrument, phrases in parts.items():
         for k, phrase in enumerate(phrases):
             _append(song, phrase, k * phrase_seconds, instrument)
-    bar_seconds = 4 * 60.0 / QPM
     for k, progression in enumerate(chords):
         for b, symbol in enumerate(progression):
             ann = song.text_annotations.add()
-            ann.time = k * phrase_seconds + b * bar_seconds
+            ann.time = k * phrase_seconds + b * bar_seconds(QPM)
             ann.text = symbol
             ann.annotation_type = NoteSequence.TextAnnotation.CHORD_SYMBOL
     song.total_time = len(chords) * phrase_seconds
@@ -150,13 +118,13 @@ def generate_songs(
     for instrument in ("guitar", "drums"):
         model = models[instrument]
         z = np.concatenate([latent_walk(model, phrases, rng) for _ in range(count)])
-        z = apply_tension(z, model.tension_vector, tension)
+        z = place_tension(z, model.tension_vector, tension)
         decoded[instrument] = model.decode(z, temperature)
     progressions = [infer_chords(g, bars=PHRASE_BARS) for g in decoded["guitar"]]
     bass = models["bass"]
     candidates = np.stack(
         [
-            apply_tension(
+            place_tension(
                 np.concatenate([latent_walk(bass, phrases, rng) for _ in range(count)]),
                 bass.tension_vector,
                 tension,

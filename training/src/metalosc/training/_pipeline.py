@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.runtime import PRESET_SETS, ModelSession, Preset, get_preset
 from metalosc.training._convert import DATA_DIR, convert_corpus, record_path
 from metalosc.training._dataset import fingerprint_files, load_examples
 from metalosc.training._evaluate import (
@@ -36,8 +37,6 @@ from metalosc.training._evaluate import (
 )
 from metalosc.training._export import export_bundle
 from metalosc.training._midi_io import write_text_atomic
-from metalosc.training._model import ModelSession
-from metalosc.training._presets import PRESET_SETS, Preset, get_preset
 from metalosc.training._split import (
     SPLIT_DIR,
     MidiSource,

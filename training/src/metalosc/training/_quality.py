@@ -1,15 +1,13 @@
 """`quality`: evidence that three bundles make music that answers tension and plays together.
 
-Three measurements, each reusing the code the product runs (issue 5):
+Three measurements, each reusing the code the product runs:
 
 * **Tension calibration.** Per instrument, ``phrases`` latents from the prior are placed along
-  the bundle's tension attribute vector with :func:`metalosc.training._generate.apply_tension`
+  the bundle's tension attribute vector with :func:`metalosc.runtime.place_tension`
   (the coordinate along v set to (2·tension − 1)·TENSION_PUSH·‖v‖) for tensions evenly spaced
-  in [0, 1]. That is the server's mapping too: its refill
-  (``metalosc.server._generation.Generator.sample``) applies the same formula around the
-  requested tension (training does not import the server, so the formula is shared, not the
-  function; a test holds the two equal). Each phrase is decoded (the bass on the chords
-  inferred from the guitar phrase at the same tension, as the server does), scored with
+  in [0, 1]. That is the daemon's mapping too: its refill places every latent it samples
+  with the same function, around the requested tension. Each phrase is decoded (the bass on
+  the chords inferred from the guitar phrase at the same tension, as the server does), scored with
   :func:`intensity`, and the Spearman rank correlation between requested tension and measured
   intensity is reported. Ranks, because the server only needs "more tension → more intense",
   not a linear scale. Paired anchors — the same latents decoded at tension 0, 0.5 and 1 — give
@@ -19,10 +17,10 @@ Three measurements, each reusing the code the product runs (issue 5):
 * **Band cohesion.** Band phrases from :func:`generate_songs` (guitar sampled, chords inferred
   from it, bass decoded on them, the best-fitting of ``BASS_CANDIDATES`` as the daemon plays
   it): the share of bass notes starting on a strong beat whose pitch class is a tone of that
-  bar's chord (:mod:`metalosc.training._harmony` defines it). The same with one candidate shows
-  what the model does alone. Two baselines give the number meaning: bass decoded on *random*
-  triads (scored against the guitar's chords), and the played bass notes with random pitches
-  (chance is 3/12).
+  bar's chord (:func:`metalosc.runtime.strong_beat_chord_fit` defines it). The same with one
+  candidate shows what the model does alone. Two baselines give the number meaning: bass
+  decoded on *random* triads (scored against the guitar's chords), and the played bass notes
+  with random pitches (chance is 3/12).
 * **Scores.** A few 8-bar band excerpts at tensions spread over 0..1, written as multi-track
   MIDI with generate's writer and, when MuseScore 3 (``mscore3``) is installed, rendered to PNG
   pages — how the original project checked its output by eye.
@@ -45,7 +43,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,35 +51,37 @@ from typing import Any
 import numpy as np
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
-from metalosc.training._features import intensity
+from metalosc.runtime import (
+    BASS_CANDIDATES,
+    NO_CHORD,
+    PHRASE_BARS,
+    ChordFit,
+    InstrumentModel,
+    infer_chords,
+    intensity,
+    place_tension,
+    strong_beat_chord_fit,
+)
 from metalosc.training._generate import (
     MIDI_INSTRUMENT,
-    apply_tension,
     decode_best_bass,
     generate_songs,
     load_bundles,
     write_midi,
 )
-from metalosc.training._harmony import (
-    BASS_CANDIDATES,
-    NO_CHORD,
-    ChordFit,
-    strong_beat_chord_fit,
-)
-from metalosc.training._midi_io import write_text_atomic
-from metalosc.training._model import InstrumentModel, NoteSequence, infer_chords
+from metalosc.training._midi_io import NoteSequence, write_text_atomic
 
 log = structlog.get_logger(__name__)
 
 #: The tensions whose mean intensity the report names.
 ANCHORS = (0.0, 0.5, 1.0)
-#: Targets from issue 5 (reported as met or not; `--strict` turns a miss into exit status 1).
+#: Targets the shipped bundles are held to (reported as met or not; `--strict` turns a miss into
+#: exit status 1).
 TARGET_SPEARMAN = 0.9
 TARGET_COHESION = 0.8
 #: Random-triad baseline vocabulary: the 24 major and minor triads.
 _ROOTS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 RANDOM_TRIADS = tuple(f"{root}{kind}" for root in _ROOTS for kind in ("", "m"))
-PHRASE_BARS = 2
 MIN_PHRASES = 4
 EXCERPT_BARS = 8
 MSCORE = "mscore3"
@@ -235,13 +235,6 @@ class QualityReport:
 # -- measurements ----------------------------------------------------------------------------
 
 
-def push(z: np.ndarray, vector: np.ndarray, tensions: Sequence[float]) -> np.ndarray:
-    """Row i of `z` moved along `vector` for tension i (generate's and the server's mapping)."""
-    return np.concatenate(
-        [apply_tension(z[i : i + 1], vector, float(t)) for i, t in enumerate(tensions)]
-    )
-
-
 def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     from scipy import stats
 
@@ -311,7 +304,7 @@ def calibrate_tension(
         base = model.sample_z(phrases + anchor_latents, rng)
         # The anchors reuse the same latents at each anchor tension (a paired comparison).
         rows = np.concatenate([base[:phrases], np.tile(base[phrases:], (len(ANCHORS), 1))])
-        z = push(rows, model.tension_vector, tensions)
+        z = place_tension(rows, model.tension_vector, tensions)
         if model.chord_conditioned:
             progressions = [infer_chords(g, bars=PHRASE_BARS) for g in decoded["guitar"]]
             decoded[instrument] = decode_best_bass(model, z[None], progressions, temperature)

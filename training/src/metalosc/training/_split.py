@@ -43,6 +43,7 @@ from typing import Any
 import note_seq
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.runtime import BASS_PROGRAMS, DEFAULT_QPM, GUITAR_PROGRAMS
 from metalosc.training._midi_io import (
     NoteSequence,
     find_midi_files,
@@ -57,8 +58,6 @@ log = structlog.get_logger(__name__)
 SPLIT_DIR = "split"
 SUMMARY_FILE = "summary.json"
 
-GUITAR_PROGRAMS = range(24, 32)
-BASS_PROGRAMS = range(32, 40)
 _STRING_FAMILY = range(24, 40)
 _DEFAULT_PROGRAM = 0
 
@@ -124,7 +123,7 @@ def seconds_to_beats(seq: NoteSequence, seconds: float) -> float:
     """Quarter notes elapsed at ``seconds`` under the sequence's tempo map (120 qpm default)."""
     tempos = sorted(seq.tempos, key=lambda t: t.time)
     beats = 0.0
-    qpm = 120.0
+    qpm = DEFAULT_QPM
     last = 0.0
     for tempo in tempos:
         if tempo.time >= seconds:

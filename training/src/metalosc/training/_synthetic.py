@@ -13,14 +13,15 @@ from pathlib import Path
 
 import numpy as np
 from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.runtime import DEFAULT_QPM, PROGRAMS, STEPS_PER_QUARTER
 from note_seq.protobuf import music_pb2
 
 NoteSequence = music_pb2.NoteSequence
 
-QPM = 120.0
-SECONDS_PER_STEP = 60.0 / QPM / 4  # a 16th note
-GUITAR_PROGRAM = 30
-BASS_PROGRAM = 33
+QPM = DEFAULT_QPM
+SECONDS_PER_STEP = 60.0 / QPM / STEPS_PER_QUARTER  # a 16th note
+GUITAR_PROGRAM = PROGRAMS["guitar"]
+BASS_PROGRAM = PROGRAMS["bass"]
 KICK, SNARE, CLOSED_HAT, CRASH = 36, 38, 42, 49
 #: E minor-ish riff roots (E2 A2 G2 D2 F#2 C3): the pitch material of the generated riffs.
 RIFF_ROOTS = (40, 45, 43, 38, 42, 48)
@@ -99,10 +100,10 @@ def make_tiny_bundles(out_dir: Path, seed: int = 0, steps: int = 20) -> dict[Ins
     """Trains the three `*-tiny` presets for `steps` steps on a small generated corpus and
     exports them to `out_dir/<instrument>`: real, loadable bundles in about 20 s, for the
     server's integration tests and end-to-end tests (call once per test session)."""
+    from metalosc.runtime import PRESET_SETS, get_preset
     from metalosc.training._convert import annotate_chords
     from metalosc.training._dataset import extract_examples, fingerprint_examples
     from metalosc.training._export import export_bundle
-    from metalosc.training._presets import PRESET_SETS, get_preset
     from metalosc.training._train import train
 
     out_dir = Path(out_dir)

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from metalosc.runtime import Preset
 from metalosc.training._dataset import Examples, make_dataset
-from metalosc.training._presets import Preset
 from tqdm import tqdm
 
 log = structlog.get_logger(__name__)

@@ -2,8 +2,8 @@
 
 One definition serves three callers, so "cohesion" means the same number everywhere: the
 daemon's model workers score every bass candidate with :func:`chord_fit` and the conductor plays
-the best-fitting one; :func:`metalosc.training._generate.generate_songs` picks its bass the same
-way; ``quality`` reports the share of fitting strong-beat notes (issue 5's band cohesion).
+the best-fitting one; training's ``generate`` picks its bass the same way; ``quality`` reports the
+share of fitting strong-beat notes (band cohesion).
 
 Strong beats are beats 1 and 3 of each 4/4 bar (16th-note steps 0 and 8 of every 16-step bar).
 Chord tones are the triad the bass model is conditioned on (the symbol after
@@ -19,43 +19,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from metalosc.training._model import STEPS_PER_BAR, STEPS_PER_QUARTER, NoteSequence, normalize_chord
+from ._chords import chord_tones
+from ._meter import DEFAULT_QPM, STEPS_PER_BAR, STEPS_PER_QUARTER
+
+NoteSequence = Any
+"""``note_seq.NoteSequence`` or anything shaped like it."""
 
 __all__ = [
     "BASS_CANDIDATES",
-    "NO_CHORD",
     "STRONG_STEPS",
     "ChordFit",
     "chord_fit",
-    "chord_tones",
     "is_strong_step",
     "sixteenth_step",
     "strong_beat_chord_fit",
 ]
 
-NO_CHORD = "N.C."
 #: 16th-note steps of a 4/4 bar that count as strong beats: beats 1 and 3.
 STRONG_STEPS = frozenset({0, 8})
 #: Bass phrases decoded per guitar phrase, among which the best :func:`chord_fit` plays. The
-#: daemon's ``bass_candidates`` setting defaults to the same number (a test holds them equal).
+#: daemon's ``bass_candidates`` setting defaults to this number.
 #: Measured on the default bundles (200 guitar phrases), the strong-beat fit of the played bass
 #: by candidates: 1 → 0.50, 2 → 0.71, 3 → 0.80, 4 → 0.86, 6 → 0.93, 8 → 0.95; bass decoding is
 #: the cheapest of the three models (~900 phrases/s), so 6 costs little.
 BASS_CANDIDATES = 6
-_QPM = 120.0
-
-
-def chord_tones(symbol: str) -> frozenset[int] | None:
-    """Pitch classes of the triad a chord-conditioned model reads `symbol` as; None for "N.C."."""
-    from note_seq import chord_symbols_lib, chords_encoder_decoder
-
-    if symbol == NO_CHORD:
-        return None
-    encoding = chords_encoder_decoder.TriadChordOneHotEncoding()
-    triad = encoding.decode_event(encoding.encode_event(normalize_chord(symbol)))
-    if triad == NO_CHORD:
-        return None
-    return frozenset(p % 12 for p in chord_symbols_lib.chord_symbol_pitches(triad))
 
 
 def sixteenth_step(note: Any, seq: NoteSequence) -> int:
@@ -64,7 +51,7 @@ def sixteenth_step(note: Any, seq: NoteSequence) -> int:
     steps_per_quarter = int(seq.quantization_info.steps_per_quarter)
     if steps_per_quarter > 0:
         return int(note.quantized_start_step) * STEPS_PER_QUARTER // steps_per_quarter
-    qpm = float(seq.tempos[0].qpm) if seq.tempos else _QPM
+    qpm = float(seq.tempos[0].qpm) if seq.tempos else DEFAULT_QPM
     return round(float(note.start_time) * qpm / 60.0 * STEPS_PER_QUARTER)
 
 

@@ -9,7 +9,8 @@ bundles, and the ``*-tiny`` presets train in seconds for tests.
 Bundles store the same three things (config name, hparams, converter overrides) in their
 manifest, so :func:`build_config` rebuilds the model exactly as it was trained. It returns a
 *fresh* Config every call: Magenta's ``TrainedModel`` deep-copies its config, and a config whose
-model was already built in the process cannot be copied (DESIGN §3, Trap 2).
+model was already built in the process cannot be copied (see docs/architecture.md, "Magenta on
+Python 3.11").
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from types import MappingProxyType
 from typing import Any
 
 from metalosc.protocol import Instrument
+
+from ._gm import BASS_PROGRAMS
 
 HParamValue = int | float | str | bool | list[int]
 
@@ -59,9 +62,6 @@ BASE_CONVERTERS: Mapping[str, tuple[str, Mapping[str, Any]]] = MappingProxyType(
 #: Training length of a preset that names none (fine-tuning a published checkpoint).
 DEFAULT_STEPS = 2000
 
-#: Bass notes live on GM programs 32-39; the bass presets keep only those.
-BASS_VALID_PROGRAMS: list[int] = list(range(32, 40))
-
 
 @dataclass(frozen=True)
 class Preset:
@@ -93,13 +93,18 @@ class Preset:
         """A fresh Magenta Config for this preset."""
         return build_config(self.magenta_config, self.hparams, self.converter)
 
+    def build_converter(self) -> Any:
+        """A fresh data converter of this preset (what defines one of its training examples)."""
+        return build_converter(self.magenta_config, self.converter)
+
 
 def _preset(*args: Any, **kwargs: Any) -> tuple[str, Preset]:
     preset = Preset(*args, **kwargs)
     return preset.name, preset
 
 
-_BASS_CONVERTER = {"valid_programs": BASS_VALID_PROGRAMS}
+# Bass notes live on the GM bass programs; the bass presets keep only those.
+_BASS_CONVERTER = {"valid_programs": list(BASS_PROGRAMS)}
 # The shipped bass models pitches 21-67 (A0-G4) instead of the melody converter's 21-108: the
 # Freedoom bass parts lie in 20-71 (0.5% of their notes above G4), and a 47-pitch vocabulary
 # keeps a sampled bass from landing in the guitar's or a piano's register.
@@ -228,6 +233,13 @@ PRESET_SETS: Mapping[str, Mapping[Instrument, str]] = MappingProxyType(
 )
 
 
+def stock_converter(instrument: Instrument) -> Any:
+    """A fresh data converter of the instrument's production preset: what one training example
+    of this instrument is under the published Magenta config (the bass's restricted to the GM
+    bass programs). Convert counts examples with it."""
+    return PRESETS[PRESET_SETS["production"][instrument]].build_converter()
+
+
 def get_preset(name: str) -> Preset:
     """The named preset; KeyError listing the known names otherwise."""
     try:
@@ -236,7 +248,31 @@ def get_preset(name: str) -> Preset:
         raise KeyError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
 
 
-def _converter_kwargs(magenta_config: str, overrides: Mapping[str, Any]) -> tuple[str, dict]:
+def build_converter(magenta_config: str, overrides: Mapping[str, Any]) -> Any:
+    """A fresh Magenta data converter: the base config's published converter arguments
+    (:data:`BASE_CONVERTERS`) with ``overrides``. ValueError names an unsupported config or a bad
+    override."""
+    from magenta.models.music_vae import data  # deferred: ~8 s import
+
+    _check_supported(magenta_config)
+    class_name, kwargs = _converter_kwargs(magenta_config, overrides)
+    try:
+        return getattr(data, class_name)(**kwargs)
+    except TypeError as e:
+        raise ValueError(f"bad converter override for {magenta_config}: {e}") from None
+
+
+def _check_supported(magenta_config: str) -> None:
+    if magenta_config not in BASE_CONVERTERS:
+        raise ValueError(
+            f"unsupported magenta config {magenta_config!r}; "
+            f"supported: {', '.join(sorted(BASE_CONVERTERS))}"
+        )
+
+
+def _converter_kwargs(
+    magenta_config: str, overrides: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
     import note_seq
 
     class_name, base = BASE_CONVERTERS[magenta_config]
@@ -258,16 +294,12 @@ def build_config(
     converter rebuilt with ``converter`` overrides.
 
     A new object on every call (deep copy of the base, new model and converter), so configs never
-    share a built model (Trap 2). Unknown config names, hparams or converter arguments raise
-    ValueError naming them.
+    share a built model (a built model cannot be deep-copied). Unknown config names, hparams or
+    converter arguments raise ValueError naming them.
     """
-    from magenta.models.music_vae import configs, data  # deferred: ~8 s import
+    from magenta.models.music_vae import configs  # deferred: ~8 s import
 
-    if magenta_config not in BASE_CONVERTERS:
-        raise ValueError(
-            f"unsupported magenta config {magenta_config!r}; "
-            f"supported: {', '.join(sorted(BASE_CONVERTERS))}"
-        )
+    _check_supported(magenta_config)
     base = configs.CONFIG_MAP[magenta_config]
     hp = copy.deepcopy(base.hparams)
     known = hp.values()
@@ -275,11 +307,7 @@ def build_config(
         if key not in known:
             raise ValueError(f"unknown hparam {key!r} for {magenta_config}")
         hp.set_hparam(key, list(value) if isinstance(value, list | tuple) else value)
-    class_name, kwargs = _converter_kwargs(magenta_config, converter)
-    try:
-        data_converter = getattr(data, class_name)(**kwargs)
-    except TypeError as e:
-        raise ValueError(f"bad converter override for {magenta_config}: {e}") from None
+    data_converter = build_converter(magenta_config, converter)
     return base._replace(
         model=copy.deepcopy(base.model),
         hparams=hp,

@@ -26,22 +26,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from metalosc.protocol import INSTRUMENTS, Instrument
-from note_seq import drums_encoder_decoder
-from note_seq.protobuf.music_pb2 import NoteSequence
 
-#: Every phrase the models produce is two 4/4 bars; a shorter sequence (trailing rests are not
-#: notes) still counts as two bars so its density is not inflated.
-PHRASE_BARS = 2
-_DEFAULT_QPM = 120.0
+from ._drums import drum_class
+from ._meter import BEATS_PER_BAR, DEFAULT_QPM, PHRASE_BARS
 
-KICK_PITCHES = frozenset(drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES[0])
-SNARE_PITCHES = frozenset(drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES[1])
-HIHAT_PITCHES = frozenset(
-    drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES[2]
-    + drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES[3]
-)
+NoteSequence = Any
+"""``note_seq.NoteSequence`` or anything shaped like it (the daemon's tests pass stand-ins)."""
+
+_HIHATS = frozenset({"closed_hihat", "open_hihat"})
 
 #: (weight, ref) per feature: the feature contributes ``weight * x / (x + ref)``. Guitar and
 #: bass: mostly how many notes (8 per bar = straight eighths, the riff default), then how hard.
@@ -82,11 +77,11 @@ def phrase_bars(seq: NoteSequence) -> float:
         end_step = max(
             [seq.total_quantized_steps, *(n.quantized_end_step for n in seq.notes)], default=0
         )
-        bars = end_step / (4 * steps_per_quarter)
+        bars = end_step / (BEATS_PER_BAR * steps_per_quarter)
     else:
-        qpm = seq.tempos[0].qpm if seq.tempos else _DEFAULT_QPM
+        qpm = seq.tempos[0].qpm if seq.tempos else DEFAULT_QPM
         end_time = max([seq.total_time, *(n.end_time for n in seq.notes)], default=0.0)
-        bars = end_time * qpm / 60.0 / 4
+        bars = end_time * qpm / 60.0 / BEATS_PER_BAR
     return float(max(PHRASE_BARS, math.ceil(bars - 1e-6)))
 
 
@@ -107,9 +102,10 @@ def phrase_features(seq: NoteSequence, instrument: Instrument) -> dict[str, floa
         "pitch_range": float(max(pitches) - min(pitches)) if pitches else 0.0,
     }
     if want_drums:
-        features["kick_density"] = sum(p in KICK_PITCHES for p in pitches) / bars
-        features["snare_density"] = sum(p in SNARE_PITCHES for p in pitches) / bars
-        features["hihat_rate"] = sum(p in HIHAT_PITCHES for p in pitches) / bars
+        classes = [drum_class(p) for p in pitches]
+        features["kick_density"] = classes.count("kick") / bars
+        features["snare_density"] = classes.count("snare") / bars
+        features["hihat_rate"] = sum(c in _HIHATS for c in classes) / bars
     return features
 
 

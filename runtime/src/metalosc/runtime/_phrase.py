@@ -1,7 +1,9 @@
 """A decoded 2-bar phrase in musical time, and how a Magenta NoteSequence becomes one.
 
-Notes are kept in beats relative to the phrase start (never seconds): the scheduler converts them
-with the beat clock when it sends them, so a tempo change also re-times notes chosen before it.
+Notes are kept in beats relative to the phrase start (never seconds): the daemon's scheduler
+converts them with the beat clock when it sends them, so a tempo change also re-times notes chosen
+before it. Phrases are plain frozen dataclasses of numbers and strings, cheap to pickle between a
+model worker process and the daemon.
 """
 
 from __future__ import annotations
@@ -9,30 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from metalosc.protocol import Instrument
 
-__all__ = [
-    "CHORD_FIT",
-    "PHRASE_BEATS",
-    "STEPS_PER_BEAT",
-    "Phrase",
-    "PhraseNote",
-    "notes_from_sequence",
-]
+from ._latent import ZVector
+from ._meter import DEFAULT_QPM, PHRASE_BEATS
 
-PHRASE_BEATS = 8  # 2 bars of 4/4
-STEPS_PER_BEAT = 4  # MusicVAE's 2-bar configs: 4 steps per quarter note
+__all__ = ["CHORD_FIT", "Phrase", "PhraseNote", "notes_from_sequence"]
+
 CHORD_FIT = "chord_fit"
 """The feature a phrase decoded on given chords carries: how well its strong beats fit them
-(``metalosc.training.chord_fit``, 0..1, higher fits better)."""
-
-ZVector = npt.NDArray[np.float64]
+(:func:`~metalosc.runtime.chord_fit`, 0..1, higher fits better)."""
 
 
 @dataclass(frozen=True)
 class PhraseNote:
+    """One note of a phrase: MIDI pitch (a GM drum note for drums) and velocity, onset and end in
+    beats from the phrase start (``0 <= start_beat < end_beat <= PHRASE_BEATS``)."""
+
     pitch: int
     velocity: int
     start_beat: float
@@ -41,7 +36,10 @@ class PhraseNote:
 
 @dataclass(frozen=True, eq=False)
 class Phrase:
-    """One instrument's 2 bars: its notes, the latent ``z`` it was decoded from, its intensity.
+    """One instrument's 2 bars: its notes, the latent ``z`` (``[z_size]`` float64) it was decoded
+    from, its intensity (0..1, :func:`~metalosc.runtime.intensity`), its features, and the chords
+    it carries (one symbol per bar: its own inferred chords for a guitar phrase, the chords it was
+    decoded on for a bass phrase).
 
     ``accompaniment`` holds, for a guitar phrase, bass phrases decoded on this phrase's chords: the
     bass must be picked among them so that it plays against the harmony it was conditioned on.
@@ -61,9 +59,9 @@ def notes_from_sequence(seq: Any) -> tuple[PhraseNote, ...]:
     """Musical-time notes of a decoded NoteSequence, sorted, clipped to the 2-bar phrase.
 
     Decoded sequences carry quantized steps; an unquantized one is read in seconds at its own tempo
-    (Magenta's default 120 qpm).
+    (:data:`~metalosc.runtime.DEFAULT_QPM` when it has none).
     """
-    qpm = float(seq.tempos[0].qpm) if len(seq.tempos) else 120.0
+    qpm = float(seq.tempos[0].qpm) if len(seq.tempos) else DEFAULT_QPM
     quantized = seq.quantization_info.steps_per_quarter > 0
     out: list[PhraseNote] = []
     for note in seq.notes:

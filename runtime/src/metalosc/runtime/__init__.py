@@ -1,0 +1,120 @@
+"""``metalosc.runtime``: MusicVAE models and the musical measures daemon and pipeline share.
+
+What lives here is what both ``metalosc.server`` (the daemon) and ``metalosc.training`` (the
+offline pipeline) must mean the same thing by, defined once:
+
+* the meter (:data:`STEPS_PER_BAR`, :data:`PHRASE_BEATS`, :data:`DEFAULT_QPM` …) and the GM
+  programs and drum classes the band uses;
+* the model runtime: named :data:`PRESETS` and :func:`build_config` (Magenta configs),
+  :class:`ModelSession` (tensors) and :class:`InstrumentModel` (a model bundle, NoteSequences);
+* phrases in musical time (:class:`Phrase`, :func:`notes_from_sequence`);
+* the musical measures: :func:`phrase_features` / :func:`intensity`, chord symbols and
+  inference (:func:`infer_chords`, :func:`chord_controls`), the bass's :func:`chord_fit`;
+* latent maths: :func:`slerp` and :func:`place_tension`.
+
+Importing this package is cheap (no TensorFlow, Magenta or note_seq at import time): the daemon
+imports it in its event-loop process. Modules are private; the public names are re-exported here.
+"""
+
+from ._chords import (
+    NO_CHORD,
+    chord_controls,
+    chord_tones,
+    infer_chords,
+    install_transition_cache,
+    normalize_chord,
+)
+from ._drums import DRUM_CLASSES, drum_class, drum_class_pitches
+from ._features import INTENSITY_WEIGHTS, intensity, intensity_from_features, phrase_features
+from ._gm import BASS_PROGRAMS, DRUM_CHANNEL, GUITAR_PROGRAMS, PROGRAMS
+from ._harmony import (
+    BASS_CANDIDATES,
+    STRONG_STEPS,
+    ChordFit,
+    chord_fit,
+    is_strong_step,
+    sixteenth_step,
+    strong_beat_chord_fit,
+)
+from ._latent import TENSION_PUSH, ZVector, place_tension, slerp
+from ._meter import (
+    BEATS_PER_BAR,
+    DEFAULT_QPM,
+    PHRASE_BARS,
+    PHRASE_BEATS,
+    PHRASE_STEPS,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    bar_seconds,
+)
+from ._model import InstrumentModel
+from ._phrase import CHORD_FIT, Phrase, PhraseNote, notes_from_sequence
+from ._presets import (
+    BASE_CONVERTERS,
+    DEFAULT_STEPS,
+    PRESET_SETS,
+    PRESETS,
+    Preset,
+    build_config,
+    build_converter,
+    get_preset,
+    stock_converter,
+)
+from ._session import DEFAULT_MAX_BATCH, GREEDY_TEMPERATURE, CheckpointError, ModelSession
+
+__all__ = [
+    "BASE_CONVERTERS",
+    "BASS_CANDIDATES",
+    "BASS_PROGRAMS",
+    "BEATS_PER_BAR",
+    "CHORD_FIT",
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_QPM",
+    "DEFAULT_STEPS",
+    "DRUM_CHANNEL",
+    "DRUM_CLASSES",
+    "GREEDY_TEMPERATURE",
+    "GUITAR_PROGRAMS",
+    "INTENSITY_WEIGHTS",
+    "NO_CHORD",
+    "PHRASE_BARS",
+    "PHRASE_BEATS",
+    "PHRASE_STEPS",
+    "PRESETS",
+    "PRESET_SETS",
+    "PROGRAMS",
+    "STEPS_PER_BAR",
+    "STEPS_PER_QUARTER",
+    "STRONG_STEPS",
+    "TENSION_PUSH",
+    "CheckpointError",
+    "ChordFit",
+    "InstrumentModel",
+    "ModelSession",
+    "Phrase",
+    "PhraseNote",
+    "Preset",
+    "ZVector",
+    "bar_seconds",
+    "build_config",
+    "build_converter",
+    "chord_controls",
+    "chord_fit",
+    "chord_tones",
+    "drum_class",
+    "drum_class_pitches",
+    "get_preset",
+    "infer_chords",
+    "install_transition_cache",
+    "intensity",
+    "intensity_from_features",
+    "is_strong_step",
+    "normalize_chord",
+    "notes_from_sequence",
+    "phrase_features",
+    "place_tension",
+    "sixteenth_step",
+    "slerp",
+    "stock_converter",
+    "strong_beat_chord_fit",
+]
