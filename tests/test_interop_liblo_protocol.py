@@ -259,7 +259,7 @@ def test_oscdump_prints_our_messages(oscdump: OscDump) -> None:
             [7, 0.1, "hi", 1_893_456_000.125],
         ),
         (
-            Error(address="/metal/x", reason="unknown address"),
+            Error(refused_address="/metal/x", reason="unknown address"),
             "ss",
             ["/metal/x", "unknown address"],
         ),

@@ -147,7 +147,7 @@ async def test_a_game_session_on_real_models(server: RunningServer, client: Clie
     assert "unknown scene 'chorus'" in error.reason
     await client.send(b"/metal/tempo\x00\x00\x00\x00,f\x00\x00\x47\x00\x00\x00")  # 32768 BPM
     error = await client.expect(Error)
-    assert error.bad_address == "/metal/tempo"  # type: ignore[attr-defined]
+    assert error.refused_address == "/metal/tempo"  # type: ignore[attr-defined]
     assert notes(await client.phrases(1))
     assert server.metrics["late_sends"] == 0
     assert server.metrics["errors"] == 2

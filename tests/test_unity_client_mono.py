@@ -258,7 +258,7 @@ async def test_probe_decodes_python_peer_events_and_timetags(
         drums_muted=False,
         scene="boss-1",
     )
-    error = Error(address="/metal/tempo", reason="bpm 500.0 out of range (40..320)")
+    error = Error(refused_address="/metal/tempo", reason="bpm 500.0 out of range (40..320)")
     result: dict[str, subprocess.CompletedProcess[bytes]] = {}
     times: dict[str, float] = {}
 
@@ -369,7 +369,7 @@ async def test_probe_decodes_python_peer_events_and_timetags(
         "scene": "boss-1",
     }
     [got_error] = [e for e in events if e["event"] == "error"]
-    assert (got_error["address"], got_error["reason"]) == (error.bad_address, error.reason)
+    assert (got_error["address"], got_error["reason"]) == (error.refused_address, error.reason)
     pongs = [e for e in events if e["event"] == "pong"]
     assert pongs[0]["args"] == ["metalosc-sync", 0]
     [failure] = [e for e in events if e["event"] == "decode_failure"]

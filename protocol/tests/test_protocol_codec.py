@@ -124,7 +124,7 @@ OUTGOING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
         drums_muted=st.booleans(),
         scene=st.just("") | scene_names,
     ),
-    Error: st.builds(Error, address=osc_text, reason=osc_text),
+    Error: st.builds(Error, refused_address=osc_text, reason=osc_text),
 }
 incoming_messages = st.one_of(*INCOMING.values())
 outgoing_messages = st.one_of(*OUTGOING.values())
@@ -357,7 +357,7 @@ def test_ping_arguments_come_back_with_their_tags() -> None:
 
 
 def test_error_reads_its_bad_address() -> None:
-    error = Error(address="/metal/nope", reason="unknown address")
-    assert error.bad_address == "/metal/nope"
+    error = Error(refused_address="/metal/nope", reason="unknown address")
+    assert error.refused_address == "/metal/nope"
     assert type(error).address == "/metal/error"
     assert encode(error) == build("/metal/error", ("/metal/nope", "s"), ("unknown address", "s"))

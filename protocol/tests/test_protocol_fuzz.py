@@ -73,7 +73,7 @@ SEED_MESSAGES: list[Message] = [
         drums_muted=False,
         scene="boss",
     ),
-    Error(address="/metal/x", reason="unknown address"),
+    Error(refused_address="/metal/x", reason="unknown address"),
 ]
 INTERESTING_WORDS = [0, 1, 3, 4, -1, -4, 2**31 - 1, -(2**31), 0x7F7F7F7F, 64, 1_000_000]
 

@@ -13,9 +13,9 @@ import pytest
 from metalosc.protocol import (
     ATTRIBUTES_FILE,
     MANIFEST_FILE,
-    BundleError,
-    BundleManifest,
-    check_bundle_files,
+    ModelBundleError,
+    ModelManifest,
+    check_model_bundle,
     load_manifest,
     write_manifest,
 )
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 Z = 8
 
 
-def manifest(**overrides: object) -> BundleManifest:
+def manifest(**overrides: object) -> ModelManifest:
     fields: dict[str, object] = {
         "instrument": "bass",
         "preset": "bass-tiny",
@@ -38,7 +38,7 @@ def manifest(**overrides: object) -> BundleManifest:
         "z_size": Z,
     }
     fields.update(overrides)
-    return BundleManifest.model_validate(fields)
+    return ModelManifest.model_validate(fields)
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_manifest_round_trip(bundle: Path) -> None:
     assert loaded.hparams["flag"] is True
     assert loaded.hparams["enc_rnn_size"] == [16]
     assert loaded.schema_version == 1
-    check_bundle_files(bundle, loaded)
+    check_model_bundle(bundle, loaded)
 
 
 def test_write_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
@@ -85,21 +85,21 @@ def test_manifest_json_is_readable_by_people(bundle: Path) -> None:
 
 
 def expect_error(bundle_dir: Path, path: Path, reason: str) -> None:
-    with pytest.raises(BundleError) as caught:
-        check_bundle_files(bundle_dir, load_manifest(bundle_dir))
+    with pytest.raises(ModelBundleError) as caught:
+        check_model_bundle(bundle_dir, load_manifest(bundle_dir))
     assert caught.value.path == path
     assert reason in caught.value.reason
     assert str(path) in str(caught.value)
 
 
 def test_missing_bundle_directory(tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="bundle directory does not exist") as caught:
+    with pytest.raises(ModelBundleError, match="bundle directory does not exist") as caught:
         load_manifest(tmp_path / "nope")
     assert caught.value.path == tmp_path / "nope"
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
-    with pytest.raises(BundleError) as caught:
+    with pytest.raises(ModelBundleError) as caught:
         load_manifest(tmp_path)
     assert caught.value.path == tmp_path / MANIFEST_FILE
     assert caught.value.reason == "missing"
@@ -121,7 +121,7 @@ def test_invalid_manifest_file(bundle: Path, content: str | bytes, reason: str) 
         path.write_bytes(content)
     else:
         path.write_text(content)
-    with pytest.raises(BundleError) as caught:
+    with pytest.raises(ModelBundleError) as caught:
         load_manifest(bundle)
     assert caught.value.path == path
     assert reason in caught.value.reason
@@ -146,7 +146,7 @@ def test_schema_violation_names_the_field(
     bundle: Path, changes: dict[str, object], reason: str
 ) -> None:
     edit_manifest(bundle, **changes)
-    with pytest.raises(BundleError) as caught:
+    with pytest.raises(ModelBundleError) as caught:
         load_manifest(bundle)
     assert caught.value.path == bundle / MANIFEST_FILE
     assert reason in caught.value.reason
@@ -157,7 +157,7 @@ def test_missing_field_is_named(bundle: Path) -> None:
     data = json.loads(path.read_text())
     del data["checkpoint"]
     path.write_text(json.dumps(data))
-    with pytest.raises(BundleError, match="field 'checkpoint': Field required"):
+    with pytest.raises(ModelBundleError, match="field 'checkpoint': Field required"):
         load_manifest(bundle)
 
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from metalosc.protocol import BundleError, Instrument
+from metalosc.protocol import Instrument, ModelBundleError
 from metalosc.server import PhraseAnalysis
 
 Z_SIZE = 4
@@ -95,7 +95,7 @@ class FakeFactory:
 
     def load_model(self) -> WorkerFakeModel:
         if self.broken is not None:
-            raise BundleError(self.broken, "not JSON")
+            raise ModelBundleError(self.broken, "not JSON")
         return WorkerFakeModel(self.instrument)
 
     def load_analysis(self) -> PhraseAnalysis:

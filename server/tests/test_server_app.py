@@ -16,10 +16,10 @@ import pytest
 import trio
 from metalosc.protocol import (
     Bundle,
-    BundleError,
     Error,
     Instrument,
     Message,
+    ModelBundleError,
     Note,
     PhraseStarted,
     Ping,
@@ -121,7 +121,7 @@ async def test_ping_state_and_errors_over_the_wire(server: RunningServer, client
         await client.send(b"/metal/tension\x00\x00,s\x00\x00hi\x00\x00")
         error = await client.receive_message(Error)
     assert isinstance(error, Error)
-    assert error.bad_address == "/metal/tension"
+    assert error.refused_address == "/metal/tension"
     assert any(e["event"] == "osc_rejected" for e in logs)
     await client.send(Tension(value=1.0))
     await client.send(b"/metal/state\x00\x00\x00\x00,\x00\x00\x00")
@@ -150,7 +150,7 @@ async def test_reload_swaps_models_and_keeps_the_old_ones_on_failure(
     server: RunningServer, fake_models: dict[Instrument, Any], make_fake_models: Any
 ) -> None:
     def broken(path: Path) -> dict[Instrument, Any]:
-        raise BundleError(path / "guitar" / "manifest.json", "not JSON")
+        raise ModelBundleError(path / "guitar" / "manifest.json", "not JSON")
 
     with capture_logs() as logs:
         assert not await reload_models(server, broken)

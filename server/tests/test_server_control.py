@@ -185,7 +185,7 @@ async def test_bad_packets_get_an_error_reply_a_log_line_and_a_count(
         await rig.send(packet)
     [error] = rig.replies()
     assert isinstance(error, Error)
-    assert error.bad_address == address
+    assert error.refused_address == address
     assert reason in error.reason.lower()
     assert rig.controller.metrics["errors"] == 1
     [entry] = [e for e in logs if e["event"] == "osc_rejected"]
@@ -205,7 +205,7 @@ async def test_wrong_type_and_out_of_range_are_refused_and_change_nothing(
     await rig.send(_tension_with("loud"))
     await rig.send(_tension_with(1.5))
     errors = rig.replies()
-    assert all(isinstance(e, Error) and e.bad_address == "/metal/tension" for e in errors)
+    assert all(isinstance(e, Error) and e.refused_address == "/metal/tension" for e in errors)
     assert len(errors) == 2
     assert rig.controller.state.tension == 0.5
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import trio
-from metalosc.protocol import INSTRUMENTS, BundleError, Instrument
+from metalosc.protocol import INSTRUMENTS, Instrument, ModelBundleError
 from metalosc.server import (
     ConfigError,
     Generator,
@@ -109,7 +109,7 @@ async def _raises_value_error(runner: ProcessModelRunner) -> None:
 
 def test_a_load_error_is_raised_at_start_and_names_the_file(fakes: ModuleType) -> None:
     broken = Path("models/guitar/manifest.json")
-    with pytest.raises(BundleError, match=r"guitar/manifest\.json"):
+    with pytest.raises(ModelBundleError, match=r"guitar/manifest\.json"):
         ModelWorker(fakes.FakeFactory("guitar", broken=broken), "guitar")
 
 
@@ -119,7 +119,7 @@ async def test_start_workers_stops_the_others_when_one_fails(fakes: ModuleType) 
         "guitar": fakes.FakeFactory("guitar"),
         "bass": fakes.FakeFactory("bass", broken=broken),
     }
-    with trio.fail_after(60), pytest.raises(BundleError, match=r"attributes\.npz"):
+    with trio.fail_after(60), pytest.raises(ModelBundleError, match=r"attributes\.npz"):
         await start_workers(factories)  # the error itself, not an exception group
 
 

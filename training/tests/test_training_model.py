@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from metalosc.protocol import BundleError, Instrument
+from metalosc.protocol import Instrument, ModelBundleError
 from metalosc.runtime import InstrumentModel, build_config
 from metalosc.training._synthetic import instrument_part, synthetic_song
 
@@ -107,7 +107,7 @@ def test_magenta_trained_model_restores_the_weights_only_checkpoint(
 def test_corrupt_manifest_is_named(bundle_copy) -> None:
     bundle = bundle_copy("guitar")
     (bundle / "manifest.json").write_text("{not json")
-    with pytest.raises(BundleError, match=r"manifest\.json") as info:
+    with pytest.raises(ModelBundleError, match=r"manifest\.json") as info:
         InstrumentModel.load(bundle)
     assert info.value.path == bundle / "manifest.json"
 
@@ -115,7 +115,7 @@ def test_corrupt_manifest_is_named(bundle_copy) -> None:
 def test_missing_checkpoint_index_is_named(bundle_copy) -> None:
     bundle = bundle_copy("drums")
     (bundle / "model.ckpt.index").unlink()
-    with pytest.raises(BundleError) as info:
+    with pytest.raises(ModelBundleError) as info:
         InstrumentModel.load(bundle)
     assert info.value.path == bundle / "model.ckpt.index"
 
@@ -123,7 +123,7 @@ def test_missing_checkpoint_index_is_named(bundle_copy) -> None:
 def test_corrupt_checkpoint_index_is_named(bundle_copy) -> None:
     bundle = bundle_copy("drums")
     (bundle / "model.ckpt.index").write_bytes(b"garbage" * 10)
-    with pytest.raises(BundleError) as info:
+    with pytest.raises(ModelBundleError) as info:
         InstrumentModel.load(bundle)
     assert info.value.path == bundle / "model.ckpt.index"
 
@@ -132,7 +132,7 @@ def test_corrupt_checkpoint_data_is_named(bundle_copy) -> None:
     bundle = bundle_copy("drums")
     data = bundle / "model.ckpt.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])
-    with pytest.raises(BundleError) as info:
+    with pytest.raises(ModelBundleError) as info:
         InstrumentModel.load(bundle)
     assert info.value.path == data
     assert "checkpoint data" in str(info.value)
@@ -141,6 +141,6 @@ def test_corrupt_checkpoint_data_is_named(bundle_copy) -> None:
 def test_corrupt_attributes_are_named(bundle_copy) -> None:
     bundle = bundle_copy("bass")
     (bundle / "attributes.npz").write_bytes(b"PK\x03\x04broken")
-    with pytest.raises(BundleError) as info:
+    with pytest.raises(ModelBundleError) as info:
         InstrumentModel.load(bundle)
     assert info.value.path == bundle / "attributes.npz"

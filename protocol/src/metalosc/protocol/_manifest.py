@@ -33,7 +33,7 @@ TENSION_ATTRIBUTE = "tension"
 _SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 
 
-class BundleError(Exception):
+class ModelBundleError(Exception):
     """A model bundle that cannot be used; `path` is the broken file (or the bundle directory)."""
 
     def __init__(self, path: Path, reason: str) -> None:
@@ -45,7 +45,7 @@ class BundleError(Exception):
         return f"{self.path}: {self.reason}"
 
 
-class BundleManifest(BaseModel):
+class ModelManifest(BaseModel):
     """`manifest.json` of a model bundle, schema version 1.
 
     `hparams` and `converter` are overrides on the named Magenta config (`CONFIG_MAP` key), so
@@ -85,45 +85,45 @@ def _validation_reason(error: ValidationError) -> str:
     return "schema violation: " + "; ".join(problems) + (f" (+{more} more)" if more > 0 else "")
 
 
-def load_manifest(bundle_dir: Path) -> BundleManifest:
+def load_manifest(bundle_dir: Path) -> ModelManifest:
     """The validated manifest of the bundle in `bundle_dir`.
 
-    Raises BundleError naming manifest.json (or the directory) on any problem: missing,
+    Raises ModelBundleError naming manifest.json (or the directory) on any problem: missing,
     unreadable, invalid JSON, unsupported schema version, or a field violating the schema.
     """
     bundle_dir = Path(bundle_dir)
     if not bundle_dir.is_dir():
-        raise BundleError(bundle_dir, "bundle directory does not exist")
+        raise ModelBundleError(bundle_dir, "bundle directory does not exist")
     path = bundle_dir / MANIFEST_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BundleError(path, "missing") from None
+        raise ModelBundleError(path, "missing") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise BundleError(path, f"unreadable: {e}") from None
+        raise ModelBundleError(path, f"unreadable: {e}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise BundleError(
+        raise ModelBundleError(
             path, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
         ) from None
     if not isinstance(data, dict):
-        raise BundleError(
+        raise ModelBundleError(
             path, f"invalid manifest: expected a JSON object, got {type(data).__name__}"
         )
     version = data.get("schema_version")
     if version != MANIFEST_SCHEMA_VERSION:
-        raise BundleError(
+        raise ModelBundleError(
             path,
             f"unsupported schema_version {version!r} (expected {MANIFEST_SCHEMA_VERSION})",
         )
     try:
-        return BundleManifest.model_validate(data)
+        return ModelManifest.model_validate(data)
     except ValidationError as e:
-        raise BundleError(path, _validation_reason(e)) from None
+        raise ModelBundleError(path, _validation_reason(e)) from None
 
 
-def write_manifest(bundle_dir: Path, manifest: BundleManifest) -> None:
+def write_manifest(bundle_dir: Path, manifest: ModelManifest) -> None:
     """Writes `manifest.json` into `bundle_dir` atomically (temp file, fsync, `os.replace`), so a
     crash never leaves a half-written manifest that a reloading server would trip on."""
     bundle_dir = Path(bundle_dir)
@@ -147,12 +147,12 @@ def write_manifest(bundle_dir: Path, manifest: BundleManifest) -> None:
 
 def _check_readable(path: Path, what: str) -> None:
     if not path.is_file():
-        raise BundleError(path, f"missing {what}")
+        raise ModelBundleError(path, f"missing {what}")
     try:
         with path.open("rb") as f:
             f.read(1)
     except OSError as e:
-        raise BundleError(path, f"unreadable {what}: {e.strerror or e}") from None
+        raise ModelBundleError(path, f"unreadable {what}: {e.strerror or e}") from None
 
 
 def _check_checkpoint(bundle_dir: Path, checkpoint: str) -> None:
@@ -160,7 +160,7 @@ def _check_checkpoint(bundle_dir: Path, checkpoint: str) -> None:
     _check_readable(prefix.with_name(prefix.name + ".index"), "checkpoint index")
     shards = sorted(prefix.parent.glob(f"{glob.escape(prefix.name)}.data-*-of-*"))
     if not shards:
-        raise BundleError(
+        raise ModelBundleError(
             prefix.with_name(prefix.name + ".data-00000-of-00001"), "missing checkpoint data"
         )
     totals = set()
@@ -177,30 +177,30 @@ def _check_checkpoint(bundle_dir: Path, checkpoint: str) -> None:
 
 def _check_attributes(path: Path, z_size: int) -> None:
     if not path.is_file():
-        raise BundleError(path, "missing")
+        raise ModelBundleError(path, "missing")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if TENSION_ATTRIBUTE not in archive.files:
-                raise BundleError(path, f"no '{TENSION_ATTRIBUTE}' array")
+                raise ModelBundleError(path, f"no '{TENSION_ATTRIBUTE}' array")
             tension = archive[TENSION_ATTRIBUTE]
-    except BundleError:
+    except ModelBundleError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise BundleError(path, f"unreadable: {e}") from None
+        raise ModelBundleError(path, f"unreadable: {e}") from None
     if tension.shape != (z_size,) or not np.issubdtype(tension.dtype, np.floating):
-        raise BundleError(
+        raise ModelBundleError(
             path,
             f"'{TENSION_ATTRIBUTE}' is {tension.dtype} {tension.shape}, "
             f"expected float ({z_size},) to match z_size",
         )
     if not np.all(np.isfinite(tension)):
-        raise BundleError(path, f"'{TENSION_ATTRIBUTE}' has non-finite values")
+        raise ModelBundleError(path, f"'{TENSION_ATTRIBUTE}' has non-finite values")
 
 
-def check_bundle_files(bundle_dir: Path, manifest: BundleManifest) -> None:
+def check_model_bundle(bundle_dir: Path, manifest: ModelManifest) -> None:
     """Checks that the files `manifest` names exist and are readable: the checkpoint's `.index`
     and every `.data-NNNNN-of-NNNNN` shard, and attributes.npz with a finite `tension` vector of
-    length `z_size`. Raises BundleError naming the missing or broken file."""
+    length `z_size`. Raises ModelBundleError naming the missing or broken file."""
     bundle_dir = Path(bundle_dir)
     _check_checkpoint(bundle_dir, manifest.checkpoint)
     _check_attributes(bundle_dir / ATTRIBUTES_FILE, manifest.z_size)

@@ -265,9 +265,8 @@ class Error(MessageBase):
     address: ClassVar[str] = "/metal/error"
     direction: ClassVar[Direction] = "out"
 
-    # The field shadows the ClassVar name only on the instance, so it is spelled differently in
-    # Python and documented as `address` on the wire.
-    bad_address: OscText = Field(description="the address received", alias="address")
+    # Not `address`: every message class names its own OSC address so (a ClassVar).
+    refused_address: OscText = Field(description="the address of the refused message")
     reason: OscText = Field(description="why it was refused")
 
 

@@ -19,10 +19,10 @@ import structlog
 from metalosc.protocol import (
     ATTRIBUTES_FILE,
     TENSION_ATTRIBUTE,
-    BundleError,
-    BundleManifest,
     Instrument,
-    check_bundle_files,
+    ModelBundleError,
+    ModelManifest,
+    check_model_bundle,
     load_manifest,
 )
 from numpy.typing import NDArray
@@ -51,7 +51,7 @@ class InstrumentModel:
     def __init__(
         self,
         session: ModelSession,
-        manifest: BundleManifest,
+        manifest: ModelManifest,
         attributes: dict[str, NDArray[Any]],
     ) -> None:
         self._session = session
@@ -64,20 +64,20 @@ class InstrumentModel:
 
     @classmethod
     def load(cls, bundle_dir: Path, *, max_batch: int = DEFAULT_MAX_BATCH) -> InstrumentModel:
-        """Loads a bundle; BundleError naming the broken file (manifest.json, a checkpoint file,
-        attributes.npz) on any problem."""
+        """Loads a bundle; ``ModelBundleError`` naming the broken file (manifest.json, a
+        checkpoint file, attributes.npz) on any problem."""
         bundle_dir = Path(bundle_dir)
         manifest = load_manifest(bundle_dir)
-        check_bundle_files(bundle_dir, manifest)
+        check_model_bundle(bundle_dir, manifest)
         attributes_path = bundle_dir / ATTRIBUTES_FILE
         with np.load(attributes_path, allow_pickle=False) as archive:
             attributes = {key: np.asarray(archive[key]) for key in archive.files}
         try:
             config = build_config(manifest.magenta_config, manifest.hparams, manifest.converter)
         except ValueError as e:
-            raise BundleError(bundle_dir / "manifest.json", str(e)) from None
+            raise ModelBundleError(bundle_dir / "manifest.json", str(e)) from None
         if int(config.hparams.z_size) != manifest.z_size:
-            raise BundleError(
+            raise ModelBundleError(
                 bundle_dir / "manifest.json",
                 f"z_size {manifest.z_size} does not match hparams z_size {config.hparams.z_size}",
             )
@@ -86,7 +86,7 @@ class InstrumentModel:
                 config, str(bundle_dir / manifest.checkpoint), max_batch=max_batch
             )
         except CheckpointError as e:
-            raise BundleError(e.path, e.reason) from None
+            raise ModelBundleError(e.path, e.reason) from None
         log.info(
             "model.loaded",
             instrument=manifest.instrument,

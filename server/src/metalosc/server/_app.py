@@ -66,7 +66,8 @@ class RunningServer:
 
 
 def load_models(models_dir: Path) -> dict[Instrument, InstrumentModelLike]:
-    """Load the three bundles ``models_dir/{guitar,bass,drums}`` (BundleError names a bad file)."""
+    """Load the three bundles ``models_dir/{guitar,bass,drums}`` (``ModelBundleError`` names a
+    bad file)."""
     from metalosc.runtime import InstrumentModel
 
     models: dict[Instrument, InstrumentModelLike] = {}

@@ -19,7 +19,7 @@ import trio
 
 if sys.version_info < (3, 11):  # pragma: no cover - the deployed interpreter is 3.11
     from exceptiongroup import BaseExceptionGroup
-from metalosc.protocol import BundleError
+from metalosc.protocol import ModelBundleError
 
 from ._app import RunningServer, reload_models, serve
 from ._logging import configure_logging
@@ -139,14 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         trio.run(run_daemon, settings)
     except BaseExceptionGroup as group:
         # hypercorn's way: split out the expected failure, re-raise real errors untouched
-        broken, rest = group.split(BundleError)
+        broken, rest = group.split(ModelBundleError)
         if broken is None:
             raise
         _report_bundle_errors(broken.exceptions)
         if rest is not None:
             raise rest from None
         return EXIT_BUNDLE
-    except BundleError as exc:
+    except ModelBundleError as exc:
         _report_bundle_errors([exc])
         return EXIT_BUNDLE
     return 0

@@ -97,7 +97,7 @@ class Controller:
             self.metrics.inc("error_replies_suppressed")
             return
         log.warning("osc_rejected", peer=f"{peer[0]}:{peer[1]}", address=address, reason=reason)
-        await self.send_to(encode(Error(address=address, reason=reason)), peer)
+        await self.send_to(encode(Error(refused_address=address, reason=reason)), peer)
 
     async def handle(self, message: Message, peer: Peer) -> None:
         now = trio.current_time()

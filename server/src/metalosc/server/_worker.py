@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 import trio
-from metalosc.protocol import INSTRUMENTS, Instrument, check_bundle_files, load_manifest
+from metalosc.protocol import INSTRUMENTS, Instrument, check_model_bundle, load_manifest
 from metalosc.runtime import Phrase, ZVector
 
 from ._generation import InstrumentModelLike, PhraseAnalysis, decode_phrases
@@ -208,7 +208,7 @@ class ModelWorker:
         log_format: LogFormat = "json",
         log_level: str = "info",
     ) -> None:
-        """Spawn the process and wait until its model is loaded; a load error (``BundleError``
+        """Spawn the process and wait until its model is loaded; a load error (``ModelBundleError``
         naming the file) is re-raised here and the process is gone."""
         self.name = name
         self._conn, child = _CONTEXT.Pipe()
@@ -344,7 +344,8 @@ async def start_workers(
     log_level: str = "info",
 ) -> dict[Instrument, ModelWorker]:
     """Start one worker per instrument, concurrently; if any fails to load, stop the others and
-    raise its error itself (a ``BundleError`` names the broken file), not an exception group."""
+    raise its error itself (a ``ModelBundleError`` names the broken file), not an exception
+    group."""
     workers: dict[Instrument, ModelWorker] = {}
     errors: list[BaseException] = []
 
@@ -371,10 +372,10 @@ def bundle_factories(models_dir: Path) -> dict[Instrument, ModelFactory]:
     """The production factories for ``models_dir/{guitar,bass,drums}``.
 
     Each bundle's manifest and files are checked here first (milliseconds, no TensorFlow), so a
-    broken bundle is a ``BundleError`` naming the file at once, not after three workers have
+    broken bundle is a ``ModelBundleError`` naming the file at once, not after three workers have
     imported TensorFlow; what only loading can find is still raised by the worker's start.
     """
     for instrument in INSTRUMENTS:
         bundle_dir = models_dir / instrument
-        check_bundle_files(bundle_dir, load_manifest(bundle_dir))
+        check_model_bundle(bundle_dir, load_manifest(bundle_dir))
     return {i: BundleModelFactory(models_dir / i) for i in INSTRUMENTS}

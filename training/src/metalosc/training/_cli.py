@@ -268,13 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    from metalosc.protocol import BundleError
+    from metalosc.protocol import ModelBundleError
     from metalosc.training._pipeline import StageError
     from metalosc.training._train import InitCheckpointError
 
     try:
         return _run(args)
-    except (StageError, BundleError, InitCheckpointError, FileNotFoundError, ValueError) as e:
+    except (StageError, ModelBundleError, InitCheckpointError, FileNotFoundError, ValueError) as e:
         structlog.get_logger("metalosc.training").error("cli.failed", error=str(e))
         print(f"metalosc-train: error: {e}", file=sys.stderr)
         return EXIT_FAILURE

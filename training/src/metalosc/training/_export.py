@@ -30,8 +30,8 @@ import structlog
 from metalosc.protocol import (
     ATTRIBUTES_FILE,
     TENSION_ATTRIBUTE,
-    BundleManifest,
     Instrument,
+    ModelManifest,
     write_manifest,
 )
 from metalosc.runtime import ModelSession, Preset, intensity
@@ -141,7 +141,7 @@ def export_bundle(
             write_weights(session, tmp / CHECKPOINT_NAME, global_step)
             with (tmp / ATTRIBUTES_FILE).open("wb") as f:
                 np.savez(f, **{TENSION_ATTRIBUTE: tension.vector})
-            manifest = BundleManifest(
+            manifest = ModelManifest(
                 instrument=preset.instrument,
                 preset=preset.name,
                 magenta_config=preset.magenta_config,

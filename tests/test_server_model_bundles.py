@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import structlog
-from metalosc.protocol import BundleError
+from metalosc.protocol import ModelBundleError
 from metalosc.server import Settings, load_models, serve
 from metalosc.server._cli import main
 
@@ -29,20 +29,20 @@ def models(tiny_bundles: Path, tmp_path: Path) -> Path:
 
 def test_corrupt_manifest_is_named(models: Path) -> None:
     (models / "bass" / "manifest.json").write_text("{ not json")
-    with pytest.raises(BundleError, match=r"bass.*manifest\.json"):
+    with pytest.raises(ModelBundleError, match=r"bass.*manifest\.json"):
         load_models(models)
 
 
 def test_missing_checkpoint_file_is_named(models: Path) -> None:
     [index] = (models / "drums").glob("*.index")
     index.unlink()
-    with pytest.raises(BundleError, match=re.escape(index.name)):
+    with pytest.raises(ModelBundleError, match=re.escape(index.name)):
         load_models(models)
 
 
 async def test_serve_refuses_to_start(models: Path) -> None:
     (models / "guitar" / "attributes.npz").write_bytes(b"garbage")
-    with pytest.raises(BundleError, match=r"attributes\.npz"):
+    with pytest.raises(ModelBundleError, match=r"attributes\.npz"):
         await serve(Settings(models=models, port=0))
 
 
