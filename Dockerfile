@@ -16,12 +16,15 @@ WORKDIR /opt/metalosc
 # Dependencies first, so code changes do not re-download TensorFlow.
 COPY pyproject.toml uv.lock ./
 COPY protocol/pyproject.toml protocol/
+COPY runtime/pyproject.toml runtime/
 COPY server/pyproject.toml server/
 COPY training/pyproject.toml training/
-RUN mkdir -p protocol/src/metalosc/protocol server/src/metalosc/server training/src/metalosc/training \
+RUN mkdir -p protocol/src/metalosc/protocol runtime/src/metalosc/runtime server/src/metalosc/server \
+        training/src/metalosc/training \
     && uv sync --frozen --no-dev --no-install-workspace
 
 COPY protocol protocol
+COPY runtime runtime
 COPY server server
 COPY training training
 COPY models models

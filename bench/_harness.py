@@ -9,13 +9,14 @@ import resource
 import subprocess
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import trio
 from metalosc.protocol import INSTRUMENTS
-from metalosc.server import RunningServer, Settings, configure_logging, serve
+from metalosc.server import DecodeRequest, RunningServer, Settings, configure_logging, serve
 from metalosc.server._cli import GIL_SWITCH_INTERVAL_S
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,9 +28,7 @@ sys.setswitchinterval(float(os.environ.get("BENCH_SWITCH_INTERVAL", GIL_SWITCH_I
 async def start_server(nursery: trio.Nursery, models: Path, **settings: object) -> RunningServer:
     """``serve`` on a free loopback port with ``settings``; returns once ready."""
     config = Settings(models=models, port=0, log_format="json", **settings)  # type: ignore[arg-type]
-    running: RunningServer = await nursery.start(
-        lambda task_status: serve(config, task_status=task_status)
-    )
+    running: RunningServer = await nursery.start(partial(serve, config))
     return running
 
 
@@ -41,7 +40,7 @@ async def decode_forever(server: RunningServer, batch: int = 16) -> None:
         chords = ["Em", "G"] if instrument == "bass" else None
         while True:
             z = server.generator.sample(instrument, batch)  # type: ignore[arg-type]
-            await runner.decode(z, 1.0, chords, list(range(batch)))
+            await runner.decode(DecodeRequest.of(z, 1.0, chords, range(batch)))
 
     async with trio.open_nursery() as nursery:
         for instrument in INSTRUMENTS:

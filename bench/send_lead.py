@@ -87,7 +87,7 @@ async def main(args: argparse.Namespace) -> None:
             per_s = len(send_leads) / args.duration
             print("late cues at ~" + ", ".join(f"{k / per_s:.1f} s" for k in late_cues[:12]))
         late = server.metrics["late_sends"]
-        underruns = {i: b.underruns for i, b in server.buffers.items()}
+        underruns = {i: b.underruns for i, b in server.conductor.buffers.items()}
         print(
             f"late sends {late}, underruns {underruns}, silent phrases "
             f"{server.metrics['silent_phrases']}"

@@ -531,7 +531,7 @@ def check_daemon_session(events: list[dict[str, Any]], lookahead: float, bpm: fl
 
 @pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")  # note_seq's pydub
 async def test_probe_plays_along_with_the_daemon(csharp: CSharpBuild) -> None:
-    from metalosc.server import PhraseAnalysis, Settings
+    from metalosc.server import PhraseAnalysis, Settings, ThreadExecutor
 
     settings = Settings(
         port=0, bpm=DAEMON_BPM, lookahead=DAEMON_LOOKAHEAD, seed=0, buffer_depth=4, batch_size=4
@@ -542,8 +542,11 @@ async def test_probe_plays_along_with_the_daemon(csharp: CSharpBuild) -> None:
         chords=lambda seq: ["E5", "G5"],
         chord_fit=lambda seq, chords: 0.5,
     )
-    models = {i: StandInModel(i) for i in STAND_IN_PITCHES}
-    events, _ = await run_probe_against_daemon(csharp, settings, models=models, analysis=analysis)
+
+    async def stand_ins() -> dict[str, ThreadExecutor]:
+        return {i: ThreadExecutor(StandInModel(i), analysis) for i in STAND_IN_PITCHES}
+
+    events, _ = await run_probe_against_daemon(csharp, settings, executors=stand_ins)
 
     check_daemon_session(events, DAEMON_LOOKAHEAD, DAEMON_BPM)
     notes = [e for e in events if e["event"] == "note"]

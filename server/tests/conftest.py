@@ -1,56 +1,27 @@
-"""Fakes for the server's unit tests: models that decode deterministically and instantly.
+"""Fixtures of the server's unit tests: fake models that decode deterministically and instantly.
 
-A fake model turns a latent into a phrase whose note count grows with the latent's projection on
-the model's tension vector, so "more intense" is known exactly; the fake analysis counts notes.
-Real MusicVAE models are only used by the integration tests in ``tests/``.
+The fakes come from the public test kit, ``metalosc.server.testing``: a fake model turns a latent
+into a phrase whose note count grows with the latent's projection on the model's tension vector,
+so "more intense" is known exactly; the fake analysis counts notes. Real MusicVAE models are only
+used by the integration tests in ``tests/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import CHORD_FIT, Phrase, PhraseNote
 from metalosc.server import PhraseAnalysis
-from server_worker_fakes import fake_chords, fake_sequence
-
-Z_SIZE = 4
-
-
-class FakeModel:
-    """Implements ``InstrumentModelLike``; records every call."""
-
-    def __init__(self, instrument: Instrument) -> None:
-        self.instrument = instrument
-        self.z_size = Z_SIZE
-        self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
-        self.decode_calls: list[tuple[int, float, list[str] | None]] = []
-        self.closed = False
-
-    def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.standard_normal((n, self.z_size))
-
-    def decode(
-        self, z: np.ndarray, temperature: float = 1.0, chords: Sequence[str] | None = None
-    ) -> list[Any]:
-        if self.instrument == "bass" and chords is None:
-            raise ValueError("the bass model needs chords")
-        self.decode_calls.append((len(z), temperature, None if chords is None else list(chords)))
-        return [fake_sequence(int(np.clip(8 + 4 * row[0], 1, 16))) for row in z]
-
-    def encode(self, seqs: Sequence[Any], chords: Sequence[str] | None = None) -> np.ndarray:
-        return np.array([[(len(s.notes) - 8) / 4, 0.0, 0.0, 0.0] for s in seqs])
-
-    def close(self) -> None:
-        self.closed = True
+from metalosc.server.testing import FakeModel, FakeModelSource
+from metalosc.server.testing import fake_analysis as make_fake_analysis
 
 
 @pytest.fixture
 def make_fake_models() -> Callable[[], dict[Instrument, FakeModel]]:
-    """A maker of fresh fake model sets (e.g. what a reload loads)."""
+    """A maker of fresh fake model sets."""
     return lambda: {i: FakeModel(i) for i in INSTRUMENTS}
 
 
@@ -63,12 +34,13 @@ def fake_models(
 
 @pytest.fixture
 def fake_analysis() -> PhraseAnalysis:
-    return PhraseAnalysis(
-        intensity=lambda seq, instrument: float(len(seq.notes)),
-        features=lambda seq, instrument: {"note_density": len(seq.notes) / 2.0},
-        chords=fake_chords,
-        chord_fit=lambda seq, chords: 0.5,
-    )
+    return make_fake_analysis()
+
+
+@pytest.fixture
+def fake_source() -> FakeModelSource:
+    """An executor source of fake models for ``serve`` (it records every set it opens)."""
+    return FakeModelSource()
 
 
 PhraseMaker = Callable[..., Phrase]

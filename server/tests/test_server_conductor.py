@@ -17,7 +17,7 @@ from metalosc.runtime import Phrase, slerp
 from metalosc.server import (
     Conductor,
     ConductorError,
-    MusicState,
+    Controls,
     PhraseBuffer,
 )
 from metalosc.server._conductor import best_fitting
@@ -79,14 +79,14 @@ def _conductor(make_phrase: PhraseMaker, tension: float = 0.5) -> Conductor:
         buffers["guitar"].add([make_phrase("guitar", level, accompaniment=bass)], tension)
         buffers["bass"].observe(bass)
         buffers["drums"].add([make_phrase("drums", level)], tension)
-    return Conductor(buffers, MusicState(tension=tension))
+    return Conductor(buffers, Controls(tension=tension))
 
 
 def test_conductor_follows_tension(make_phrase: PhraseMaker) -> None:
     conductor = _conductor(make_phrase)
-    conductor.state.tension = 0.0
+    conductor.controls.tension = 0.0
     calm = conductor.next_phrases(0)
-    conductor.state.tension = 1.0
+    conductor.controls.tension = 1.0
     intense = conductor.next_phrases(1)
     assert calm is not None
     assert intense is not None
@@ -122,7 +122,7 @@ def test_bass_plays_the_best_chord_fit_before_the_closest_tension(
     buffers["bass"].observe(bass)
     buffers["guitar"].add([make_phrase("guitar", 9, accompaniment=bass)], 1.0)
     buffers["drums"].add([make_phrase("drums", 9)], 1.0)
-    chosen = Conductor(buffers, MusicState(tension=1.0)).next_phrases(0)
+    chosen = Conductor(buffers, Controls(tension=1.0)).next_phrases(0)
     assert chosen is not None
     # harmony first (0.9 beats 0.25), then the tension among the equally fitting two
     assert chosen.phrases["bass"] is fits_best_busy
@@ -141,12 +141,12 @@ def test_interpolation_over_eight_bars_ends_on_the_scene(make_phrase: PhraseMake
     first = conductor.next_phrases(0)
     assert first is not None
     conductor.save_scene("boss")
-    scene = conductor.state.scenes["boss"]
+    scene = conductor.scenes["boss"]
     for _ in range(2):  # move away from the scene
         conductor.next_phrases(1)
     start = {i: p.z for i, p in conductor.current.items()}
     interp = conductor.plan_interpolation("boss", bars=8)
-    assert conductor.state.scene == "boss"
+    assert conductor.scene_target == "boss"
     assert len(interp.points) == 4  # one point per 2-bar phrase
     # the runner decodes the points; here each decoded phrase carries its point's z exactly
     interp.decoded = [
@@ -165,7 +165,7 @@ def test_interpolation_over_eight_bars_ends_on_the_scene(make_phrase: PhraseMake
         assert played[-1] is not None
         assert played[-1].phrases[i].z[0] == scene[i][0]
     assert conductor.finish_interpolation() is True
-    assert conductor.state.scene == ""
+    assert conductor.scene_target == ""
     assert conductor.next_phrases(20) is not None  # back to picking by tension
 
 

@@ -16,20 +16,21 @@ from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import TENSION_PUSH, notes_from_sequence
 from metalosc.server import (
     Conductor,
+    Controls,
     Generator,
     ModelRunner,
-    MusicState,
     PhraseAnalysis,
     PhraseBuffer,
+    ThreadExecutor,
 )
 
 
 def _generator(
     models: dict[Instrument, Any], analysis: PhraseAnalysis, depth: int = 8, batch: int = 4
 ) -> Generator:
-    runners = {i: ModelRunner(models[i], analysis) for i in INSTRUMENTS}
+    runners = {i: ModelRunner(ThreadExecutor(models[i], analysis)) for i in INSTRUMENTS}
     buffers = {i: PhraseBuffer(i, depth, models[i].tension_vector) for i in INSTRUMENTS}
-    return Generator(runners, buffers, MusicState(), seed=7, batch_size=batch, bass_candidates=3)
+    return Generator(runners, buffers, Controls(), seed=7, batch_size=batch, bass_candidates=3)
 
 
 async def test_prime_fills_each_buffer_in_batches(
@@ -59,10 +60,9 @@ async def test_refill_loop_tops_up_after_picks(
 ) -> None:
     gen = _generator(fake_models, fake_analysis)
     await gen.prime()
-    conductor = Conductor(gen.buffers, gen.state)
+    conductor = Conductor(gen.buffers, gen.controls)
     async with trio.open_nursery() as nursery:
-        for instrument in ("guitar", "drums"):
-            nursery.start_soon(gen.refill_forever, instrument)
+        nursery.start_soon(gen.run)
         for index in range(20):
             assert conductor.next_phrases(index) is not None
             gen.poke()
@@ -83,7 +83,7 @@ async def test_temperature_reaches_the_model(
     fake_analysis: PhraseAnalysis,
 ) -> None:
     gen = _generator(fake_models, fake_analysis, depth=2, batch=2)
-    gen.state.temperature = 0.3
+    gen.controls.temperature = 0.3
     await gen.prime()
     assert {t for _, t, _ in fake_models["drums"].decode_calls} == {0.3}
 
@@ -92,9 +92,9 @@ def test_sampling_pushes_latents_along_the_tension_vector(
     fake_models: dict[Instrument, Any], fake_analysis: PhraseAnalysis
 ) -> None:
     gen = _generator(fake_models, fake_analysis)
-    gen.state.tension = 0.0
+    gen.controls.tension = 0.0
     calm = gen.sample("drums", 2000)[:, 0].mean()
-    gen.state.tension = 1.0
+    gen.controls.tension = 1.0
     intense = gen.sample("drums", 2000)[:, 0].mean()
     assert calm < -0.5 < 0.5 < intense
     assert gen.sample("drums", 2000)[:, 1].std() == pytest.approx(1.0, abs=0.1)
@@ -108,7 +108,7 @@ def test_sampling_places_latents_at_the_tension_coordinate(
     vector = np.asarray(fake_models["drums"].tension_vector, dtype=np.float64)
     unit = vector / np.linalg.norm(vector)
     for tension in (0.0, 0.25, 1.0):
-        gen.state.tension = tension
+        gen.controls.tension = tension
         z = gen.sample("drums", 50)
         expected = (2 * tension - 1) * TENSION_PUSH * np.linalg.norm(vector)
         np.testing.assert_allclose(z @ unit, expected)
@@ -121,7 +121,7 @@ async def test_interpolation_path_is_decoded_in_one_batch_per_instrument(
 ) -> None:
     gen = _generator(fake_models, fake_analysis)
     await gen.prime()
-    conductor = Conductor(gen.buffers, gen.state)
+    conductor = Conductor(gen.buffers, gen.controls)
     conductor.next_phrases(0)
     conductor.save_scene("boss")
     conductor.next_phrases(1)
@@ -133,7 +133,7 @@ async def test_interpolation_path_is_decoded_in_one_batch_per_instrument(
     assert len(interp.decoded) == 4
     last = interp.decoded[-1]
     for instrument in INSTRUMENTS:
-        np.testing.assert_array_equal(last[instrument].z, gen.state.scenes["boss"][instrument])
+        np.testing.assert_array_equal(last[instrument].z, conductor.scenes["boss"][instrument])
     assert last["bass"].chords == last["guitar"].chords
 
 
@@ -163,12 +163,12 @@ async def test_a_tension_jump_decodes_one_more_batch_for_the_new_tension(
     fake_analysis: PhraseAnalysis,
 ) -> None:
     gen = _generator(fake_models, fake_analysis)
-    gen.state.tension = 0.5
+    gen.controls.tension = 0.5
     await gen.prime()
     assert await gen.refill("drums") == 0  # full, and tuned for this tension
-    gen.state.tension = 0.55
+    gen.controls.tension = 0.55
     assert await gen.refill("drums") == 0  # a small move: the pool still fits
-    gen.state.tension = 1.0
+    gen.controls.tension = 1.0
     assert await gen.refill("drums") == 4  # a jump: one batch aimed at the new tension
     assert await gen.refill("drums") == 0
     assert len(gen.buffers["drums"]) == 12  # the pool may grow to twice its depth

@@ -1,17 +1,15 @@
 """Worker-process suite: models in spawned processes, driven through the real pipe protocol.
 
-Rules: fake models from ``server_worker_fakes`` (picklable factories, no TensorFlow), real spawned
+Rules: fake models from ``metalosc.server.testing`` (picklable factories, no TensorFlow), real
 processes (so real time, each wait bounded by ``trio.fail_after``); every worker started here is
 closed here. Spawning costs ~1 s per process: keep the number of workers small.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
-from typing import Any
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,46 +17,43 @@ import trio
 from metalosc.protocol import INSTRUMENTS, Instrument, ModelBundleError
 from metalosc.server import (
     ConfigError,
+    Controls,
+    DecodeRequest,
+    Executor,
     Generator,
-    ModelWorker,
-    MusicState,
+    ModelRunner,
     PhraseBuffer,
-    ProcessModelRunner,
+    ProcessExecutor,
     Settings,
     WorkerDiedError,
     WorkerError,
     load_settings,
     reload_models,
-    start_workers,
+    start_process_executors,
 )
 from metalosc.server._cli import build_parser
+from metalosc.server.testing import EXIT_TEMPERATURE, SLOW_TEMPERATURE, FakeModelFactory
 from structlog.testing import capture_logs
 
 
-@pytest.fixture(scope="module")
-def fakes() -> ModuleType:
-    """The fakes module, importable by name in the spawned workers too (pytest's pythonpath)."""
-    return importlib.import_module("server_worker_fakes")
-
-
 @pytest.fixture
-async def runners(fakes: ModuleType) -> AsyncIterator[dict[Instrument, ProcessModelRunner]]:
+async def runners() -> AsyncIterator[dict[Instrument, ModelRunner]]:
     with trio.fail_after(60):
-        workers = await start_workers({i: fakes.FakeFactory(i) for i in INSTRUMENTS})
-    yield {i: ProcessModelRunner(w) for i, w in workers.items()}
+        workers = await start_process_executors({i: FakeModelFactory(i) for i in INSTRUMENTS})
+    yield {i: ModelRunner(w) for i, w in workers.items()}
     for worker in workers.values():
         worker.close()
 
 
 async def test_decodes_come_back_as_measured_phrases_and_fill_the_buffers(
-    runners: dict[Instrument, ProcessModelRunner],
+    runners: dict[Instrument, ModelRunner],
 ) -> None:
     drums = runners["drums"]
     assert (drums.instrument, drums.z_size) == ("drums", 4)
     np.testing.assert_array_equal(drums.tension_vector, [1.0, 0.0, 0.0, 0.0])
     z = np.array([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]])
     with trio.fail_after(20):
-        phrases = await drums.decode(z, 1.0, None, [11, 12])
+        phrases = await drums.decode(DecodeRequest.of(z, 1.0, None, [11, 12]))
     assert [p.id for p in phrases] == [11, 12]
     assert [len(p.notes) for p in phrases] == [12, 4]
     assert [p.intensity for p in phrases] == [12.0, 4.0]
@@ -66,16 +61,17 @@ async def test_decodes_come_back_as_measured_phrases_and_fill_the_buffers(
     np.testing.assert_array_equal(phrases[1].z, z[1])
     assert (phrases[0].notes[1].start_beat, phrases[0].notes[1].end_beat) == (0.5, 0.75)
     assert drums.phrases_decoded == 2
-    guitar = await runners["guitar"].decode(z[:1], 1.0, None, [1], with_chords=True)
+    request = DecodeRequest.of(z[:1], 1.0, None, [1], infer_chords=True)
+    guitar = await runners["guitar"].decode(request)
     assert guitar[0].chords == ("A5", "C5")  # inferred in the worker (12 notes: even)
     assert "chord_fit" not in guitar[0].features
-    bass = await runners["bass"].decode(z[:1], 1.0, ["E5", "G5"], [2])
+    bass = await runners["bass"].decode(DecodeRequest.of(z[:1], 1.0, ["E5", "G5"], [2]))
     assert bass[0].chords == ("E5", "G5")
     assert bass[0].features["chord_fit"] == 1 / 12  # measured in the worker on its chords
 
     # the generator drives process runners like thread runners
     buffers = {i: PhraseBuffer(i, 4, runners[i].tension_vector) for i in INSTRUMENTS}
-    gen = Generator(runners, buffers, MusicState(), seed=1, batch_size=4, bass_candidates=2)
+    gen = Generator(runners, buffers, Controls(), seed=1, batch_size=4, bass_candidates=2)
     with trio.fail_after(30):
         await gen.prime()
     assert len(buffers["guitar"]) == 4
@@ -85,66 +81,65 @@ async def test_decodes_come_back_as_measured_phrases_and_fill_the_buffers(
         assert all(b.chords == guitar.chords for b in guitar.accompaniment)
 
 
-async def test_a_worker_exception_is_raised_as_itself_with_the_worker_traceback(
-    fakes: ModuleType,
-) -> None:
-    worker = await trio.to_thread.run_sync(ModelWorker, fakes.FakeFactory("bass"), "bass")
-    runner = ProcessModelRunner(worker)
+async def test_a_worker_exception_is_raised_as_itself_with_the_worker_traceback() -> None:
+    worker = await trio.to_thread.run_sync(ProcessExecutor, FakeModelFactory("bass"), "bass")
+    runner = ModelRunner(worker)
     try:
         await _raises_value_error(runner)
     finally:
         worker.close()
 
 
-async def _raises_value_error(runner: ProcessModelRunner) -> None:
+async def _raises_value_error(runner: ModelRunner) -> None:
     with trio.fail_after(20), pytest.raises(ValueError, match="needs chords") as caught:
-        await runner.decode(np.zeros((1, 4)), 1.0, None, [1])
+        await runner.decode(DecodeRequest.of(np.zeros((1, 4)), 1.0, None, [1]))
     cause = caught.value.__cause__
     assert isinstance(cause, WorkerError)
     assert "in model worker bass" in str(cause)
-    assert "server_worker_fakes.py" in str(cause)  # where it was raised, in the worker
+    assert "testing.py" in str(cause)  # where it was raised, in the worker
     # the worker survives its model's errors
-    assert len(await runner.decode(np.zeros((1, 4)), 1.0, ["N.C.", "N.C."], [2])) == 1
+    request = DecodeRequest.of(np.zeros((1, 4)), 1.0, ["N.C.", "N.C."], [2])
+    assert len(await runner.decode(request)) == 1
 
 
-def test_a_load_error_is_raised_at_start_and_names_the_file(fakes: ModuleType) -> None:
+def test_a_load_error_is_raised_at_start_and_names_the_file() -> None:
     broken = Path("models/guitar/manifest.json")
     with pytest.raises(ModelBundleError, match=r"guitar/manifest\.json"):
-        ModelWorker(fakes.FakeFactory("guitar", broken=broken), "guitar")
+        ProcessExecutor(FakeModelFactory("guitar", broken=broken), "guitar")
 
 
-async def test_start_workers_stops_the_others_when_one_fails(fakes: ModuleType) -> None:
+async def test_starting_workers_stops_the_others_when_one_fails() -> None:
     broken = Path("models/bass/attributes.npz")
     factories = {
-        "guitar": fakes.FakeFactory("guitar"),
-        "bass": fakes.FakeFactory("bass", broken=broken),
+        "guitar": FakeModelFactory("guitar"),
+        "bass": FakeModelFactory("bass", broken=broken),
     }
     with trio.fail_after(60), pytest.raises(ModelBundleError, match=r"attributes\.npz"):
-        await start_workers(factories)  # the error itself, not an exception group
+        await start_process_executors(factories)  # the error itself, not an exception group
 
 
-async def test_a_worker_dying_mid_decode_is_reported_not_a_hang(fakes: ModuleType) -> None:
-    worker = await trio.to_thread.run_sync(ModelWorker, fakes.FakeFactory("drums"), "drums")
-    runner = ProcessModelRunner(worker)
+async def test_a_worker_dying_mid_decode_is_reported_not_a_hang() -> None:
+    worker = await trio.to_thread.run_sync(ProcessExecutor, FakeModelFactory("drums"), "drums")
+    runner = ModelRunner(worker)
     try:
         with capture_logs() as logs, trio.fail_after(20):
             with pytest.raises(WorkerDiedError, match="drums exited with code 3"):
-                await runner.decode(np.zeros((1, 4)), fakes.EXIT_TEMPERATURE, None, [1])
+                await runner.decode(DecodeRequest.of(np.zeros((1, 4)), EXIT_TEMPERATURE, None, [1]))
             with pytest.raises(WorkerDiedError):  # and so is every later call
-                await runner.decode(np.zeros((1, 4)), 1.0, None, [2])
+                await runner.decode(DecodeRequest.of(np.zeros((1, 4)), 1.0, None, [2]))
         assert [e["event"] for e in logs].count("model_worker_died") == 2
     finally:
         runner.close()
 
 
-async def test_close_stops_the_worker_and_kills_one_that_hangs(fakes: ModuleType) -> None:
-    worker = await trio.to_thread.run_sync(ModelWorker, fakes.FakeFactory("drums"), "drums")
+async def test_close_stops_the_worker_and_kills_one_that_hangs() -> None:
+    worker = await trio.to_thread.run_sync(ProcessExecutor, FakeModelFactory("drums"), "drums")
     await trio.to_thread.run_sync(worker.close)
     assert worker.exitcode == 0  # asked to stop, it stopped
     worker.close()  # idempotent
 
-    stuck = await trio.to_thread.run_sync(ModelWorker, fakes.FakeFactory("drums"), "drums")
-    stuck._conn.send((np.zeros((1, 4)), fakes.SLOW_TEMPERATURE, None, [1], False))
+    stuck = await trio.to_thread.run_sync(ProcessExecutor, FakeModelFactory("drums"), "drums")
+    stuck._conn.send(DecodeRequest.of(np.zeros((1, 4)), SLOW_TEMPERATURE, None, [1]))
     with capture_logs() as logs, trio.fail_after(20):
         await trio.to_thread.run_sync(lambda: stuck.close(timeout=0.5))
     assert stuck.exitcode == -9  # killed after the timeout
@@ -163,27 +158,36 @@ def test_model_execution_is_a_setting_flag_and_env(monkeypatch: pytest.MonkeyPat
 
 
 async def test_reload_replaces_the_workers_and_keeps_them_on_failure(
-    fakes: ModuleType, runners: dict[Instrument, ProcessModelRunner]
+    runners: dict[Instrument, ModelRunner],
 ) -> None:
-    old = {i: r.worker for i, r in runners.items()}
+    old = {i: r.executor for i, r in runners.items()}
     buffers = {i: PhraseBuffer(i, 2, r.tension_vector) for i, r in runners.items()}
-    server = SimpleNamespace(settings=Settings(), runners=runners, buffers=buffers)
+    broken_drums = Path("models/drums")
 
-    def broken(models: Path) -> dict[Instrument, Any]:
-        factories = {i: fakes.FakeFactory(i) for i in INSTRUMENTS}
-        return {**factories, "drums": fakes.FakeFactory("drums", broken=models / "drums")}
+    async def open_workers() -> Mapping[Instrument, Executor]:
+        factories = {i: FakeModelFactory(i) for i in INSTRUMENTS}
+        if broken:
+            factories["drums"] = FakeModelFactory("drums", broken=broken_drums)
+        return await start_process_executors(factories)
 
+    server = SimpleNamespace(
+        settings=Settings(),
+        runners=runners,
+        conductor=SimpleNamespace(buffers=buffers),
+        executors=open_workers,
+    )
+    broken = True
     with capture_logs() as logs, trio.fail_after(60):
-        assert not await reload_models(server, factories=broken)  # type: ignore[arg-type]
+        assert not await reload_models(server)  # type: ignore[arg-type]
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["models_reload_failed"]
-    assert all(runners[i].worker is old[i] for i in INSTRUMENTS)
+    assert all(runners[i].executor is old[i] for i in INSTRUMENTS)
 
-    fresh = lambda models: {i: fakes.FakeFactory(i) for i in INSTRUMENTS}  # noqa: E731
+    broken = False
     with trio.fail_after(60):
-        assert await reload_models(server, factories=fresh)  # type: ignore[arg-type]
-    assert all(runners[i].worker is not old[i] for i in INSTRUMENTS)
-    assert all(w.exitcode == 0 for w in old.values())  # the old workers were stopped
-    phrases = await runners["drums"].decode(np.zeros((1, 4)), 1.0, None, [1])
+        assert await reload_models(server)  # type: ignore[arg-type]
+    assert all(runners[i].executor is not old[i] for i in INSTRUMENTS)
+    assert all(w.exitcode == 0 for w in old.values())  # type: ignore[attr-defined]
+    phrases = await runners["drums"].decode(DecodeRequest.of(np.zeros((1, 4)), 1.0, None, [1]))
     assert len(phrases) == 1
     for runner in runners.values():  # the fixture closes the workers it started
         runner.close()

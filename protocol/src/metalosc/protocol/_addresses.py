@@ -81,10 +81,12 @@ class MessageSpec:
 
     @property
     def min_args(self) -> int:
+        """How many arguments the message needs at least."""
         return sum(1 for a in self.args if a.required and not a.variadic)
 
     @property
     def max_args(self) -> int | None:
+        """How many arguments it takes at most (``None``: any number, a variadic message)."""
         return None if any(a.variadic for a in self.args) else len(self.args)
 
     @property

@@ -1,5 +1,4 @@
-"""The model-bundle manifest (DESIGN §6): its versioned schema and a loader that names the
-broken file.
+"""The model-bundle manifest: its versioned schema and a loader that names the broken file.
 
 A bundle is a directory per instrument holding `manifest.json`, the TF checkpoint it names, and
 `attributes.npz` (latent attribute vectors). Training writes bundles and the server loads them at

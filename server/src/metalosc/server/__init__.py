@@ -1,28 +1,53 @@
-"""``metalosc.server``: the trio daemon that plays MusicVAE phrases to OSC subscribers."""
+"""``metalosc.server``: the trio daemon that plays MusicVAE phrases to OSC subscribers.
 
-from ._app import RunningServer, load_models, reload_models, serve
+The data path, module by module (``docs/architecture.md`` draws it):
+UDP datagram (``_udp``) → typed message (``metalosc.protocol``) → :class:`Controller` →
+:class:`Controls` / :class:`BeatClock` / :class:`Transport` / :class:`Conductor` → at every
+2-bar slot the conductor picks from the :class:`PhraseBuffer`\\ s that the :class:`Generator`
+keeps full through the :class:`ModelRunner`\\ s (one model per worker process) → cues
+(``_cues``) → timetagged OSC bundles through the :class:`Outbox`.
+
+Modules are private; the public names are re-exported here. Test support is in
+:mod:`metalosc.server.testing`.
+"""
+
+from ._app import GraceExpiredError, RunningServer, reload_models, serve
 from ._buffer import PhraseBuffer
 from ._clock import Anchor, BeatClock
-from ._conductor import Conductor, ConductorError, Interpolation, PhraseSet
+from ._conductor import Conductor, ConductorError, Interpolation, PhraseSet, Scene
 from ._control import Controller
-from ._generation import Generator, InstrumentModelLike, ModelRunner, PhraseAnalysis, Runner
+from ._controls import Controls
+from ._cues import Cue, cue_messages, cues_for
+from ._generation import Generator
 from ._logging import configure_logging
 from ._metrics import Metrics
+from ._models import ExecutorSource, bundle_executors, load_models
 from ._notify import SystemdNotifier
+from ._outbox import Outbox
 from ._ratelimit import PeerRateLimiter, TokenBucket
-from ._scheduler import Cue, Player, cues_for, render
+from ._runner import (
+    DecodeRequest,
+    Executor,
+    InstrumentModelLike,
+    ModelInfo,
+    ModelRunner,
+    PhraseAnalysis,
+    ThreadExecutor,
+    decode_phrases,
+    model_analysis,
+)
 from ._settings import ConfigError, Settings, load_settings
-from ._state import MusicState
-from ._subscriptions import Subscription, Subscriptions
-from ._transport import UdpEndpoint, open_udp
+from ._subscriptions import Mode, Subscription, Subscriptions
+from ._transport import Transport
+from ._udp import Peer, UdpEndpoint, open_udp
 from ._worker import (
     BundleModelFactory,
     ModelFactory,
-    ModelWorker,
-    ProcessModelRunner,
+    ProcessExecutor,
     WorkerDiedError,
     WorkerError,
-    start_workers,
+    bundle_factories,
+    start_process_executors,
 )
 
 __all__ = [
@@ -33,38 +58,50 @@ __all__ = [
     "ConductorError",
     "ConfigError",
     "Controller",
+    "Controls",
     "Cue",
+    "DecodeRequest",
+    "Executor",
+    "ExecutorSource",
     "Generator",
+    "GraceExpiredError",
     "InstrumentModelLike",
     "Interpolation",
     "Metrics",
+    "Mode",
     "ModelFactory",
+    "ModelInfo",
     "ModelRunner",
-    "ModelWorker",
-    "MusicState",
+    "Outbox",
+    "Peer",
     "PeerRateLimiter",
     "PhraseAnalysis",
     "PhraseBuffer",
     "PhraseSet",
-    "Player",
-    "ProcessModelRunner",
-    "Runner",
+    "ProcessExecutor",
     "RunningServer",
+    "Scene",
     "Settings",
     "Subscription",
     "Subscriptions",
     "SystemdNotifier",
+    "ThreadExecutor",
     "TokenBucket",
+    "Transport",
     "UdpEndpoint",
     "WorkerDiedError",
     "WorkerError",
+    "bundle_executors",
+    "bundle_factories",
     "configure_logging",
+    "cue_messages",
     "cues_for",
+    "decode_phrases",
     "load_models",
     "load_settings",
+    "model_analysis",
     "open_udp",
     "reload_models",
-    "render",
     "serve",
-    "start_workers",
+    "start_process_executors",
 ]

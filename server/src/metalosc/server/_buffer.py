@@ -26,6 +26,13 @@ INTENSITY_WEIGHT = 0.75  # the rest is the latent attribute-vector ranking
 
 
 class PhraseBuffer:
+    """One instrument's pool of decoded phrases (at most ``2 · depth``), refilled to ``depth``.
+
+    ``tension_vector`` (``[z_size]``, the bundle's tension attribute) orients the latent half of
+    the ranking; ``reference_size`` recent phrases calibrate the ranks; ``history_size`` recently
+    played phrases stand in on an underrun. Raises ``ValueError`` for a depth below 1.
+    """
+
     def __init__(
         self,
         instrument: Instrument,

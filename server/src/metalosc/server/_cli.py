@@ -10,7 +10,6 @@ import argparse
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,7 @@ if sys.version_info < (3, 11):  # pragma: no cover - the deployed interpreter is
     from exceptiongroup import BaseExceptionGroup
 from metalosc.protocol import ModelBundleError
 
-from ._app import RunningServer, reload_models, serve
+from ._app import GraceExpiredError, RunningServer, reload_models, serve
 from ._logging import configure_logging
 from ._notify import SystemdNotifier
 from ._settings import ConfigError, Settings, load_settings
@@ -137,18 +136,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         trio.run(run_daemon, settings)
-    except BaseExceptionGroup as group:
-        # hypercorn's way: split out the expected failure, re-raise real errors untouched
-        broken, rest = group.split(ModelBundleError)
-        if broken is None:
-            raise
+    except (BaseExceptionGroup, ModelBundleError, GraceExpiredError) as error:
+        return _exit_status(error)
+    return 0
+
+
+def _exit_status(error: BaseException) -> int:
+    """The exit status of an expected failure (hypercorn's way: split the expected ones out of
+    the exception group, re-raise real errors untouched)."""
+    group = error if isinstance(error, BaseExceptionGroup) else BaseExceptionGroup("", [error])
+    broken, rest = group.split(ModelBundleError)
+    expired, rest = rest.split(GraceExpiredError) if rest is not None else (None, None)
+    if rest is not None:
+        raise rest from None
+    if broken is not None:
         _report_bundle_errors(broken.exceptions)
-        if rest is not None:
-            raise rest from None
         return EXIT_BUNDLE
-    except ModelBundleError as exc:
-        _report_bundle_errors([exc])
-        return EXIT_BUNDLE
+    if expired is not None:
+        return EXIT_GRACE_EXPIRED
     return 0
 
 
@@ -162,11 +167,10 @@ def _report_bundle_errors(errors: Sequence[BaseException]) -> None:
 
 
 async def run_daemon(settings: Settings) -> None:
-    """``serve`` with signals: first SIGINT/SIGTERM stops gracefully within ``settings.grace``
-    seconds, a second one exits at once; SIGHUP reloads the bundles."""
+    """``serve`` with signals: the first SIGINT/SIGTERM stops gracefully within ``settings.grace``
+    seconds (``GraceExpiredError`` past that), a second one exits at once; SIGHUP reloads the
+    bundles."""
     stop = trio.Event()
-    grace_timer = threading.Timer(settings.grace, _grace_expired, args=(settings.grace,))
-    grace_timer.daemon = True
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
             server: RunningServer = await nursery.start(
@@ -179,12 +183,10 @@ async def run_daemon(settings: Settings) -> None:
                     nursery.start_soon(reload_models, server)
                 elif not stop.is_set():
                     log.info("signal_received", signal=name, grace_s=settings.grace)
-                    grace_timer.start()
                     stop.set()
                 else:
                     log.warning("shutdown_forced", signal=name)
                     os._exit(EXIT_GRACE_EXPIRED)
-    grace_timer.cancel()
 
 
 async def _serve_then_cancel(
@@ -193,15 +195,12 @@ async def _serve_then_cancel(
     scope: trio.CancelScope,
     task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    await serve(
-        settings,
-        shutdown_trigger=stop.wait,
-        notifier=SystemdNotifier.from_env(),
-        task_status=task_status,
-    )
-    scope.cancel()  # stops the signal loop once the server is down
-
-
-def _grace_expired(grace: float) -> None:
-    log.error("shutdown_grace_expired", grace_s=grace)
-    os._exit(EXIT_GRACE_EXPIRED)
+    try:
+        await serve(
+            settings,
+            shutdown_trigger=stop.wait,
+            notifier=SystemdNotifier.from_env(),
+            task_status=task_status,
+        )
+    finally:
+        scope.cancel()  # stops the signal loop once the server is down

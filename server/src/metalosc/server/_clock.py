@@ -28,9 +28,11 @@ class Anchor:
     bpm: float
 
     def beat_time(self, beat: float) -> float:
+        """Trio time at which ``beat`` sounds under this anchor's tempo."""
         return self.time + (beat - self.beat) * 60.0 / self.bpm
 
     def beat_at(self, time: float) -> float:
+        """Fractional beat sounding at trio time ``time`` under this anchor's tempo."""
         return self.beat + (time - self.time) * self.bpm / 60.0
 
 
@@ -48,6 +50,7 @@ class BeatClock:
 
     @property
     def anchors(self) -> tuple[Anchor, ...]:
+        """The tempo map: anchors in beat order (the last one holds the current tempo)."""
         return tuple(self._anchors)
 
     @property
@@ -97,12 +100,15 @@ class BeatClock:
         return beat
 
     def to_unix(self, time: float) -> float:
+        """Unix seconds of trio time ``time``."""
         return time + self.unix_offset
 
     def from_unix(self, unix: float) -> float:
+        """Trio time of unix seconds ``unix``."""
         return unix - self.unix_offset
 
     def beat_unix(self, beat: float) -> float:
+        """Unix seconds at which ``beat`` sounds."""
         return self.to_unix(self.beat_time(beat))
 
     def beat_ntp(self, beat: float) -> int:

@@ -21,9 +21,12 @@ from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import CHORD_FIT, Phrase, ZVector, slerp
 
 from ._buffer import PhraseBuffer
-from ._state import MusicState
+from ._controls import Controls
 
-__all__ = ["Conductor", "ConductorError", "Interpolation", "PhraseSet", "best_fitting"]
+__all__ = ["Conductor", "ConductorError", "Interpolation", "PhraseSet", "Scene", "best_fitting"]
+
+Scene = Mapping[Instrument, ZVector]
+"""A saved moment: the latent (``[z_size]`` float64) each instrument was playing."""
 
 
 class ConductorError(Exception):
@@ -47,7 +50,8 @@ def best_fitting(candidates: Sequence[Phrase]) -> tuple[Phrase, ...]:
 
 @dataclass(frozen=True, eq=False)
 class PhraseSet:
-    """What plays in one 2-bar slot (``index`` counts phrases since play started)."""
+    """What plays in one 2-bar slot (``index`` counts phrases since play started): a phrase per
+    instrument, and the tension (0..1) it was chosen for."""
 
     index: int
     phrases: Mapping[Instrument, Phrase]
@@ -56,7 +60,9 @@ class PhraseSet:
 
 @dataclass(eq=False)
 class Interpolation:
-    """A planned morph to ``scene``: one latent per instrument per phrase, ending on the scene."""
+    """A planned morph to ``scene``: one latent per instrument per phrase (``points``), ending on
+    the scene; ``decoded`` holds the phrases once the generator has decoded the path, and
+    ``stand_ins`` counts points played by the nearest buffered phrase instead."""
 
     scene: str
     points: list[dict[Instrument, ZVector]]
@@ -68,27 +74,42 @@ class Interpolation:
 
     @property
     def done(self) -> bool:
+        """Whether every point of the path has been played."""
         return self.position >= len(self.points)
 
 
 class Conductor:
-    def __init__(self, buffers: Mapping[Instrument, PhraseBuffer], state: MusicState) -> None:
+    """Chooses every slot's phrases from the ``buffers`` for the ``controls``' tension, and owns
+    the saved scenes (``scenes``) and the interpolation in progress."""
+
+    def __init__(self, buffers: Mapping[Instrument, PhraseBuffer], controls: Controls) -> None:
         self.buffers = buffers
-        self.state = state
+        self.controls = controls
+        self.scenes: dict[str, Scene] = {}
         self.current: dict[Instrument, Phrase] = {}
         self.interpolation: Interpolation | None = None
 
+    @property
+    def scene_target(self) -> str:
+        """The scene being morphed to, ``""`` when none."""
+        return self.interpolation.scene if self.interpolation is not None else ""
+
     def save_scene(self, name: str) -> None:
-        """Remember the latents playing now under ``name``."""
+        """Remember the latents playing now under ``name``.
+
+        Raises ``ConductorError`` before anything has played."""
         if set(self.current) != set(INSTRUMENTS):
             raise ConductorError("nothing has played yet, so there is no scene to save")
-        self.state.scenes[name] = {i: self.current[i].z.copy() for i in INSTRUMENTS}
+        self.scenes[name] = {i: self.current[i].z.copy() for i in INSTRUMENTS}
 
     def plan_interpolation(self, scene: str, bars: int) -> Interpolation:
-        """Start morphing to ``scene`` over ``bars`` bars from the next phrase on."""
-        target = self.state.scenes.get(scene)
+        """Start morphing to ``scene`` over ``bars`` bars (even) from the next phrase on.
+
+        Raises ``ConductorError`` for an unknown scene, an odd or too short length, or before
+        anything has played."""
+        target = self.scenes.get(scene)
         if target is None:
-            known = ", ".join(sorted(self.state.scenes)) or "none saved yet"
+            known = ", ".join(sorted(self.scenes)) or "none saved yet"
             raise ConductorError(f"unknown scene {scene!r} (known: {known})")
         if bars < 2 or bars % 2:
             raise ConductorError(f"bars must be an even number >= 2, got {bars}")
@@ -100,7 +121,6 @@ class Conductor:
             for k in range(steps)
         ]
         self.interpolation = Interpolation(scene, points)
-        self.state.scene = scene
         return self.interpolation
 
     def next_phrases(self, index: int) -> PhraseSet | None:
@@ -116,22 +136,21 @@ class Conductor:
         if chosen is None:
             return None
         self.current = dict(chosen)
-        return PhraseSet(index, chosen, self.state.tension)
+        return PhraseSet(index, chosen, self.controls.tension)
 
     def finish_interpolation(self) -> bool:
         """Clear a finished interpolation; True when it just ended (the state changed)."""
         if self.interpolation is not None and self.interpolation.done:
             self.interpolation = None
-            self.state.scene = ""
             return True
         return False
 
     def cancel_interpolation(self) -> None:
+        """Drop the interpolation in progress, if any."""
         self.interpolation = None
-        self.state.scene = ""
 
     def _pick_by_tension(self) -> dict[Instrument, Phrase] | None:
-        tension = self.state.tension
+        tension = self.controls.tension
         guitar = self.buffers["guitar"].pick(tension)
         drums = self.buffers["drums"].pick(tension)
         if guitar is None or drums is None:

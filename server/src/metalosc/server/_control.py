@@ -1,28 +1,32 @@
-"""What each control message does: the OSC address space applied to the daemon's state.
+"""What each control message does: the OSC address space applied to the daemon.
 
-The transport hands every datagram here with its sender. Anything that does not decode to a valid
-message — malformed bytes, unknown address, wrong types, out-of-range values — and any request the
-music cannot honour (an unknown scene) is answered with ``/metal/error`` (rate-limited per peer,
-so a broken client cannot make us flood it), counted, and logged; it never reaches the music.
+The UDP endpoint hands every datagram to :meth:`Controller.handle_datagram` with its sender.
+Anything that does not decode to a valid message — malformed bytes, unknown address, wrong types,
+out-of-range values — and any request the music cannot honour (an unknown scene) is refused
+through the outbox's ``/metal/error`` (counted, logged, rate-limited per peer); it never reaches
+the music. Each valid message is dispatched on its class to one handler; every change of what
+``/metal/state`` reports is broadcast to the subscribers, so TouchOSC faders follow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import structlog
 import trio
 from metalosc.protocol import (
     Bundle,
-    Error,
     Interpolate,
     Message,
+    MessageBase,
     Mute,
     Ping,
     Play,
     Pong,
     ProtocolError,
     SceneSave,
+    State,
     StateRequest,
     Stop,
     Subscribe,
@@ -31,142 +35,176 @@ from metalosc.protocol import (
     Tension,
     Unsubscribe,
     decode_packet,
-    encode,
 )
 
 from ._clock import BeatClock
-from ._conductor import Conductor, ConductorError, Interpolation
+from ._conductor import Conductor, ConductorError
+from ._controls import Controls
+from ._generation import Generator
 from ._metrics import Metrics
-from ._ratelimit import PeerRateLimiter
-from ._scheduler import Player
-from ._state import MusicState
+from ._outbox import Outbox
 from ._subscriptions import Subscriptions
+from ._transport import Transport
+from ._udp import Peer
 
 __all__ = ["Controller"]
 
 log = structlog.get_logger("metalosc.server.control")
 
-Peer = tuple[str, int]
-SendTo = Callable[[bytes, Peer], Awaitable[bool]]
+M = TypeVar("M", bound=MessageBase)
+Handler = Callable[[Any, Peer], Awaitable[None]]
 
 
 class Controller:
+    """Applies client messages: each message class has one handler (``_handlers``).
+
+    It writes the :class:`~metalosc.server.Controls` and asks the owners of the rest to change:
+    the clock (tempo, from the first beat after ``now + lookahead`` seconds, so no beat already
+    sent moves), the transport (play/stop), the conductor (scenes, interpolation), the generator
+    (decode for a new tension, decode a morph's path), the subscriptions. Replies and
+    broadcasts go through the ``outbox``; ``metrics`` counts packets.
+    """
+
     def __init__(
         self,
         *,
-        state: MusicState,
+        controls: Controls,
         clock: BeatClock,
+        transport: Transport,
         conductor: Conductor,
-        player: Player,
+        generator: Generator,
         subscriptions: Subscriptions,
-        limiter: PeerRateLimiter,
+        outbox: Outbox,
         metrics: Metrics,
-        send_to: SendTo,
-        start_interpolation: Callable[[Interpolation], None],
-        on_tension: Callable[[], None] = lambda: None,
         lookahead: float = 0.15,
     ) -> None:
-        self.state = state
+        self.controls = controls
         self.clock = clock
+        self.transport = transport
         self.conductor = conductor
-        self.player = player
+        self.generator = generator
         self.subscriptions = subscriptions
-        self.limiter = limiter
+        self.outbox = outbox
         self.metrics = metrics
-        self.send_to = send_to
-        self.start_interpolation = start_interpolation
-        self.on_tension = on_tension
         self.lookahead = lookahead
+        self._handlers: dict[type[MessageBase], Handler] = {
+            Ping: self._ping,
+            StateRequest: self._state_request,
+            Subscribe: self._subscribe,
+            Unsubscribe: self._unsubscribe,
+            Tension: self._tension,
+            Tempo: self._tempo,
+            Temperature: self._temperature,
+            Mute: self._mute,
+            Play: self._play,
+            Stop: self._stop,
+            SceneSave: self._scene_save,
+            Interpolate: self._interpolate,
+        }
+
+    def state(self) -> State:
+        """``/metal/state``: every parameter, each read from its owner."""
+        controls = self.controls
+        return State(
+            playing=self.transport.playing,
+            tension=controls.tension,
+            bpm=self.clock.bpm,
+            temperature=controls.temperature,
+            guitar_muted=controls.muted["guitar"],
+            bass_muted=controls.muted["bass"],
+            drums_muted=controls.muted["drums"],
+            scene=self.conductor.scene_target,
+        )
+
+    async def broadcast_state(self) -> None:
+        """``/metal/state`` to every subscriber."""
+        await self.outbox.broadcast(self.state())
 
     async def handle_datagram(self, data: bytes, peer: Peer) -> None:
+        """Decode one datagram from ``peer`` and apply its message(s); a bundle's messages in
+        order, all or none (a bad element refuses the whole bundle)."""
         self.metrics.inc("packets_received")
         self.subscriptions.touch(peer, trio.current_time())
         try:
             packet = decode_packet(data)
         except ProtocolError as exc:
-            await self.reject(peer, exc.address or "", exc.reason)
+            await self.outbox.error(peer, exc.address or "", exc.reason)
             return
         messages = packet.messages if isinstance(packet, Bundle) else (packet,)
         for message in messages:
             await self.handle(message, peer)
 
-    async def reject(self, peer: Peer, address: str, reason: str) -> None:
-        """Count, log and (unless this peer is over its error budget) answer ``/metal/error``."""
-        self.metrics.inc("errors")
-        if not self.limiter.allow(peer, trio.current_time()):
-            self.metrics.inc("error_replies_suppressed")
-            return
-        log.warning("osc_rejected", peer=f"{peer[0]}:{peer[1]}", address=address, reason=reason)
-        await self.send_to(encode(Error(refused_address=address, reason=reason)), peer)
-
     async def handle(self, message: Message, peer: Peer) -> None:
+        """Apply one decoded message from ``peer``."""
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            await self.outbox.error(peer, message.address, "not a client-to-server message")
+            return
+        await handler(message, peer)
+
+    async def _ping(self, message: Ping, peer: Peer) -> None:
+        now_unix = self.clock.to_unix(trio.current_time())
+        await self.outbox.reply(Pong(args=message.args, server_time=now_unix), peer)
+
+    async def _state_request(self, message: StateRequest, peer: Peer) -> None:
+        await self.outbox.reply(self.state(), peer)
+
+    async def _subscribe(self, message: Subscribe, peer: Peer) -> None:
+        sub = self.subscriptions.subscribe(peer, message.port, message.mode, trio.current_time())
+        log.info(
+            "subscribed",
+            peer=f"{peer[0]}:{peer[1]}",
+            destination=f"{sub.destination[0]}:{sub.destination[1]}",
+            mode=message.mode,
+        )
+        await self.outbox.reply(self.state(), sub.destination)
+
+    async def _unsubscribe(self, message: Unsubscribe, peer: Peer) -> None:
+        if self.subscriptions.unsubscribe(peer):
+            log.info("unsubscribed", peer=f"{peer[0]}:{peer[1]}")
+
+    async def _tension(self, message: Tension, peer: Peer) -> None:
+        self.controls.tension = message.value
+        self.generator.poke()  # decode for the new tension now, not when a phrase is taken
+        await self.broadcast_state()
+
+    async def _tempo(self, message: Tempo, peer: Peer) -> None:
         now = trio.current_time()
-        state = self.state
-        match message:
-            case Ping(args=args):
-                pong = Pong(args=args, server_time=self.clock.to_unix(now))
-                await self.send_to(encode(pong), peer)
-            case StateRequest():
-                await self.send_to(encode(state.to_message()), peer)
-            case Subscribe(port=port, mode=mode):
-                sub = self.subscriptions.subscribe(peer, port, mode, now)
-                log.info(
-                    "subscribed",
-                    peer=f"{peer[0]}:{peer[1]}",
-                    destination=sub.destination,
-                    mode=mode,
-                )
-                await self.send_to(encode(state.to_message()), sub.destination)
-            case Unsubscribe():
-                if self.subscriptions.unsubscribe(peer):
-                    log.info("unsubscribed", peer=f"{peer[0]}:{peer[1]}")
-            case Tension(value=value):
-                state.tension = value
-                self.on_tension()
-                await self.broadcast_state()
-            case Tempo(bpm=bpm):
-                state.bpm = bpm
-                if state.playing:
-                    beat = self.clock.set_tempo(bpm, after=now + self.lookahead)
-                    log.info("tempo_changed", bpm=bpm, from_beat=beat)
-                await self.broadcast_state()
-            case Temperature(value=value):
-                state.temperature = value
-                await self.broadcast_state()
-            case Mute(instrument=instrument, muted=muted):
-                state.muted[instrument] = muted
-                await self.broadcast_state()
-            case Play():
-                self.player.play()
-                await self.broadcast_state()
-            case Stop():
-                self.player.stop()
-                await self.broadcast_state()
-            case SceneSave(name=name):
-                try:
-                    self.conductor.save_scene(name)
-                except ConductorError as exc:
-                    await self.reject(peer, message.address, str(exc))
-                    return
-                log.info("scene_saved", scene=name)
-            case Interpolate(scene=scene, bars=bars):
-                try:
-                    interp = self.conductor.plan_interpolation(scene, bars)
-                except ConductorError as exc:
-                    await self.reject(peer, message.address, str(exc))
-                    return
-                log.info("interpolation_started", scene=scene, bars=bars)
-                self.start_interpolation(interp)
-                await self.broadcast_state()
-            case _:
-                await self.reject(peer, message.address, "not a client-to-server message")
+        # beats up to now + lookahead may already be sent: the new tempo starts after them
+        beat = self.clock.set_tempo(message.bpm, after=now + self.lookahead)
+        log.info("tempo_changed", bpm=message.bpm, from_beat=beat)
+        await self.broadcast_state()
 
-    async def broadcast(self, messages: Sequence[Message]) -> None:
-        for message in messages:
-            data = encode(message)
-            for sub in self.subscriptions.active():
-                await self.send_to(data, sub.destination)
+    async def _temperature(self, message: Temperature, peer: Peer) -> None:
+        self.controls.temperature = message.value
+        await self.broadcast_state()
 
-    async def broadcast_state(self) -> None:
-        """``/metal/state`` to every subscriber (faders follow every change)."""
-        await self.broadcast([self.state.to_message()])
+    async def _mute(self, message: Mute, peer: Peer) -> None:
+        self.controls.muted[message.instrument] = message.muted
+        await self.broadcast_state()
+
+    async def _play(self, message: Play, peer: Peer) -> None:
+        self.transport.play()
+        await self.broadcast_state()
+
+    async def _stop(self, message: Stop, peer: Peer) -> None:
+        self.transport.stop()
+        await self.broadcast_state()
+
+    async def _scene_save(self, message: SceneSave, peer: Peer) -> None:
+        try:
+            self.conductor.save_scene(message.name)
+        except ConductorError as exc:
+            await self.outbox.error(peer, message.address, str(exc))
+            return
+        log.info("scene_saved", scene=message.name)
+
+    async def _interpolate(self, message: Interpolate, peer: Peer) -> None:
+        try:
+            interpolation = self.conductor.plan_interpolation(message.scene, message.bars)
+        except ConductorError as exc:
+            await self.outbox.error(peer, message.address, str(exc))
+            return
+        log.info("interpolation_started", scene=message.scene, bars=message.bars)
+        self.generator.decode_soon(interpolation)
+        await self.broadcast_state()

@@ -1,12 +1,10 @@
-"""Model runners and the background work that keeps the phrase buffers full.
+"""The background work that keeps the phrase buffers full and decodes interpolation paths.
 
-A *runner* is one model behind an async, batched ``decode`` that returns measured ``Phrase``s.
-Each ``InstrumentModel`` owns a TF session that is not thread-safe, so every runner serializes its
-calls (a ``CapacityLimiter`` of 1). Two kinds exist: ``ModelRunner`` here runs the model in a
-worker thread of the daemon (``trio.to_thread.run_sync``), ``ProcessModelRunner`` (``_worker``)
-in a worker process, so the decode's Python work (NoteSequence conversion, chord inference,
-features) never holds the daemon's GIL. Decodes are batched (one ``sess.run`` for many phrases is
-~20x cheaper per phrase on the big model; docs/architecture.md).
+The generator samples latents around the current tension, has the model runners decode them in
+batches (one ``session.run`` for many phrases is ~20x cheaper per phrase on the big model than one
+at a time), and offers the phrases to the buffers. It runs as one service: a refill loop per
+buffer, woken whenever a phrase is taken or the tension moves, and a queue of interpolation
+paths to decode.
 
 The bass is conditioned on chords, so it is decoded *with* each guitar phrase, on the chords
 inferred from it: a few bass candidates per guitar phrase, each scored by how well its strong
@@ -15,217 +13,42 @@ beats fit those chords (``chord_fit`` feature), among which the conductor picks.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-import numpy.typing as npt
 import structlog
 import trio
 from metalosc.protocol import Instrument
-from metalosc.runtime import (
-    BASS_CANDIDATES,
-    CHORD_FIT,
-    NO_CHORD,
-    Phrase,
-    ZVector,
-    notes_from_sequence,
-    place_tension,
-)
+from metalosc.runtime import BASS_CANDIDATES, NO_CHORD, Phrase, ZVector, place_tension
 
 from ._buffer import PhraseBuffer
 from ._conductor import Interpolation
-from ._state import MusicState
+from ._controls import Controls
+from ._runner import DecodeRequest, ModelRunner
 
-__all__ = [
-    "Generator",
-    "InstrumentModelLike",
-    "ModelRunner",
-    "PhraseAnalysis",
-    "Runner",
-    "decode_phrases",
-    "training_analysis",
-]
+__all__ = ["Generator"]
 
 log = structlog.get_logger("metalosc.server.generation")
 
 
-class InstrumentModelLike(Protocol):
-    """What the server needs of :class:`metalosc.runtime.InstrumentModel` (tests use fakes)."""
-
-    @property
-    def instrument(self) -> Instrument: ...
-    @property
-    def z_size(self) -> int: ...
-    @property
-    def tension_vector(self) -> npt.NDArray[Any]: ...
-    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[Any]: ...
-    def decode(
-        self, z: npt.NDArray[Any], temperature: float = 1.0, chords: Sequence[str] | None = None
-    ) -> list[Any]: ...
-    def encode(
-        self, seqs: Sequence[Any], chords: Sequence[str] | None = None
-    ) -> npt.NDArray[Any]: ...
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class PhraseAnalysis:
-    """How decoded NoteSequences are measured: ``intensity``/``phrase_features``,
-    ``infer_chords`` and ``chord_fit`` from :mod:`metalosc.runtime` in production, simple
-    stand-ins in unit tests."""
-
-    intensity: Callable[[Any, Instrument], float]
-    features: Callable[[Any, Instrument], dict[str, float]]
-    chords: Callable[[Any], list[str]]
-    chord_fit: Callable[[Any, Sequence[str]], float]
-
-
-def training_analysis() -> PhraseAnalysis:
-    """The real analysis: :mod:`metalosc.runtime`'s measures."""
-    from metalosc.runtime import chord_fit, infer_chords, intensity, phrase_features
-
-    return PhraseAnalysis(
-        intensity=intensity,
-        features=phrase_features,
-        chords=lambda seq: list(infer_chords(seq, None, 2)),
-        chord_fit=chord_fit,
-    )
-
-
-class Runner(Protocol):
-    """What the generator needs of a model runner (thread or process)."""
-
-    instrument: Instrument
-    limiter: trio.CapacityLimiter
-    phrases_decoded: int
-    decode_seconds: float
-
-    @property
-    def z_size(self) -> int: ...
-    @property
-    def tension_vector(self) -> npt.NDArray[Any]: ...
-    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[Any]: ...
-    async def decode(
-        self,
-        z: ZVector,
-        temperature: float,
-        chords: Sequence[str] | None,
-        ids: Sequence[int],
-        *,
-        with_chords: bool = False,
-    ) -> list[Phrase]: ...
-    def close(self) -> None: ...
-
-
-def decode_phrases(
-    model: InstrumentModelLike,
-    analysis: PhraseAnalysis,
-    z: ZVector,
-    temperature: float,
-    chords: Sequence[str] | None,
-    ids: Sequence[int],
-    with_chords: bool,
-) -> list[Phrase]:
-    """Decode a batch and measure every phrase (blocking; runs in a worker thread or process).
-
-    ``with_chords`` infers each phrase's own chords (the guitar, whose chords condition the bass);
-    otherwise a phrase carries the ``chords`` it was decoded on, and how well it fits them (the
-    ``chord_fit`` feature).
-    """
-    instrument = model.instrument
-    seqs = model.decode(np.asarray(z, dtype=np.float32), temperature, chords)
-    out = []
-    for seq, zi, pid in zip(seqs, z, ids, strict=True):
-        features = dict(analysis.features(seq, instrument))
-        if chords is not None and not with_chords:
-            features[CHORD_FIT] = float(analysis.chord_fit(seq, chords))
-        out.append(
-            Phrase(
-                instrument=instrument,
-                z=np.asarray(zi, dtype=np.float64),
-                notes=notes_from_sequence(seq),
-                intensity=float(analysis.intensity(seq, instrument)),
-                features=features,
-                chords=tuple(analysis.chords(seq)) if with_chords else tuple(chords or ()),
-                id=pid,
-            )
-        )
-    return out
-
-
-class ModelRunner:
-    """One model, one worker thread of this process; every call is batched and runs off the
-    trio thread (the GIL is shared with the event loop: see ``ProcessModelRunner``)."""
-
-    def __init__(self, model: InstrumentModelLike, analysis: PhraseAnalysis) -> None:
-        self.model = model
-        self.instrument: Instrument = model.instrument
-        self.analysis = analysis
-        self.limiter = trio.CapacityLimiter(1)
-        self.phrases_decoded = 0
-        self.decode_seconds = 0.0
-
-    async def decode(
-        self,
-        z: ZVector,
-        temperature: float,
-        chords: Sequence[str] | None,
-        ids: Sequence[int],
-        *,
-        with_chords: bool = False,
-    ) -> list[Phrase]:
-        """Decode a batch of latents into measured phrases (decoding and measuring threaded)."""
-        work = partial(self._decode_sync, z, temperature, chords, ids, with_chords)
-        started = trio.current_time()
-        phrases = await trio.to_thread.run_sync(work, limiter=self.limiter)
-        self.decode_seconds += trio.current_time() - started
-        self.phrases_decoded += len(phrases)
-        return phrases
-
-    def _decode_sync(
-        self,
-        z: ZVector,
-        temperature: float,
-        chords: Sequence[str] | None,
-        ids: Sequence[int],
-        with_chords: bool,
-    ) -> list[Phrase]:
-        return decode_phrases(self.model, self.analysis, z, temperature, chords, ids, with_chords)
-
-    @property
-    def z_size(self) -> int:
-        return self.model.z_size
-
-    @property
-    def tension_vector(self) -> npt.NDArray[Any]:
-        return self.model.tension_vector
-
-    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[Any]:
-        return self.model.sample_z(n, rng)
-
-    def replace(self, model: InstrumentModelLike) -> InstrumentModelLike:
-        """Swap in a reloaded model (hold ``limiter``); returns the old one for the caller to
-        close."""
-        old, self.model = self.model, model
-        self.instrument = model.instrument
-        return old
-
-    def close(self) -> None:
-        self.model.close()
-
-
 class Generator:
-    """Keeps the guitar(+bass) and drum buffers at depth and decodes interpolation paths."""
+    """Keeps the guitar (with its bass candidates) and drum buffers at depth, and decodes
+    interpolation paths.
+
+    ``runners`` decode, ``buffers`` receive, ``controls`` give the tension and temperature to
+    decode for. Latents are drawn from ``seed``'s generator; ``batch_size`` phrases per decode,
+    ``bass_candidates`` bass phrases per guitar phrase; sampled tensions scatter around the
+    current one with standard deviation ``tension_spread``; a move of the tension by more than
+    ``retune_step`` since a buffer's last batch decodes a fresh batch for it.
+    """
 
     def __init__(
         self,
-        runners: Mapping[Instrument, Runner],
+        runners: Mapping[Instrument, ModelRunner],
         buffers: Mapping[Instrument, PhraseBuffer],
-        state: MusicState,
+        controls: Controls,
         *,
         seed: int | None = None,
         batch_size: int = 16,
@@ -235,33 +58,46 @@ class Generator:
     ) -> None:
         self.runners = runners
         self.buffers = buffers
-        self.state = state
+        self.controls = controls
         self.rng = np.random.default_rng(seed)
         self.batch_size = batch_size
         self.bass_candidates = bass_candidates
         self.tension_spread = tension_spread
         self.retune_step = retune_step
+        self.interpolations_failed = 0
         self._tuned_for: dict[Instrument, float] = {}
         self._unsupported_chords: set[tuple[str, ...]] = set()
         self._ids = itertools.count(1)
         self._wanted = trio.Event()
+        self._paths_in, self._paths_out = trio.open_memory_channel[Interpolation](4)
 
     def poke(self) -> None:
         """Wake the refill loops (a phrase was taken, or the tension moved)."""
         self._wanted.set()
         self._wanted = trio.Event()
 
+    def decode_soon(self, interpolation: Interpolation) -> None:
+        """Queue ``interpolation``'s path for decoding by :meth:`run` (never blocks; a path that
+        does not fit the queue is dropped and counted as failed, and the morph plays stand-ins)."""
+        try:
+            self._paths_in.send_nowait(interpolation)
+        except trio.WouldBlock:
+            self.interpolations_failed += 1
+            log.warning("interpolation_queue_full", scene=interpolation.scene)
+
     def sample(self, instrument: Instrument, n: int) -> ZVector:
-        """``n`` latents ~ N(0, I), each placed along the tension direction at a tension target
-        scattered around the current tension, so the pool covers the range the music may need.
+        """``[n, z_size]`` latents ~ N(0, I), each placed along the tension direction at a
+        tension target scattered around the current tension, so the pool covers the range the
+        music may need.
 
         Placed, not pushed (:func:`metalosc.runtime.place_tension`, the mapping the quality
         report calibrates): the coordinate along the bundle's tension vector is set from the
         target, the other directions stay as sampled.
         """
         runner = self.runners[instrument]
-        z = np.asarray(runner.sample_z(n, self.rng), dtype=np.float64)
-        targets = np.clip(self.state.tension + self.rng.normal(0.0, self.tension_spread, n), 0, 1)
+        z = runner.sample_z(n, self.rng)
+        spread = self.rng.normal(0.0, self.tension_spread, n)
+        targets = np.clip(self.controls.tension + spread, 0.0, 1.0)
         return place_tension(z, runner.tension_vector, targets)
 
     def _take_ids(self, n: int) -> list[int]:
@@ -270,15 +106,15 @@ class Generator:
     async def decode_guitar_with_bass(
         self, z: ZVector, bass_z: ZVector | None = None
     ) -> list[Phrase]:
-        """Guitar phrases, each carrying bass phrases decoded on its own chords.
+        """Guitar phrases from ``z`` ``[n, z_size]``, each carrying bass phrases decoded on its
+        own chords (``accompaniment``).
 
-        ``bass_z`` (one row per guitar phrase) decodes exactly those bass latents (interpolation);
-        otherwise ``bass_candidates`` fresh latents per guitar phrase.
+        ``bass_z`` (``[n, bass z_size]``, one row per guitar phrase) decodes exactly those bass
+        latents (interpolation); otherwise ``bass_candidates`` fresh latents per guitar phrase.
         """
-        temperature = self.state.temperature
-        guitar = await self.runners["guitar"].decode(
-            z, temperature, None, self._take_ids(len(z)), with_chords=True
-        )
+        temperature = self.controls.temperature
+        request = DecodeRequest.of(z, temperature, None, self._take_ids(len(z)), infer_chords=True)
+        guitar = await self.runners["guitar"].decode(request)
         groups: dict[tuple[str, ...], list[int]] = {}
         for i, phrase in enumerate(guitar):
             groups.setdefault(phrase.chords, []).append(i)
@@ -291,17 +127,7 @@ class Generator:
                 accompaniment[i] = tuple(bass[j * per : (j + 1) * per])
         self.buffers["bass"].observe(p for ps in accompaniment.values() for p in ps)
         return [
-            Phrase(
-                instrument=p.instrument,
-                z=p.z,
-                notes=p.notes,
-                intensity=p.intensity,
-                features=p.features,
-                chords=p.chords,
-                accompaniment=accompaniment[i],
-                id=p.id,
-            )
-            for i, p in enumerate(guitar)
+            dataclasses.replace(p, accompaniment=accompaniment[i]) for i, p in enumerate(guitar)
         ]
 
     async def _decode_bass(self, z: ZVector, temperature: float, chords: list[str]) -> list[Phrase]:
@@ -310,13 +136,16 @@ class Generator:
         of failing the refill, and reported once per progression."""
         runner = self.runners["bass"]
         try:
-            return await runner.decode(z, temperature, chords, self._take_ids(len(z)))
+            return await runner.decode(
+                DecodeRequest.of(z, temperature, chords, self._take_ids(len(z)))
+            )
         except ValueError as exc:
             if tuple(chords) not in self._unsupported_chords:
                 self._unsupported_chords.add(tuple(chords))
                 log.warning("bass_chords_unsupported", chords=chords, error=str(exc))
             no_chords = [NO_CHORD] * len(chords)
-            return await runner.decode(z, temperature, no_chords, self._take_ids(len(z)))
+            request = DecodeRequest.of(z, temperature, no_chords, self._take_ids(len(z)))
+            return await runner.decode(request)
 
     async def refill(self, instrument: Instrument) -> int:
         """Decode one batch into ``instrument``'s buffer if it is short, or if the tension moved
@@ -325,7 +154,7 @@ class Generator:
         Returns the number of phrases added."""
         buffer = self.buffers[instrument]
         n = min(self.batch_size, buffer.missing)
-        tension = self.state.tension
+        tension = self.controls.tension
         if n == 0 and abs(tension - self._tuned_for.get(instrument, tension)) > self.retune_step:
             n = self.batch_size
         if n == 0:
@@ -335,10 +164,9 @@ class Generator:
         if instrument == "guitar":
             phrases = await self.decode_guitar_with_bass(z)
         else:
-            phrases = await self.runners[instrument].decode(
-                z, self.state.temperature, None, self._take_ids(n)
-            )
-        buffer.add(phrases, self.state.tension)
+            request = DecodeRequest.of(z, self.controls.temperature, None, self._take_ids(n))
+            phrases = await self.runners[instrument].decode(request)
+        buffer.add(phrases, self.controls.tension)
         log.debug("buffer_refilled", instrument=instrument, added=n, depth=len(buffer))
         return n
 
@@ -355,7 +183,7 @@ class Generator:
             chords = [NO_CHORD, NO_CHORD] if instrument == "bass" else None
             for n in sizes:
                 z = np.zeros((n, runner.z_size))
-                await runner.decode(z, 1.0, chords, [0] * n)
+                await runner.decode(DecodeRequest.of(z, 1.0, chords, [0] * n))
 
         async with trio.open_nursery() as nursery:
             for instrument in self.runners:
@@ -371,16 +199,28 @@ class Generator:
         while await self.refill(instrument):
             pass
 
-    async def refill_forever(self, instrument: Instrument) -> None:
-        """Background task: top ``instrument``'s buffer up whenever phrases are taken."""
+    async def run(self) -> None:
+        """Forever: keep the buffers full and decode queued interpolation paths."""
+        async with trio.open_nursery() as nursery:
+            for instrument in ("guitar", "drums"):
+                nursery.start_soon(self._refill_forever, instrument)
+            async for interpolation in self._paths_out:
+                try:
+                    await self.decode_interpolation(interpolation)
+                except Exception:  # the morph plays buffered stand-ins; the music goes on
+                    self.interpolations_failed += 1
+                    log.exception("interpolation_decode_failed", scene=interpolation.scene)
+
+    async def _refill_forever(self, instrument: Instrument) -> None:
         while True:
             wanted = self._wanted
             if await self.refill(instrument) == 0:
                 await wanted.wait()
 
-    async def decode_interpolation(self, interp: Interpolation) -> None:
-        """Decode every point of ``interp`` (one batch per instrument) and hand them to it."""
-        points = interp.points
+    async def decode_interpolation(self, interpolation: Interpolation) -> None:
+        """Decode every point of ``interpolation`` (one batch per instrument) and hand the
+        phrases to it (``interpolation.decoded``)."""
+        points = interpolation.points
         guitar_z = np.stack([p["guitar"] for p in points])
         bass_z = np.stack([p["bass"] for p in points])
         drums_z = np.stack([p["drums"] for p in points])
@@ -392,14 +232,14 @@ class Generator:
             results["bass"] = [g.accompaniment[0] for g in guitar]
 
         async def drums() -> None:
-            results["drums"] = await self.runners["drums"].decode(
-                drums_z, self.state.temperature, None, self._take_ids(len(drums_z))
-            )
+            ids = self._take_ids(len(drums_z))
+            request = DecodeRequest.of(drums_z, self.controls.temperature, None, ids)
+            results["drums"] = await self.runners["drums"].decode(request)
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(guitar_and_bass)
             nursery.start_soon(drums)
-        interp.decoded = [
+        interpolation.decoded = [
             {
                 "guitar": results["guitar"][k],
                 "bass": results["bass"][k],
@@ -407,4 +247,4 @@ class Generator:
             }
             for k in range(len(points))
         ]
-        log.info("interpolation_decoded", scene=interp.scene, phrases=len(points))
+        log.info("interpolation_decoded", scene=interpolation.scene, phrases=len(points))

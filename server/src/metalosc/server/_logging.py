@@ -16,6 +16,9 @@ def configure_logging(
     level: str = "info",
     stream: TextIO | None = None,
 ) -> None:
+    """Configure structlog once for the process: ``fmt`` ``auto`` renders for people on a TTY and
+    JSON lines otherwise (journald, containers); events below ``level`` are dropped; ``stream``
+    defaults to stderr."""
     out = stream if stream is not None else sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: structlog.typing.Processor = (

@@ -17,6 +17,7 @@ class Metrics:
     leads: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
     def inc(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the count of event ``name``."""
         self.counts[name] += n
 
     def __getitem__(self, name: str) -> int:

@@ -14,6 +14,9 @@ __all__ = ["SystemdNotifier"]
 
 
 class SystemdNotifier:
+    """Sends ``sd_notify`` datagrams to ``address`` (a path or an ``@abstract`` name); with no
+    address every call does nothing and returns ``False``."""
+
     def __init__(self, address: str | None) -> None:
         if address and address.startswith("@"):  # abstract namespace socket
             address = "\0" + address[1:]
@@ -21,6 +24,7 @@ class SystemdNotifier:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SystemdNotifier:
+        """The notifier of ``$NOTIFY_SOCKET`` (a no-op one when it is unset)."""
         return cls(environ.get("NOTIFY_SOCKET"))
 
     @staticmethod
@@ -36,6 +40,7 @@ class SystemdNotifier:
             return None
 
     def notify(self, *fields: str) -> bool:
+        """Send ``fields`` (``KEY=value`` lines) as one datagram; whether it was sent."""
         if self.address is None:
             return False
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
@@ -46,10 +51,13 @@ class SystemdNotifier:
         return True
 
     def ready(self, status: str = "") -> bool:
+        """``READY=1`` (with a ``STATUS=`` line when given): start-up is complete."""
         return self.notify("READY=1", *([f"STATUS={status}"] if status else []))
 
     def stopping(self) -> bool:
+        """``STOPPING=1``: a graceful stop has begun."""
         return self.notify("STOPPING=1")
 
     def watchdog(self) -> bool:
+        """``WATCHDOG=1``: the event loop is alive."""
         return self.notify("WATCHDOG=1")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PeerRateLimiter", "TokenBucket"]
+from ._udp import Peer
 
-Peer = tuple[str, int]
+__all__ = ["PeerRateLimiter", "TokenBucket"]
 
 
 @dataclass
@@ -23,6 +23,7 @@ class TokenBucket:
     updated: float
 
     def allow(self, now: float) -> bool:
+        """Whether an event at ``now`` (seconds, any clock) fits; spends a token if so."""
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1.0:
@@ -43,6 +44,7 @@ class PeerRateLimiter:
         self._buckets: dict[Peer, TokenBucket] = {}
 
     def allow(self, peer: Peer, now: float) -> bool:
+        """Whether ``peer`` may have one more event at time ``now`` (seconds); spends its token."""
         bucket = self._buckets.get(peer)
         if bucket is None:
             if len(self._buckets) >= self.max_peers:

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then ``METALOSC_*`` variables; no dotenv or secrets files (the TOML file is
+        added by :func:`load_settings`)."""
         return (init_settings, env_settings)
 
 

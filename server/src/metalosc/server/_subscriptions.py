@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ._udp import Peer
+
 __all__ = ["Subscription", "Subscriptions"]
 
-Peer = tuple[str, int]
 Mode = Literal["bundle", "immediate"]
 
 
@@ -28,6 +29,9 @@ class Subscription:
 
 
 class Subscriptions:
+    """Every subscription by the peer that asked; leases last ``lease_s`` seconds from the
+    peer's last message (times are passed in: pure)."""
+
     def __init__(self, lease_s: float = 60.0) -> None:
         if lease_s <= 0:
             raise ValueError(f"lease must be positive, got {lease_s}")
@@ -44,6 +48,7 @@ class Subscriptions:
         return sub
 
     def unsubscribe(self, peer: Peer) -> bool:
+        """Drop ``peer``'s subscription; whether it had one."""
         return self._by_peer.pop(peer, None) is not None
 
     def touch(self, peer: Peer, now: float) -> None:
@@ -67,9 +72,11 @@ class Subscriptions:
         return gone
 
     def next_expiry(self) -> float | None:
+        """The earliest lease end (the clock of the times passed in); ``None`` without any."""
         return min((s.expires_at for s in self._by_peer.values()), default=None)
 
     def active(self, mode: Mode | None = None) -> list[Subscription]:
+        """The subscriptions (of ``mode``, or all), in subscription order."""
         return [s for s in self._by_peer.values() if mode is None or s.mode == mode]
 
     def __len__(self) -> int:

@@ -1,113 +1,142 @@
-"""A thin trio UDP loop: datagrams in to a handler, datagrams out, peers that vanish are reported.
+"""The transport: play and stop, and the loops that send each cue ahead of its sound time.
 
-python-osc is used only as a codec (via ``metalosc.protocol``); its own servers block and sleep on
-future timetags, which a real-time daemon cannot afford.
-
-A departed peer answers our datagrams with ICMP "port unreachable". Linux reports that on an
-unconnected UDP socket only with ``IP_RECVERR`` set, and then as ``ECONNREFUSED`` on a *later*
-``sendto``/``recvfrom``, not necessarily one addressed to that peer. So on such an error the
-socket's error queue (``MSG_ERRQUEUE``) is read: each entry names the destination that refused,
-which is handed to ``on_gone``. Nothing of this ever crashes the loop or logs per datagram.
+``play()`` puts beat 0 ``start_delay`` seconds from now; two loops then walk the same cues: the
+bundle loop sends each cue ``lookahead`` seconds before it sounds (timetag = sound time), the
+immediate loop sends it when it sounds. The first loop to reach a 2-bar slot asks the conductor
+what plays there (a pure, instant choice from already-decoded buffers), and every chosen
+:class:`~metalosc.server.PhraseSet` is published on :attr:`Transport.chosen` for whoever keeps
+the buffers full. The loops never block: they only sleep on the beat clock. ``stop()`` cancels
+them at once; what was already sent still sounds, and nothing is sent half.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import socket
-import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import structlog
 import trio
+from metalosc.protocol import Instrument, Message
+from metalosc.runtime import PHRASE_BEATS
 
-__all__ = ["Peer", "UdpEndpoint", "open_udp"]
+from ._clock import BeatClock
+from ._conductor import Conductor, PhraseSet
+from ._cues import Cue, cue_messages, cues_for
+from ._metrics import Metrics
+from ._subscriptions import Mode
+
+__all__ = ["SendCue", "Transport"]
 
 log = structlog.get_logger("metalosc.server.transport")
 
-Peer = tuple[str, int]
-MAX_DATAGRAM = 65_535
-_GONE = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
-_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux values; Python does not name them
-_IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
-_MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
+SendCue = Callable[[Sequence[Message], float, Mode], Awaitable[None]]
+"""``send_cue(messages, sound_unix, mode)``: deliver one cue to every subscriber of ``mode``
+(:meth:`metalosc.server.Outbox.send_cue`)."""
+
+CHOSEN_BACKLOG = 16
+"""Chosen phrase sets waiting for their reader; more are dropped (counted), never waited for."""
 
 
-async def open_udp(host: str, port: int) -> UdpEndpoint:
-    """Bind a UDP socket (``port`` 0 picks a free one)."""
-    info = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_DGRAM)
-    family = info[0][0]
-    sock = trio.socket.socket(family, trio.socket.SOCK_DGRAM)
-    try:
-        await sock.bind(info[0][4])
-        if sys.platform == "linux":
-            if family == trio.socket.AF_INET6:
-                sock.setsockopt(trio.socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
-            else:
-                sock.setsockopt(trio.socket.IPPROTO_IP, _IP_RECVERR, 1)
-    except BaseException:
-        sock.close()
-        raise
-    return UdpEndpoint(sock)
+class Transport:
+    """Play/stop and the send loops.
 
+    ``clock`` is the beat clock (its tempo is the transport's tempo), ``conductor`` chooses each
+    slot's phrases, ``send_cue`` delivers, ``muted`` is read at send time. Times are trio times;
+    ``lookahead`` and ``start_delay`` are seconds (``start_delay`` defaults to ``lookahead`` +
+    50 ms, so beat 0 can be sent ahead like every other beat).
+    """
 
-class UdpEndpoint:
-    def __init__(self, sock: trio.socket.SocketType) -> None:
-        self.sock = sock
-        # the same socket as a plain one, to read the error queue without waiting (non-blocking)
-        self._raw = socket.socket(fileno=os.dup(sock.fileno()))
-        self._raw.setblocking(False)
-        self.on_gone: Callable[[Peer], None] | None = None
-        self.sent = 0
-        self.send_failures = 0
+    def __init__(
+        self,
+        clock: BeatClock,
+        conductor: Conductor,
+        send_cue: SendCue,
+        muted: Mapping[Instrument, bool],
+        metrics: Metrics,
+        *,
+        lookahead: float = 0.15,
+        start_delay: float | None = None,
+    ) -> None:
+        self.clock = clock
+        self.conductor = conductor
+        self.metrics = metrics
+        self.lookahead = lookahead
+        self.start_delay = start_delay if start_delay is not None else lookahead + 0.05
+        self._send_cue = send_cue
+        self._muted = muted
+        self._playing = False
+        self._timeline: dict[int, list[Cue]] = {}
+        self._scope: trio.CancelScope | None = None
+        self._changed = trio.Event()
+        self._chosen_out, self.chosen = trio.open_memory_channel[PhraseSet | None](CHOSEN_BACKLOG)
+        """Every slot's choice, in order (``None``: nothing was decoded yet)."""
 
     @property
-    def address(self) -> Peer:
-        host, port = self.sock.getsockname()[:2]
-        return str(host), int(port)
+    def playing(self) -> bool:
+        """Whether the transport runs."""
+        return self._playing
 
-    async def sendto(self, data: bytes, peer: Peer) -> bool:
-        """Send one datagram; False (and ``on_gone``) when the peer is unreachable."""
-        try:
-            await self.sock.sendto(data, peer)
-        except OSError as exc:
-            self.send_failures += 1
-            if exc.errno in _GONE:
-                self._drain_errors(fallback=peer)
-            else:
-                log.warning("udp_send_failed", peer=f"{peer[0]}:{peer[1]}", error=str(exc))
-            return False
-        self.sent += 1
-        return True
+    def play(self) -> None:
+        """Start playing (beat 0 ``start_delay`` from now); no-op while playing."""
+        if not self._playing:
+            self._playing = True
+            self._wake()
 
-    def _drain_errors(self, fallback: Peer | None = None) -> None:
-        """Report every destination in the socket's error queue as gone."""
-        gone: list[Peer] = []
+    def stop(self) -> None:
+        """Stop at once: the send loops are cancelled; no-op while stopped."""
+        if self._playing:
+            self._playing = False
+            if self._scope is not None:
+                self._scope.cancel()
+            self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def run(self) -> None:
+        """Forever: wait for play, run both send loops until stop."""
         while True:
-            try:
-                _, _, _, address = self._raw.recvmsg(1, 512, _MSG_ERRQUEUE)
-            except OSError:
-                break
-            if address:
-                gone.append((str(address[0]), int(address[1])))
-        if not gone and fallback is not None:
-            gone.append(fallback)
-        if self.on_gone is not None:
-            for peer in dict.fromkeys(gone):
-                self.on_gone(peer)
+            if not self._playing:
+                await self._changed.wait()
+                continue
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                self._timeline.clear()
+                self.clock.restart(trio.current_time() + self.start_delay, self.clock.bpm)
+                log.info("transport_started", bpm=self.clock.bpm)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._loop, "bundle", self.lookahead)
+                    nursery.start_soon(self._loop, "immediate", 0.0)
+            self._scope = None
+            log.info("transport_stopped")
 
-    async def serve(self, handler: Callable[[bytes, Peer], Awaitable[None]]) -> None:
-        """Receive forever, handing each datagram to ``handler`` in arrival order."""
+    def slot(self, index: int) -> list[Cue]:
+        """The cues of 2-bar slot ``index``, choosing its phrases the first time a loop asks."""
+        cues = self._timeline.get(index)
+        if cues is None:
+            chosen = self.conductor.next_phrases(index)
+            if chosen is None:
+                self.metrics.inc("silent_phrases")
+            cues = cues_for(chosen, index * PHRASE_BEATS)
+            self._timeline[index] = cues
+            self._timeline.pop(index - 2, None)
+            try:
+                self._chosen_out.send_nowait(chosen)
+            except trio.WouldBlock:
+                self.metrics.inc("chosen_dropped")
+        return cues
+
+    async def _loop(self, mode: Mode, lead: float) -> None:
+        index = 0
         while True:
-            try:
-                data, address = await self.sock.recvfrom(MAX_DATAGRAM)
-            except OSError as exc:
-                if exc.errno in _GONE:  # a pending ICMP error from an earlier send
-                    self._drain_errors()
-                    continue
-                raise
-            await handler(data, (str(address[0]), int(address[1])))
-
-    def close(self) -> None:
-        self._raw.close()
-        self.sock.close()
+            for cue in self.slot(index):
+                await self.clock.sleep_until_beat(cue.beat, lead=lead)
+                sound = self.clock.beat_time(cue.beat)
+                margin = sound - trio.current_time()
+                if mode == "bundle":
+                    self.metrics.leads.append(margin)
+                    if margin < 0:
+                        self.metrics.inc("late_sends")
+                messages = cue_messages(cue, self.clock, self._muted)
+                await self._send_cue(messages, self.clock.to_unix(sound), mode)
+            index += 1

@@ -3,17 +3,19 @@
 Why: decoding is mostly Python around the TF call — NoteSequence conversion, note_seq's chord
 inference (pure Python, up to ~0.8 s a call), features — and in a worker *thread* all of it holds
 the daemon's GIL, so the event loop waited 10-17 ms (p99) to answer a ping while the three models
-decoded (bench/ping_latency.py, 2 busy cores). In a worker process the daemon only pickles a batch
-of latents out and a batch of measured ``Phrase``s (plain dataclasses, notes in musical time)
-back, TensorFlow is never imported in the daemon, and the workers run at a lower CPU priority
-(``WORKER_NICE``): the same benchmark then answers in under 2 ms (p99).
+decoded (``bench/ping_latency.py``, 2 busy cores). In a worker process the daemon only pickles a
+:class:`~metalosc.server.DecodeRequest` out and a batch of measured
+:class:`~metalosc.runtime.Phrase`\\ s back, TensorFlow is never imported in the daemon, and the
+workers run at a lower CPU priority (:data:`WORKER_NICE`): the same benchmark then answers in under
+2 ms (p99).
 
-Each worker is a ``spawn``ed process (never ``fork`` a process that may hold TF's threads); it loads
-its model from a picklable *factory*, answers ``decode`` requests one at a time, and exits when the
-daemon sends ``None`` or its end of the pipe closes (so a killed daemon leaves no orphans). An
-exception in the worker is re-raised in the daemon as itself (a ``ValueError`` stays a
-``ValueError``: the bass falls back to "no chord" on it) with the worker's traceback as its cause; a
-worker that dies makes the call raise ``WorkerDiedError`` at once instead of hanging.
+Each worker is a ``spawn``\\ ed process (never ``fork`` a process that may hold TF's threads); it
+loads its model from a picklable :class:`ModelFactory`, says :class:`WorkerReady`, answers each
+request with a :class:`DecodeReply` or a :class:`WorkerFailure`, and exits when the daemon sends
+``None`` or its end of the pipe closes (so a killed daemon leaves no orphans). An exception in the
+worker is re-raised in the daemon as itself (a ``ValueError`` stays a ``ValueError``: the bass
+falls back to "no chord" on it) with the worker's traceback as its cause; a worker that dies makes
+the call raise :class:`WorkerDiedError` at once instead of hanging.
 """
 
 from __future__ import annotations
@@ -26,37 +28,45 @@ import pickle
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-import numpy as np
-import numpy.typing as npt
 import structlog
 import trio
 from metalosc.protocol import INSTRUMENTS, Instrument, check_model_bundle, load_manifest
-from metalosc.runtime import Phrase, ZVector
+from metalosc.runtime import Phrase
 
-from ._generation import InstrumentModelLike, PhraseAnalysis, decode_phrases
 from ._logging import configure_logging
+from ._runner import (
+    DecodeRequest,
+    InstrumentModelLike,
+    ModelInfo,
+    PhraseAnalysis,
+    decode_phrases,
+    model_analysis,
+)
 
 __all__ = [
     "BundleModelFactory",
+    "DecodeReply",
     "ModelFactory",
-    "ModelWorker",
-    "ProcessModelRunner",
+    "ProcessExecutor",
     "WorkerDiedError",
     "WorkerError",
+    "WorkerFailure",
+    "WorkerReady",
     "bundle_factories",
-    "start_workers",
+    "start_process_executors",
 ]
 
 log = structlog.get_logger("metalosc.server.worker")
 
 _CONTEXT = multiprocessing.get_context("spawn")
-CLOSE_TIMEOUT_S = 2.0  # a worker finishing its decode and freeing its TF session
+CLOSE_TIMEOUT_S = 2.0
+"""Seconds a worker may take to finish its decode and free its TF session when told to stop."""
 WORKER_NICE = 10
 """Workers run at a lower CPU priority than the daemon: decoding is background work with a
 buffer ahead of it, answering a ping is not; on a busy machine the scheduler then runs the event
@@ -89,13 +99,19 @@ class WorkerDiedError(Exception):
 class ModelFactory(Protocol):
     """Builds a worker's model and analysis *inside* the worker; must be picklable."""
 
-    def load_model(self) -> InstrumentModelLike: ...
-    def load_analysis(self) -> PhraseAnalysis: ...
+    def load_model(self) -> InstrumentModelLike:
+        """Load the model (in the worker); raises ``ModelBundleError`` naming a broken file."""
+        ...
+
+    def load_analysis(self) -> PhraseAnalysis:
+        """The measures the worker applies to each decoded phrase."""
+        ...
 
 
 @dataclass(frozen=True)
 class BundleModelFactory:
-    """The production factory: ``InstrumentModel.load(bundle_dir)`` and the training analysis.
+    """The production factory: :meth:`metalosc.runtime.InstrumentModel.load` of ``bundle_dir``
+    and the runtime's analysis.
 
     ``tf_threads`` caps TF's intra- and inter-op thread pools of the worker: three workers share
     the machine's cores, and per-call pools as large as the machine only fight each other.
@@ -105,6 +121,7 @@ class BundleModelFactory:
     tf_threads: int | None = 1
 
     def load_model(self) -> InstrumentModelLike:
+        """Load the bundle (raises ``ModelBundleError`` naming the broken file)."""
         import tensorflow as tf
         from metalosc.runtime import InstrumentModel
 
@@ -114,31 +131,47 @@ class BundleModelFactory:
         return InstrumentModel.load(self.bundle_dir)
 
     def load_analysis(self) -> PhraseAnalysis:
-        from ._generation import training_analysis
+        """The runtime's measures."""
+        return model_analysis()
 
-        return training_analysis()
+
+# -- what travels over the pipe -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class WorkerInfo:
-    """What a worker tells the daemon once its model is loaded."""
+class WorkerReady:
+    """Worker → daemon, once: the model is loaded."""
 
-    instrument: Instrument
-    z_size: int
-    tension_vector: npt.NDArray[Any]
+    info: ModelInfo
 
 
-DecodeRequest = tuple[ZVector, float, list[str] | None, list[int], bool]
+@dataclass(frozen=True)
+class DecodeReply:
+    """Worker → daemon: the phrases of one :class:`~metalosc.server.DecodeRequest`."""
+
+    phrases: list[Phrase]
 
 
-def _portable(exc: BaseException) -> tuple[BaseException | None, str]:
-    """``exc`` if it survives pickling (else ``None``), and the worker's traceback text."""
-    text = "".join(traceback.format_exception(exc))
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return None, text
-    return exc, text
+@dataclass(frozen=True)
+class WorkerFailure:
+    """Worker → daemon: loading or a request failed. ``exception`` is the original one when it
+    survives pickling (else ``None``); ``traceback`` is the worker's traceback text."""
+
+    exception: BaseException | None
+    traceback: str
+
+    @classmethod
+    def of(cls, exc: BaseException) -> WorkerFailure:
+        """The failure of ``exc``, with its traceback."""
+        text = "".join(traceback.format_exception(exc))
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            return cls(None, text)
+        return cls(exc, text)
+
+
+WorkerMessage = WorkerReady | DecodeReply | WorkerFailure
 
 
 def _worker_main(
@@ -171,13 +204,10 @@ def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
         model = factory.load_model()
         analysis = factory.load_analysis()
     except BaseException as exc:
-        conn.send(("error", *_portable(exc)))
+        conn.send(WorkerFailure.of(exc))
         return
     try:
-        info = WorkerInfo(
-            model.instrument, int(model.z_size), np.asarray(model.tension_vector, np.float64)
-        )
-        conn.send(("ok", info))
+        conn.send(WorkerReady(ModelInfo.of(model)))
         while True:
             try:
                 request: DecodeRequest | None = conn.recv()
@@ -185,10 +215,11 @@ def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
                 break
             if request is None:
                 break
+            reply: WorkerMessage
             try:
-                reply: tuple[Any, ...] = ("ok", decode_phrases(model, analysis, *request))
+                reply = DecodeReply(decode_phrases(model, analysis, request))
             except Exception as exc:
-                reply = ("error", *_portable(exc))
+                reply = WorkerFailure.of(exc)
             conn.send(reply)
     except OSError:  # the daemon closed the pipe while we answered
         pass
@@ -197,8 +228,11 @@ def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
         conn.close()
 
 
-class ModelWorker:
-    """One model in one spawned process. Its methods block: call them from a worker thread."""
+class ProcessExecutor:
+    """One model in one spawned worker process (an :class:`~metalosc.server.Executor`).
+
+    Its methods block: call them from a worker thread.
+    """
 
     def __init__(
         self,
@@ -226,32 +260,38 @@ class ModelWorker:
         # would wait on them forever: close them first (atexit runs the later-registered first).
         atexit.register(self.close)
         try:
-            self.info: WorkerInfo = self._receive()
+            ready = self._receive()
         except BaseException:
             self.close()
             raise
+        if not isinstance(ready, WorkerReady):
+            self.close()
+            raise WorkerError(f"model worker {name} said {type(ready).__name__} before ready")
+        self.info: ModelInfo = ready.info
         log.info("model_worker_started", worker=name, pid=self.process.pid)
 
-    def call(self, request: DecodeRequest) -> list[Phrase]:
+    def decode(self, request: DecodeRequest) -> list[Phrase]:
         """One decode: send the request, wait for the phrases (or the worker's exception)."""
         try:
             self._conn.send(request)
         except OSError:
             raise self._died() from None
-        result: list[Phrase] = self._receive()
-        return result
+        reply = self._receive()
+        if not isinstance(reply, DecodeReply):
+            raise WorkerError(f"model worker {self.name} answered {type(reply).__name__}")
+        return reply.phrases
 
-    def _receive(self) -> Any:
+    def _receive(self) -> WorkerReady | DecodeReply:
         try:
-            status, *payload = self._conn.recv()
+            message: WorkerMessage = self._conn.recv()
         except (EOFError, OSError):
             raise self._died() from None
-        if status == "ok":
-            return payload[0]
-        exc, text = payload
-        if exc is None:
-            raise WorkerError(f"in model worker {self.name}:\n{text}")
-        raise exc from WorkerError(f"in model worker {self.name}:\n{text}")
+        if isinstance(message, WorkerFailure):
+            error = WorkerError(f"in model worker {self.name}:\n{message.traceback}")
+            if message.exception is None:
+                raise error
+            raise message.exception from error
+        return message
 
     def _died(self) -> WorkerDiedError:
         self.process.join(timeout=1.0)
@@ -277,84 +317,25 @@ class ModelWorker:
         self.process.close()
 
 
-class ProcessModelRunner:
-    """A ``Runner`` whose model lives in a ``ModelWorker`` process.
-
-    The call waits in a trio worker thread on the pipe (blocked in ``recv``, not holding the GIL);
-    ``limiter`` keeps one request in flight per worker, as the TF session is not thread-safe.
-    """
-
-    def __init__(self, worker: ModelWorker) -> None:
-        self.worker = worker
-        self.instrument: Instrument = worker.info.instrument
-        self.limiter = trio.CapacityLimiter(1)
-        self.phrases_decoded = 0
-        self.decode_seconds = 0.0
-
-    @property
-    def z_size(self) -> int:
-        return self.worker.info.z_size
-
-    @property
-    def tension_vector(self) -> npt.NDArray[Any]:
-        return self.worker.info.tension_vector
-
-    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[Any]:
-        """[n, z_size] latents from the prior N(0, I), drawn here (as the model itself would)."""
-        return rng.standard_normal((n, self.z_size)).astype(np.float32)
-
-    async def decode(
-        self,
-        z: ZVector,
-        temperature: float,
-        chords: Sequence[str] | None,
-        ids: Sequence[int],
-        *,
-        with_chords: bool = False,
-    ) -> list[Phrase]:
-        """Decode a batch of latents into measured phrases in the worker process."""
-        request: DecodeRequest = (
-            np.asarray(z, dtype=np.float64),
-            float(temperature),
-            None if chords is None else list(chords),
-            list(ids),
-            with_chords,
-        )
-        started = trio.current_time()
-        phrases = await trio.to_thread.run_sync(self.worker.call, request, limiter=self.limiter)
-        self.decode_seconds += trio.current_time() - started
-        self.phrases_decoded += len(phrases)
-        return phrases
-
-    def replace(self, worker: ModelWorker) -> ModelWorker:
-        """Swap in a reloaded worker (hold ``limiter``); returns the old one for the caller to
-        close."""
-        old, self.worker = self.worker, worker
-        self.instrument = worker.info.instrument
-        return old
-
-    def close(self) -> None:
-        self.worker.close()
-
-
-async def start_workers(
+async def start_process_executors(
     factories: Mapping[Instrument, ModelFactory],
     *,
     log_format: LogFormat = "json",
     log_level: str = "info",
-) -> dict[Instrument, ModelWorker]:
+) -> dict[Instrument, ProcessExecutor]:
     """Start one worker per instrument, concurrently; if any fails to load, stop the others and
-    raise its error itself (a ``ModelBundleError`` names the broken file), not an exception
-    group."""
-    workers: dict[Instrument, ModelWorker] = {}
+    raise its error itself (a ``ModelBundleError`` names the broken file), not an
+    exception group."""
+    executors: dict[Instrument, ProcessExecutor] = {}
     errors: list[BaseException] = []
 
+    def make(instrument: Instrument) -> ProcessExecutor:
+        factory = factories[instrument]
+        return ProcessExecutor(factory, instrument, log_format=log_format, log_level=log_level)
+
     async def start(instrument: Instrument) -> None:
-        make: Callable[[], ModelWorker] = lambda: ModelWorker(  # noqa: E731
-            factories[instrument], instrument, log_format=log_format, log_level=log_level
-        )
         try:
-            workers[instrument] = await trio.to_thread.run_sync(make)
+            executors[instrument] = await trio.to_thread.run_sync(make, instrument)
         except Exception as exc:
             errors.append(exc)
 
@@ -362,10 +343,10 @@ async def start_workers(
         for instrument in factories:
             nursery.start_soon(start, instrument)
     if errors:
-        for worker in workers.values():
-            await trio.to_thread.run_sync(worker.close)
+        for executor in executors.values():
+            await trio.to_thread.run_sync(executor.close)
         raise errors[0]
-    return {i: workers[i] for i in factories}
+    return {i: executors[i] for i in factories}
 
 
 def bundle_factories(models_dir: Path) -> dict[Instrument, ModelFactory]:

@@ -1,7 +1,7 @@
 namespace MetalOSC.Core
 {
     /// <summary>
-    /// The MetalOSC address space (DESIGN §5), mirrored from the Python <c>metalosc.protocol</c> package.
+    /// The MetalOSC address space, mirrored from the Python <c>metalosc.protocol</c> package (protocol/README.md).
     /// Kept as constants in one place so a rename on the server side is a one-line change here.
     /// </summary>
     public static class MetalAddresses

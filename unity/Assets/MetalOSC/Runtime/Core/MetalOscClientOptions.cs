@@ -8,7 +8,7 @@ namespace MetalOSC.Core
         /// <summary>Host of the MetalOSC daemon.</summary>
         public string ServerHost = "127.0.0.1";
 
-        /// <summary>UDP port of the daemon (DESIGN §5 default 9000).</summary>
+        /// <summary>UDP port of the daemon (default 9000, protocol/README.md).</summary>
         public int ServerPort = 9000;
 
         /// <summary>Local UDP port to bind; 0 picks a free one.</summary>

@@ -1,4 +1,4 @@
-"""Real-time scheduling of the event-loop thread (``_realtime``).
+"""Real-time scheduling of the event-loop thread (``_sched_fifo``).
 
 Rules: the real system call is made only on a helper thread (the policy is per thread), so
 pytest's own thread never changes; where the process may not use real-time scheduling, that
@@ -17,7 +17,7 @@ import pytest
 import structlog
 from metalosc.server import ConfigError, load_settings
 from metalosc.server._cli import build_parser
-from metalosc.server._realtime import raise_event_loop_priority
+from metalosc.server._sched_fifo import raise_event_loop_priority
 
 PRIORITY = 10
 

@@ -1,4 +1,4 @@
-"""Scheduler suite: cues, rendering and the send loops under ``MockClock(autojump_threshold=0)``.
+"""Transport suite: cues, their messages and the send loops under ``MockClock``.
 
 Rules: no sockets and no models — the loops send into a recorder and pick from buffers of phrases
 with known notes; every time is asserted exactly.
@@ -17,13 +17,13 @@ from metalosc.runtime import Phrase, PhraseNote
 from metalosc.server import (
     BeatClock,
     Conductor,
+    Controls,
     Metrics,
-    MusicState,
     PhraseBuffer,
     PhraseSet,
-    Player,
+    Transport,
+    cue_messages,
     cues_for,
-    render,
 )
 
 PhraseMaker = Callable[..., Phrase]
@@ -56,16 +56,16 @@ def test_render_converts_beats_to_seconds_at_send_time() -> None:
     cue = cues_for(PhraseSet(0, {"guitar": phrase}, 0.25), first_beat=0)[1]
     clock = BeatClock(0.0, 120.0)
     muted = dict.fromkeys(INSTRUMENTS, False)
-    messages = render(cue, clock, muted)
+    messages = cue_messages(cue, clock, muted)
     assert messages == [
         Beat(bar=0, beat=1),
         Note(instrument="guitar", pitch=45, velocity=90, duration_s=1.0, beat=1.0),
     ]
     clock.set_tempo(60.0, after=0.6)  # from beat 2 on, a beat lasts a second
-    [_, note] = render(cue, clock, muted)
+    [_, note] = cue_messages(cue, clock, muted)
     assert isinstance(note, Note)
     assert note.duration_s == 0.5 + 1.0
-    assert render(cue, clock, {**muted, "guitar": True}) == [Beat(bar=0, beat=1)]
+    assert cue_messages(cue, clock, {**muted, "guitar": True}) == [Beat(bar=0, beat=1)]
 
 
 class Recorder:
@@ -76,23 +76,25 @@ class Recorder:
         self.sent.append((trio.current_time(), sound_unix, mode, list(messages)))
 
 
-def _player(make_phrase: PhraseMaker, recorder: Recorder, **kwargs: float) -> Player:
+def _transport(make_phrase: PhraseMaker, recorder: Recorder, **kwargs: float) -> Transport:
     buffers = {i: PhraseBuffer(i, depth=64) for i in INSTRUMENTS}
     for _ in range(1, 40):
         bass = (make_phrase("bass", 1),)
         buffers["guitar"].add([make_phrase("guitar", 1, accompaniment=bass)], 0.5)
         buffers["drums"].add([make_phrase("drums", 1)], 0.5)
-    state = MusicState(bpm=120.0)
-    clock = BeatClock(trio.current_time(), state.bpm, unix_offset=1000.0)
-    conductor = Conductor(buffers, state)
-    return Player(clock, conductor, state, recorder, Metrics(), lookahead=0.15, **kwargs)
+    controls = Controls()
+    clock = BeatClock(trio.current_time(), 120.0, unix_offset=1000.0)
+    conductor = Conductor(buffers, controls)
+    return Transport(
+        clock, conductor, recorder, controls.muted, Metrics(), lookahead=0.15, **kwargs
+    )
 
 
 async def test_bundles_go_out_exactly_lookahead_before_they_sound(
     autojump_clock: trio.testing.MockClock, make_phrase: PhraseMaker
 ) -> None:
     recorder = Recorder()
-    player = _player(make_phrase, recorder, start_delay=1.0)
+    player = _transport(make_phrase, recorder, start_delay=1.0)
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(player.run)
@@ -118,7 +120,7 @@ async def test_tempo_change_retimes_the_rest_of_the_phrase(
     autojump_clock: trio.testing.MockClock, make_phrase: PhraseMaker
 ) -> None:
     recorder = Recorder()
-    player = _player(make_phrase, recorder, start_delay=0.5)
+    player = _transport(make_phrase, recorder, start_delay=0.5)
     start = trio.current_time() + 0.5
     async with trio.open_nursery() as nursery:
         nursery.start_soon(player.run)
@@ -145,13 +147,13 @@ async def test_stop_then_play_restarts_at_beat_zero(
     autojump_clock: trio.testing.MockClock, make_phrase: PhraseMaker
 ) -> None:
     recorder = Recorder()
-    player = _player(make_phrase, recorder)
+    player = _transport(make_phrase, recorder)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(player.run)
         player.play()
         await trio.sleep(2.0)
         player.stop()
-        assert not player.state.playing
+        assert not player.playing
         await trio.sleep(5.0)
         count = len(recorder.sent)
         await trio.sleep(5.0)

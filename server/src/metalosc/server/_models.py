@@ -1,0 +1,60 @@
+"""Where the daemon's models come from: model bundles opened on the configured executors.
+
+An :data:`ExecutorSource` opens a fresh set of executors, one per instrument; the daemon calls it
+at start and again on every reload (SIGHUP), so a reload is the same code path as a start and a
+failed one leaves the running executors untouched. :func:`bundle_executors` is the production
+source: the bundles under ``settings.models``, each in its own worker process
+(``model_execution = "process"``) or in this process (``"thread"``). Tests pass sources of fake
+models (``metalosc.server.testing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+import trio
+from metalosc.protocol import INSTRUMENTS, Instrument
+
+from ._runner import Executor, InstrumentModelLike, ThreadExecutor, model_analysis
+from ._settings import Settings
+from ._worker import bundle_factories, start_process_executors
+
+__all__ = ["ExecutorSource", "bundle_executors", "load_models"]
+
+ExecutorSource = Callable[[], Awaitable[Mapping[Instrument, Executor]]]
+"""Opens one executor per instrument; raises ``ModelBundleError`` naming a broken bundle file."""
+
+
+def load_models(models_dir: Path) -> dict[Instrument, InstrumentModelLike]:
+    """Load the three bundles ``models_dir/{guitar,bass,drums}`` in this process (blocking).
+
+    Raises ``ModelBundleError`` naming the broken file; models loaded before it are closed."""
+    from metalosc.runtime import InstrumentModel
+
+    models: dict[Instrument, InstrumentModelLike] = {}
+    try:
+        for instrument in INSTRUMENTS:
+            models[instrument] = InstrumentModel.load(models_dir / instrument)
+    except BaseException:
+        for model in models.values():
+            model.close()
+        raise
+    return models
+
+
+def bundle_executors(settings: Settings) -> ExecutorSource:
+    """The bundles under ``settings.models`` on ``settings.model_execution``'s executors."""
+
+    async def open_executors() -> Mapping[Instrument, Executor]:
+        if settings.model_execution == "process":
+            return await start_process_executors(
+                bundle_factories(settings.models),
+                log_format=settings.log_format,
+                log_level=settings.log_level,
+            )
+        models = await trio.to_thread.run_sync(load_models, settings.models)
+        analysis = model_analysis()
+        return {i: ThreadExecutor(models[i], analysis) for i in INSTRUMENTS}
+
+    return open_executors

@@ -1,0 +1,275 @@
+"""One model behind an async, batched ``decode``: the runner, and the executors it can run on.
+
+A :class:`ModelRunner` is what the generator talks to: ``await runner.decode(request)`` returns
+measured :class:`~metalosc.runtime.Phrase`\\ s. It keeps one request in flight per model (a
+``CapacityLimiter`` of 1: a TF session is not thread-safe), waits for the executor in a trio worker
+thread, and counts what it decoded. *Where* the model runs is the executor's business:
+
+* :class:`ThreadExecutor` — the model in this process, called from trio's worker thread;
+* :class:`~metalosc.server.ProcessExecutor` — the model in a spawned worker process, so its Python
+  never holds the event loop's GIL (the daemon's default; ``_worker``).
+
+Both take the same frozen :class:`DecodeRequest` and run the same :func:`decode_phrases`, so the
+two paths differ only in where they run. ``replace`` swaps the executor (a reload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import trio
+from metalosc.protocol import Instrument
+from metalosc.runtime import CHORD_FIT, Phrase, ZVector, notes_from_sequence
+
+__all__ = [
+    "DecodeRequest",
+    "Executor",
+    "InstrumentModelLike",
+    "ModelInfo",
+    "ModelRunner",
+    "PhraseAnalysis",
+    "ThreadExecutor",
+    "decode_phrases",
+    "model_analysis",
+]
+
+
+class InstrumentModelLike(Protocol):
+    """What the daemon needs of :class:`metalosc.runtime.InstrumentModel` (tests use fakes)."""
+
+    @property
+    def instrument(self) -> Instrument:
+        """Which instrument the model plays."""
+        ...
+
+    @property
+    def z_size(self) -> int:
+        """Latent size."""
+        ...
+
+    @property
+    def tension_vector(self) -> npt.NDArray[Any]:
+        """``[z_size]``: the bundle's tension attribute vector."""
+        ...
+
+    def decode(
+        self, z: npt.NDArray[Any], temperature: float = 1.0, chords: Sequence[str] | None = None
+    ) -> list[Any]:
+        """Quantized 2-bar NoteSequences from ``z`` ``[n, z_size]`` (``chords``: one symbol per
+        bar, required by a chord-conditioned model, refused by the others: ``ValueError``)."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...
+
+
+@dataclass(frozen=True)
+class PhraseAnalysis:
+    """How decoded NoteSequences are measured: :func:`model_analysis` in production, simple
+    stand-ins in unit tests (``metalosc.server.testing``)."""
+
+    intensity: Callable[[Any, Instrument], float]
+    features: Callable[[Any, Instrument], dict[str, float]]
+    chords: Callable[[Any], list[str]]
+    chord_fit: Callable[[Any, Sequence[str]], float]
+
+
+def model_analysis() -> PhraseAnalysis:
+    """The real analysis: :mod:`metalosc.runtime`'s measures."""
+    from metalosc.runtime import chord_fit, infer_chords, intensity, phrase_features
+
+    return PhraseAnalysis(
+        intensity=intensity,
+        features=phrase_features,
+        chords=lambda seq: list(infer_chords(seq, None, 2)),
+        chord_fit=chord_fit,
+    )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the daemon knows of a loaded model without touching it: its instrument, latent size
+    and tension attribute vector (``[z_size]`` float64; zeros when the bundle has none)."""
+
+    instrument: Instrument
+    z_size: int
+    tension_vector: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, model: InstrumentModelLike) -> ModelInfo:
+        """The info of a loaded model."""
+        vector = np.asarray(model.tension_vector, dtype=np.float64)
+        return cls(model.instrument, int(model.z_size), vector)
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    """One batched decode.
+
+    ``z``: ``[n, z_size]`` latents; ``temperature``: sampling temperature (> 0); ``chords``: one
+    symbol per bar conditioning the whole batch (the bass), else ``None``; ``ids``: ``[n]``
+    phrase ids to give the phrases; ``infer_chords``: infer each phrase's own chords (the
+    guitar, whose chords condition the bass).
+    """
+
+    z: ZVector
+    temperature: float
+    chords: tuple[str, ...] | None
+    ids: tuple[int, ...]
+    infer_chords: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        z: npt.ArrayLike,
+        temperature: float,
+        chords: Sequence[str] | None,
+        ids: Sequence[int],
+        *,
+        infer_chords: bool = False,
+    ) -> DecodeRequest:
+        """A request with ``z`` as float64 and the sequences as tuples (picklable, frozen).
+        Raises ``ValueError`` when ``z`` is not ``[len(ids), z_size]``."""
+        latents = np.asarray(z, dtype=np.float64)
+        if latents.ndim != 2 or len(latents) != len(ids):
+            raise ValueError(f"z must be [{len(ids)}, z_size], got {list(latents.shape)}")
+        return cls(
+            latents,
+            float(temperature),
+            None if chords is None else tuple(chords),
+            tuple(int(i) for i in ids),
+            infer_chords,
+        )
+
+
+def decode_phrases(
+    model: InstrumentModelLike, analysis: PhraseAnalysis, request: DecodeRequest
+) -> list[Phrase]:
+    """Decode a batch and measure every phrase (blocking: runs in a worker thread or process).
+
+    A phrase carries its features and intensity; with ``infer_chords`` its own inferred chords,
+    otherwise the ``chords`` it was decoded on and how well it fits them (``chord_fit``).
+    Raises whatever the model raises (``ValueError`` for chords it cannot encode).
+    """
+    instrument = model.instrument
+    chords = list(request.chords) if request.chords is not None else None
+    seqs = model.decode(np.asarray(request.z, dtype=np.float32), request.temperature, chords)
+    out = []
+    for seq, zi, pid in zip(seqs, request.z, request.ids, strict=True):
+        features = dict(analysis.features(seq, instrument))
+        if chords is not None and not request.infer_chords:
+            features[CHORD_FIT] = float(analysis.chord_fit(seq, chords))
+        out.append(
+            Phrase(
+                instrument=instrument,
+                z=np.asarray(zi, dtype=np.float64),
+                notes=notes_from_sequence(seq),
+                intensity=float(analysis.intensity(seq, instrument)),
+                features=features,
+                chords=tuple(analysis.chords(seq)) if request.infer_chords else tuple(chords or ()),
+                id=pid,
+            )
+        )
+    return out
+
+
+class Executor(Protocol):
+    """Where a model runs. ``decode`` and ``close`` block: call them from a worker thread."""
+
+    @property
+    def info(self) -> ModelInfo:
+        """The loaded model's instrument, latent size and tension vector."""
+        ...
+
+    def decode(self, request: DecodeRequest) -> list[Phrase]:
+        """Decode and measure ``request`` (blocking)."""
+        ...
+
+    def close(self) -> None:
+        """Stop and free the model (blocking, idempotent)."""
+        ...
+
+
+class ThreadExecutor:
+    """A model loaded in this process, decoding in the calling thread (the GIL is shared with the
+    event loop: see ``ProcessExecutor`` for why that is not the default)."""
+
+    def __init__(self, model: InstrumentModelLike, analysis: PhraseAnalysis) -> None:
+        self.model = model
+        self.analysis = analysis
+        self.info = ModelInfo.of(model)
+
+    def decode(self, request: DecodeRequest) -> list[Phrase]:
+        """Decode and measure ``request`` (blocking)."""
+        return decode_phrases(self.model, self.analysis, request)
+
+    def close(self) -> None:
+        """Free the model."""
+        self.model.close()
+
+
+class ModelRunner:
+    """One model behind an async, batched ``decode``, whatever executor it runs on.
+
+    ``phrases_decoded`` and ``decode_seconds`` (trio time spent waiting for decodes, seconds)
+    count what it did; ``limiter`` keeps one request in flight.
+    """
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.limiter = trio.CapacityLimiter(1)
+        self.phrases_decoded = 0
+        self.decode_seconds = 0.0
+
+    @property
+    def info(self) -> ModelInfo:
+        """The current executor's model info."""
+        return self.executor.info
+
+    @property
+    def instrument(self) -> Instrument:
+        """Which instrument the model plays."""
+        return self.executor.info.instrument
+
+    @property
+    def z_size(self) -> int:
+        """Latent size."""
+        return self.executor.info.z_size
+
+    @property
+    def tension_vector(self) -> npt.NDArray[np.float64]:
+        """``[z_size]`` float64: the bundle's tension attribute vector."""
+        return self.executor.info.tension_vector
+
+    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+        """``[n, z_size]`` latents from the prior N(0, I), drawn here from ``rng`` (as the model
+        itself would: MusicVAE's prior is a standard normal)."""
+        return rng.standard_normal((n, self.z_size))
+
+    async def decode(self, request: DecodeRequest) -> list[Phrase]:
+        """Decode ``request`` into measured phrases, off the trio thread.
+
+        Raises what the executor raises: the model's own errors (``ValueError`` for chords it
+        cannot encode), ``WorkerDiedError`` when a worker process is gone.
+        """
+        started = trio.current_time()
+        phrases = await trio.to_thread.run_sync(self.executor.decode, request, limiter=self.limiter)
+        self.decode_seconds += trio.current_time() - started
+        self.phrases_decoded += len(phrases)
+        return phrases
+
+    async def replace(self, executor: Executor) -> None:
+        """Swap in ``executor`` once no decode is in flight, then close the old one (off the
+        trio thread)."""
+        async with self.limiter:
+            old, self.executor = self.executor, executor
+            await trio.to_thread.run_sync(old.close)
+
+    def close(self) -> None:
+        """Close the executor (blocking)."""
+        self.executor.close()

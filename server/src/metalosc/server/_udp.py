@@ -1,0 +1,120 @@
+"""A thin trio UDP loop: datagrams in to a handler, datagrams out, peers that vanish are reported.
+
+python-osc is used only as a codec (via ``metalosc.protocol``); its own servers block and sleep on
+future timetags, which a real-time daemon cannot afford.
+
+A departed peer answers our datagrams with ICMP "port unreachable". Linux reports that on an
+unconnected UDP socket only with ``IP_RECVERR`` set, and then as ``ECONNREFUSED`` on a *later*
+``sendto``/``recvfrom``, not necessarily one addressed to that peer. So on such an error the
+socket's error queue (``MSG_ERRQUEUE``) is read: each entry names the destination that refused,
+which is handed to ``on_gone``. Nothing of this ever crashes the loop or logs per datagram.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+
+import structlog
+import trio
+
+__all__ = ["Peer", "UdpEndpoint", "open_udp"]
+
+log = structlog.get_logger("metalosc.server.transport")
+
+Peer = tuple[str, int]
+"""A UDP peer: (host, port)."""
+MAX_DATAGRAM = 65_535
+_GONE = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
+_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux values; Python does not name them
+_IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+_MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
+
+
+async def open_udp(host: str, port: int) -> UdpEndpoint:
+    """Bind a UDP socket (``port`` 0 picks a free one)."""
+    info = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_DGRAM)
+    family = info[0][0]
+    sock = trio.socket.socket(family, trio.socket.SOCK_DGRAM)
+    try:
+        await sock.bind(info[0][4])
+        if sys.platform == "linux":
+            if family == trio.socket.AF_INET6:
+                sock.setsockopt(trio.socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+            else:
+                sock.setsockopt(trio.socket.IPPROTO_IP, _IP_RECVERR, 1)
+    except BaseException:
+        sock.close()
+        raise
+    return UdpEndpoint(sock)
+
+
+class UdpEndpoint:
+    """A bound trio UDP socket: :meth:`serve` hands datagrams in, :meth:`sendto` sends them out;
+    ``on_gone(peer)`` hears of destinations that refused a datagram (ICMP). ``sent`` and
+    ``send_failures`` count datagrams."""
+
+    def __init__(self, sock: trio.socket.SocketType) -> None:
+        self.sock = sock
+        # the same socket as a plain one, to read the error queue without waiting (non-blocking)
+        self._raw = socket.socket(fileno=os.dup(sock.fileno()))
+        self._raw.setblocking(False)
+        self.on_gone: Callable[[Peer], None] | None = None
+        self.sent = 0
+        self.send_failures = 0
+
+    @property
+    def address(self) -> Peer:
+        """The bound (host, port)."""
+        host, port = self.sock.getsockname()[:2]
+        return str(host), int(port)
+
+    async def sendto(self, data: bytes, peer: Peer) -> bool:
+        """Send one datagram; False (and ``on_gone``) when the peer is unreachable."""
+        try:
+            await self.sock.sendto(data, peer)
+        except OSError as exc:
+            self.send_failures += 1
+            if exc.errno in _GONE:
+                self._drain_errors(fallback=peer)
+            else:
+                log.warning("udp_send_failed", peer=f"{peer[0]}:{peer[1]}", error=str(exc))
+            return False
+        self.sent += 1
+        return True
+
+    def _drain_errors(self, fallback: Peer | None = None) -> None:
+        """Report every destination in the socket's error queue as gone."""
+        gone: list[Peer] = []
+        while True:
+            try:
+                _, _, _, address = self._raw.recvmsg(1, 512, _MSG_ERRQUEUE)
+            except OSError:
+                break
+            if address:
+                gone.append((str(address[0]), int(address[1])))
+        if not gone and fallback is not None:
+            gone.append(fallback)
+        if self.on_gone is not None:
+            for peer in dict.fromkeys(gone):
+                self.on_gone(peer)
+
+    async def serve(self, handler: Callable[[bytes, Peer], Awaitable[None]]) -> None:
+        """Receive forever, handing each datagram to ``handler`` in arrival order."""
+        while True:
+            try:
+                data, address = await self.sock.recvfrom(MAX_DATAGRAM)
+            except OSError as exc:
+                if exc.errno in _GONE:  # a pending ICMP error from an earlier send
+                    self._drain_errors()
+                    continue
+                raise
+            await handler(data, (str(address[0]), int(address[1])))
+
+    def close(self) -> None:
+        """Close the socket."""
+        self._raw.close()
+        self.sock.close()

@@ -1,0 +1,258 @@
+"""Test support for code that embeds or talks to the daemon, like ``trio.testing``.
+
+* :class:`FakeModel` — an instant, deterministic stand-in for an
+  :class:`~metalosc.runtime.InstrumentModel`: a latent's first component decides how many notes
+  its phrase has (8 + 4·z₀, clipped to 1..16), so "more intense" is known exactly.
+* :func:`fake_analysis` — measures that count notes (intensity = note count).
+* :class:`FakeModelFactory` — a picklable :class:`~metalosc.server.ModelFactory` of a fake model,
+  for worker processes (it can also fail to load, crash or hang on cue).
+* :class:`FakeModelSource` — an :data:`~metalosc.server.ExecutorSource` of fake models in this
+  process, recording every set it opened (a reload opens another) and failing on request.
+* :class:`UdpClient` — a game as far as the daemon can tell: one UDP socket, typed messages.
+* :func:`open_server` — ``serve`` started in a nursery (``nursery.start(partial(serve, …))``),
+  yielding the :class:`~metalosc.server.RunningServer` once it is ready.
+
+Everything here is importable in a spawned worker process (no pytest, no fixtures).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import trio
+from metalosc.protocol import (
+    INSTRUMENTS,
+    Bundle,
+    Instrument,
+    Message,
+    ModelBundleError,
+    PhraseStarted,
+    decode_packet,
+    encode,
+)
+
+from ._app import RunningServer, serve
+from ._runner import Executor, PhraseAnalysis, ThreadExecutor
+from ._settings import Settings
+
+__all__ = [
+    "EXIT_TEMPERATURE",
+    "SLOW_TEMPERATURE",
+    "Z_SIZE",
+    "FakeModel",
+    "FakeModelFactory",
+    "FakeModelSource",
+    "UdpClient",
+    "fake_analysis",
+    "fake_chords",
+    "fake_sequence",
+    "open_server",
+]
+
+Z_SIZE = 4
+"""Latent size of the fake models."""
+EXIT_TEMPERATURE = 0.123
+"""Decoding at this temperature kills the process (a worker crashing mid-decode)."""
+SLOW_TEMPERATURE = 0.456
+"""Decoding at this temperature takes 30 s (a worker that hangs)."""
+
+
+def fake_sequence(n_notes: int, pitch: int = 40) -> SimpleNamespace:
+    """A duck-typed quantized NoteSequence: ``n_notes`` sixteenths, one every eighth note from
+    the phrase start, pitches cycling over ``pitch``..``pitch + 4``."""
+    notes = [
+        SimpleNamespace(
+            pitch=pitch + (k % 5),
+            velocity=100,
+            quantized_start_step=2 * k,
+            quantized_end_step=2 * k + 1,
+            start_time=0.0,
+            end_time=0.0,
+            is_drum=False,
+        )
+        for k in range(n_notes)
+    ]
+    return SimpleNamespace(
+        notes=notes, tempos=[], quantization_info=SimpleNamespace(steps_per_quarter=4)
+    )
+
+
+def fake_notes_for(z: npt.NDArray[Any]) -> int:
+    """How many notes the fake models decode latent ``z`` (``[z_size]``) into."""
+    return int(np.clip(8 + 4 * z[0], 1, 16))
+
+
+class FakeModel:
+    """An instant :class:`~metalosc.server.InstrumentModelLike`; records every decode
+    (``decode_calls``: batch size, temperature, chords) and whether it was closed."""
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.z_size = Z_SIZE
+        self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
+        self.decode_calls: list[tuple[int, float, list[str] | None]] = []
+        self.closed = False
+
+    def decode(
+        self, z: npt.NDArray[Any], temperature: float = 1.0, chords: Sequence[str] | None = None
+    ) -> list[Any]:
+        """One fake phrase per row of ``z``; the bass refuses to decode without chords, like the
+        chord-conditioned model."""
+        if self.instrument == "bass" and chords is None:
+            raise ValueError("the bass model needs chords")
+        if temperature == EXIT_TEMPERATURE:
+            os._exit(3)
+        if temperature == SLOW_TEMPERATURE:
+            time.sleep(30)
+        self.decode_calls.append((len(z), temperature, None if chords is None else list(chords)))
+        return [fake_sequence(fake_notes_for(row)) for row in z]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def fake_chords(seq: Any) -> list[str]:
+    """Two chords per phrase, by the parity of its note count."""
+    return ["E5", "G5"] if len(seq.notes) % 2 else ["A5", "C5"]
+
+
+def _count_notes(seq: Any, instrument: Instrument) -> float:
+    return float(len(seq.notes))
+
+
+def _density(seq: Any, instrument: Instrument) -> dict[str, float]:
+    return {"note_density": len(seq.notes) / 2.0}
+
+
+def _fit_fewer_notes(seq: Any, chords: Sequence[str]) -> float:
+    return 1.0 / len(seq.notes) if seq.notes else 0.5
+
+
+def fake_analysis() -> PhraseAnalysis:
+    """Measures for fake phrases: intensity = note count, chords by :func:`fake_chords`, and a
+    chord fit of 1 / note count, so a test can tell which bass candidate fits "best"
+    (module-level functions: picklable into worker processes)."""
+    return PhraseAnalysis(
+        intensity=_count_notes, features=_density, chords=fake_chords, chord_fit=_fit_fewer_notes
+    )
+
+
+@dataclass(frozen=True)
+class FakeModelFactory:
+    """A picklable :class:`~metalosc.server.ModelFactory` of a :class:`FakeModel`; ``broken``
+    makes loading fail with a ``ModelBundleError`` naming that file."""
+
+    instrument: Instrument
+    broken: Path | None = None
+
+    def load_model(self) -> FakeModel:
+        if self.broken is not None:
+            raise ModelBundleError(self.broken, "not JSON")
+        return FakeModel(self.instrument)
+
+    def load_analysis(self) -> PhraseAnalysis:
+        return fake_analysis()
+
+
+@dataclass
+class FakeModelSource:
+    """An executor source of fake models in this process. Every call opens a fresh set
+    (recorded in ``opened``); with ``fail_next`` set, the next call raises it instead."""
+
+    analysis: PhraseAnalysis = field(default_factory=fake_analysis)
+    opened: list[dict[Instrument, FakeModel]] = field(default_factory=list)
+    fail_next: Exception | None = None
+
+    async def __call__(self) -> Mapping[Instrument, Executor]:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        models = {i: FakeModel(i) for i in INSTRUMENTS}
+        self.opened.append(models)
+        return {i: ThreadExecutor(models[i], self.analysis) for i in INSTRUMENTS}
+
+    @property
+    def models(self) -> dict[Instrument, FakeModel]:
+        """The set opened last."""
+        return self.opened[-1]
+
+
+class UdpClient:
+    """A game, as far as the daemon can tell: one UDP socket on 127.0.0.1, typed messages.
+
+    Every bundle received is kept in ``bundles`` with its arrival (unix seconds)."""
+
+    def __init__(self, sock: trio.socket.SocketType, server: tuple[str, int]) -> None:
+        self.sock = sock
+        self.server = server
+        self.bundles: list[tuple[float, Bundle]] = []
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, server: tuple[str, int]) -> AsyncIterator[UdpClient]:
+        """A client bound to a free loopback port, closed on exit."""
+        sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+        await sock.bind(("127.0.0.1", 0))
+        with sock:
+            yield cls(sock, server)
+
+    @property
+    def port(self) -> int:
+        """The client's own UDP port."""
+        return int(self.sock.getsockname()[1])
+
+    async def send(self, message: Message | bytes) -> None:
+        """Send a message (or raw bytes) to the daemon."""
+        data = message if isinstance(message, bytes) else encode(message)
+        await self.sock.sendto(data, self.server)
+
+    async def receive(self) -> tuple[float, Message | Bundle]:
+        """The next packet and its arrival time (unix seconds)."""
+        data, _ = await self.sock.recvfrom(65536)
+        arrived = time.time()
+        packet = decode_packet(data, outgoing=True)
+        if isinstance(packet, Bundle):
+            self.bundles.append((arrived, packet))
+        return arrived, packet
+
+    async def expect(self, kind: type[Message], timeout: float = 30.0) -> Message:
+        """The next message of class ``kind`` (others are skipped); ``trio.TooSlowError`` after
+        ``timeout`` seconds."""
+        with trio.fail_after(timeout):
+            while True:
+                _, packet = await self.receive()
+                if isinstance(packet, kind):
+                    return packet
+
+    async def phrases(self, n: int, timeout: float = 90.0) -> list[Bundle]:
+        """Receive until ``n`` more phrases of every instrument started; their bundles."""
+        seen = dict.fromkeys(INSTRUMENTS, 0)
+        start = len(self.bundles)
+        with trio.fail_after(timeout):
+            while min(seen.values()) < n:
+                _, packet = await self.receive()
+                if isinstance(packet, Bundle):
+                    for m in packet.messages:
+                        if isinstance(m, PhraseStarted):
+                            seen[m.instrument] += 1
+        return [b for _, b in self.bundles[start:]]
+
+
+@asynccontextmanager
+async def open_server(settings: Settings, **kwargs: Any) -> AsyncIterator[RunningServer]:
+    """``serve(settings, **kwargs)`` in a nursery of its own, yielding the running server once
+    it is ready and stopping it (cancelled) on exit."""
+    async with trio.open_nursery() as nursery:
+        server: RunningServer = await nursery.start(partial(serve, settings, **kwargs))
+        yield server
+        nursery.cancel_scope.cancel()
