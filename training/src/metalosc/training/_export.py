@@ -36,6 +36,7 @@ from metalosc.protocol import (
 )
 from metalosc.runtime import ModelSession, Preset, intensity
 from metalosc.training._dataset import Examples
+from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,7 @@ MAX_ATTRIBUTE_EXAMPLES = 4096
 class TensionVector:
     """The tension attribute vector and what it was computed from."""
 
-    vector: np.ndarray  # [z_size]
+    vector: NDArray[np.float32]  # [z_size]
     examples: int
     low_intensity: float  # mean intensity of the calm quarter
     high_intensity: float  # mean intensity of the intense quarter
@@ -56,7 +57,7 @@ class TensionVector:
 
 def example_intensities(
     session: ModelSession, examples: Examples, instrument: Instrument
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """Intensity of each example, scored on the converter's decoding of its output tensor."""
     seqs = session.config.data_converter.from_tensors(examples.outputs.dense())
     return np.asarray([intensity(seq, instrument) for seq in seqs], np.float64)
