@@ -1,8 +1,9 @@
 """NoteSequence TFRecords -> the padded tensors a MusicVAE trains and evaluates on.
 
-Magenta's ``music_vae.data.get_dataset`` segfaults on TF 2.15 (DESIGN §3, Trap 1), so examples
-are extracted here in Python with the config's own ``data_converter.to_tensors`` (the exact
-tensors Magenta's pipeline would make) and fed to ``tf.data.Dataset.from_tensor_slices``.
+Magenta's ``music_vae.data.get_dataset`` segfaults on TF 2.15 (tf.data's unbatch of its
+zero-depth control tensors crashes the process), so examples are extracted here in Python with
+the config's own ``data_converter.to_tensors`` (the exact tensors Magenta's pipeline would make)
+and fed to ``tf.data.Dataset.from_tensor_slices``.
 
 One-hot tensors are stored as token indices (and re-expanded with ``tf.one_hot`` inside the
 input pipeline): a 100k-example guitar corpus is 13 MB of int16 instead of 1.2 GB of float32.

@@ -1,4 +1,4 @@
-"""Export a trained instrument model as a bundle (DESIGN §6) the server loads.
+"""Export a trained instrument model as the model bundle the server loads.
 
 A bundle is a directory: `manifest.json` (written with `metalosc.protocol.write_manifest`), a
 weights-only checkpoint `model.ckpt.*` (the model's variables and global_step — global_step
@@ -6,7 +6,7 @@ only so that Magenta's own `TrainedModel` can restore it too — but no optimize
 of a training checkpoint), and `attributes.npz` with the latent **tension** vector.
 
 The tension vector follows the MusicVAE paper's attribute vectors: every training example is
-scored with :func:`metalosc.training._features.intensity` (on the phrase as the model sees it:
+scored with :func:`metalosc.runtime.intensity` (on the phrase as the model sees it:
 the converter's own decoding of the example), encoded to its posterior mean, and the vector is
 the mean z of the most intense quarter minus the mean z of the calmest quarter. Adding a
 multiple of it to z moves a phrase towards "more intense".

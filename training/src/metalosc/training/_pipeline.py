@@ -1,7 +1,7 @@
 """The stages of `metalosc-train` over one work directory, and `all`, which runs them in order
 and skips those whose outputs are up to date.
 
-Work directory layout (split and convert are Engineer D's stages)::
+Work directory layout (``training/README.md`` describes every stage)::
 
     WORK/split/<instrument>.tfrecord          split: one NoteSequence per song part
     WORK/data/<instrument>-{train,eval}.tfrecord   convert: windows, held-out split

@@ -1,11 +1,12 @@
 """Split stage: multi-track MIDI files -> one NoteSequence per (song, instrument).
 
-The core is :func:`split_midi`, a pure function of one file's bytes and its relative path (so a
-corpus too large for one machine can run it on Apache Beam, DESIGN §7). :func:`split_corpus` is
-the thin local driver: it walks the sources, shows a tqdm bar, writes
-``OUT/split/{guitar,bass,drums}.tfrecord`` and ``OUT/split/summary.json`` atomically, and returns
-a :class:`SplitSummary` (render it with :func:`render_split_summary`). A CLI builds the sources
-as ``[midi_source(INPUT_DIR), *(extra_drums_source(d) for d in extra_drum_dirs)]``.
+The core is :func:`split_midi`, a pure function of one file's bytes and its relative path, so a
+corpus too large for one machine can run it on Apache Beam (as Magenta runs its own pipelines)
+rather than on a home-made distributed runner. :func:`split_corpus` is the thin local driver: it
+walks the sources, shows a tqdm bar, writes ``OUT/split/{guitar,bass,drums}.tfrecord`` and
+``OUT/split/summary.json`` atomically, and returns a :class:`SplitSummary` (render it with
+:func:`render_split_summary`). A CLI builds the sources as
+``[midi_source(INPUT_DIR), *(extra_drums_source(d) for d in extra_drum_dirs)]``.
 
 Track rule (the prototype filed acoustic bass 32 as guitar and violin 40 as bass; the ranges
 below are 0-based GM programs, as pretty_midi / note_seq number them):
