@@ -21,21 +21,13 @@ import pytest
 from metalosc.protocol import INSTRUMENTS
 from metalosc.runtime import ChordFit, infer_chords, place_tension, strong_beat_chord_fit
 from metalosc.training import _quality
-from metalosc.training._generate import assemble
+from metalosc.training._cli import add_quality_arguments, quality_command
+from metalosc.training._excerpts import excerpt_tensions
+from metalosc.training._generate import assemble, part, song_chords
 from metalosc.training._midi_io import NoteSequence
-from metalosc.training._quality import (
-    REPORT_FILE,
-    RenderError,
-    _calibration,
-    add_quality_arguments,
-    excerpt_tensions,
-    part,
-    quality_command,
-    render_score,
-    render_scores,
-    run_quality,
-    song_chords,
-)
+from metalosc.training._musescore import RenderError, render_score, render_scores
+from metalosc.training._quality import REPORT_FILE, run_quality
+from metalosc.training._tension import _calibration
 
 from .fixtures_midi import timed
 

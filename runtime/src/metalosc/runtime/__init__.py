@@ -14,6 +14,7 @@ offline pipeline) must mean the same thing by, defined once:
 
 Importing this package is cheap (no TensorFlow, Magenta or note_seq at import time): the daemon
 imports it in its event-loop process. Modules are private; the public names are re-exported here.
+:mod:`metalosc.runtime.testing` is public test support: hand-made NoteSequences for tests.
 """
 
 from ._chords import (

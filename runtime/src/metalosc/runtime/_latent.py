@@ -30,11 +30,15 @@ t = 0 and 1 (the shipped 6000-step guitar and 8000-step bass: 0.97 / 0.96)."""
 
 def slerp(a: npt.ArrayLike, b: npt.ArrayLike, t: float) -> ZVector:
     """Spherical interpolation from ``a`` (t=0) to ``b`` (t=1), as in MusicVAE's
-    ``TrainedModel.interpolate``; ``t == 1`` returns ``b`` exactly. ``a``, ``b``: ``[z_size]``.
+    ``TrainedModel.interpolate``; the endpoints are exact (``t <= 0`` returns ``a`` and
+    ``t >= 1`` returns ``b``, where the formula would be off by rounding). ``a``, ``b``:
+    ``[z_size]``.
 
     Parallel (or zero) vectors fall back to the straight line."""
     a64 = np.asarray(a, dtype=np.float64)
     b64 = np.asarray(b, dtype=np.float64)
+    if t <= 0.0:
+        return a64.copy()
     if t >= 1.0:
         return b64.copy()
     norm = float(np.linalg.norm(a64) * np.linalg.norm(b64))

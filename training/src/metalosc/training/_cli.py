@@ -12,12 +12,17 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 from metalosc.protocol import INSTRUMENTS
+
+if TYPE_CHECKING:  # the stages import TensorFlow and Magenta: only when a command runs them
+    from metalosc.training._pipeline import StageResult
+    from metalosc.training._train import TrainResult
+    from rich.console import Console
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -27,7 +32,7 @@ def _configure_logging(verbose: bool) -> None:
     """structlog once, in main: console on a TTY, JSON lines otherwise; quiet TensorFlow."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     level = logging.DEBUG if verbose else logging.INFO
-    renderer: Any = (
+    renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer()
         if sys.stderr.isatty()
         else structlog.processors.JSONRenderer()
@@ -51,7 +56,7 @@ def _configure_logging(verbose: bool) -> None:
         pass
 
 
-def _console() -> Any:
+def _console() -> Console:
     from rich.console import Console
 
     return Console()
@@ -64,6 +69,18 @@ def _positive(value: str) -> int:
     return number
 
 
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int of at least `minimum`."""
+
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {number}")
+        return number
+
+    return parse
+
+
 def _unit(value: str) -> float:
     number = float(value)
     if not 0.0 <= number <= 1.0:
@@ -71,10 +88,52 @@ def _unit(value: str) -> float:
     return number
 
 
+def add_quality_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `quality` subcommand's arguments."""
+    from metalosc.training._quality import MIN_PHRASES
+
+    parser.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
+    parser.add_argument("out", type=Path, help="output directory (quality.json, .mid, .png)")
+    parser.add_argument(
+        "--phrases",
+        type=_at_least(MIN_PHRASES),
+        default=200,
+        help="phrases per instrument and measurement",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--excerpts", type=_at_least(1), default=3, help="8-bar score excerpts")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--no-render", action="store_true", help="skip MuseScore rendering")
+    parser.add_argument("--json", action="store_true", help="print the JSON instead of a table")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a target (Spearman, cohesion) is missed"
+    )
+
+
+def quality_command(args: argparse.Namespace) -> int:
+    """Runs `quality` from parsed arguments, prints the table (or JSON); the exit status."""
+    from metalosc.training import _quality
+    from metalosc.training._quality_report import render_quality_report
+
+    report = _quality.run_quality(
+        args.bundles,
+        args.out,
+        phrases=args.phrases,
+        seed=args.seed,
+        render=not args.no_render,
+        excerpts=args.excerpts,
+        temperature=args.temperature,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        _console().print(render_quality_report(report))
+    return 1 if args.strict and not report.meets_targets else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests for --help)."""
     from metalosc.runtime import PRESET_SETS, PRESETS
-    from metalosc.training._quality import add_quality_arguments
 
     preset_help = "; ".join(
         f"{name} ({p.magenta_config}, {p.steps} steps)" for name, p in PRESETS.items()
@@ -158,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_train(console: Any, instrument: str, result: Any) -> None:
+def _print_train(console: Console, instrument: str, result: TrainResult) -> None:
     console.print(
         f"[bold]{instrument}[/]: global step {result.start_step} -> {result.global_step} "
         f"({result.steps_per_second:.2f} steps/s, loss {result.final_loss}) "
@@ -223,29 +282,28 @@ def _run(args: argparse.Namespace) -> int:
         for path in paths:
             console.print(str(path))
     elif args.command == "quality":
-        from metalosc.training._quality import quality_command
-
         return quality_command(args)
     elif args.command == "all":
         _run_all(args, console)
     return 0
 
 
-def _run_all(args: argparse.Namespace, console: Any) -> None:
+def _run_all(args: argparse.Namespace, console: Console) -> None:
     from metalosc.training import _pipeline as pipeline
-    from metalosc.training._convert import render_convert_summary
+    from metalosc.training._convert import ConvertSummary, render_convert_summary
     from metalosc.training._evaluate import render_evaluation
-    from metalosc.training._split import render_split_summary
+    from metalosc.training._split import SplitSummary, render_split_summary
+    from metalosc.training._train import TrainResult
 
-    def on_stage(stage: str, status: str, result: Any) -> None:
+    def on_stage(stage: str, status: str, result: StageResult) -> None:
         console.print(f"[bold]{stage}[/]: {status}")
-        if result is None or status != "ran":
+        if status != "ran":
             return
-        if stage == "split":
+        if isinstance(result, SplitSummary):
             console.print(render_split_summary(result))
-        elif stage == "convert":
+        elif isinstance(result, ConvertSummary):
             console.print(render_convert_summary(result))
-        elif stage.startswith("train"):
+        elif isinstance(result, TrainResult):
             _print_train(console, stage.split()[1], result)
 
     report = pipeline.run_all(

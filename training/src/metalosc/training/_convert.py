@@ -53,6 +53,7 @@ from metalosc.runtime import (
     GUITAR_PROGRAMS,
     PROGRAMS,
     STEPS_PER_QUARTER,
+    bar_seconds,
     install_transition_cache,
     stock_converter,
 )
@@ -171,7 +172,7 @@ def song_windows(
     restarting at every tempo change so no window spans two tempos."""
     windows: list[tuple[float, float]] = []
     for start, stop, qpm in tempo_segments(seq, end_time):
-        bar = 4 * 60.0 / qpm
+        bar = bar_seconds(qpm)
         t = start
         while t < stop - 1e-9:
             windows.append((t, min(t + window_bars * bar, stop)))

@@ -1,8 +1,9 @@
 """NoteSequence TFRecords -> the padded tensors a MusicVAE trains and evaluates on.
 
-Magenta's ``music_vae.data.get_dataset`` segfaults on TF 2.15 (DESIGN §3, Trap 1), so examples
-are extracted here in Python with the config's own ``data_converter.to_tensors`` (the exact
-tensors Magenta's pipeline would make) and fed to ``tf.data.Dataset.from_tensor_slices``.
+Magenta's ``music_vae.data.get_dataset`` segfaults on TF 2.15 (tf.data's unbatch of its
+zero-depth control tensors crashes the process), so examples are extracted here in Python with
+the config's own ``data_converter.to_tensors`` (the exact tensors Magenta's pipeline would make)
+and fed to ``tf.data.Dataset.from_tensor_slices``.
 
 One-hot tensors are stored as token indices (and re-expanded with ``tf.one_hot`` inside the
 input pipeline): a 100k-example guitar corpus is 13 MB of int16 instead of 1.2 GB of float32.
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import structlog
 from metalosc.training._midi_io import NoteSequence, read_note_sequences
+from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +31,7 @@ log = structlog.get_logger(__name__)
 class Packed:
     """[N, T] token indices (-1 = padding) when every row is one-hot, else dense [N, T, depth]."""
 
-    data: np.ndarray
+    data: NDArray[np.int16] | NDArray[np.bool_]
     depth: int
 
     @property
@@ -36,7 +39,7 @@ class Packed:
         """Whether `data` holds token indices."""
         return self.data.ndim == 2
 
-    def dense(self) -> np.ndarray:
+    def dense(self) -> NDArray[np.float32]:
         """The float32 [N, T, depth] tensor."""
         if not self.is_index:
             return self.data.astype(np.float32)
@@ -46,7 +49,7 @@ class Packed:
         return out
 
 
-def pack(tensors: Sequence[np.ndarray], depth: int, length: int) -> Packed:
+def pack(tensors: Sequence[npt.ArrayLike], depth: int, length: int) -> Packed:
     """Pads each [t, depth] tensor to `length` steps and packs them (see :class:`Packed`)."""
     dense = np.zeros((len(tensors), length, depth), np.bool_)
     if depth == 0:  # models without controls: a zero-depth tensor, as Magenta feeds it
@@ -68,13 +71,13 @@ class Examples:
     inputs: Packed
     outputs: Packed
     controls: Packed
-    lengths: np.ndarray  # [N] int32
+    lengths: NDArray[np.int32]  # [N]
     sequences: int  # NoteSequences they came from
 
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def subset(self, indices: np.ndarray) -> Examples:
+    def subset(self, indices: NDArray[np.integer[Any]]) -> Examples:
         """The examples at `indices`."""
         return Examples(
             Packed(self.inputs.data[indices], self.inputs.depth),
@@ -91,9 +94,10 @@ def extract_examples(sequences: Iterable[NoteSequence], config: Any) -> Examples
     converter = config.data_converter
     converter.set_mode("eval")
     length = int(config.hparams.max_seq_len)
-    inputs: list[np.ndarray] = []
-    outputs: list[np.ndarray] = []
-    controls: list[np.ndarray] = []
+    # The converter's tensors (one-hot rows, as numpy arrays or nested lists).
+    inputs: list[npt.ArrayLike] = []
+    outputs: list[npt.ArrayLike] = []
+    controls: list[npt.ArrayLike] = []
     lengths: list[int] = []
     count = 0
     for seq in sequences:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
@@ -25,6 +25,10 @@ from metalosc.protocol import INSTRUMENTS
 from metalosc.runtime import GREEDY_TEMPERATURE, ModelSession
 from metalosc.training._dataset import Examples
 from metalosc.training._midi_io import write_text_atomic
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +46,11 @@ class Accuracy:
     sampled_accuracy: float
 
 
-def _step_accuracy(predictions: np.ndarray, targets: np.ndarray, lengths: np.ndarray) -> float:
+def _step_accuracy(
+    predictions: NDArray[np.integer[Any]],
+    targets: NDArray[np.integer[Any]],
+    lengths: NDArray[np.integer[Any]],
+) -> float:
     mask = np.arange(targets.shape[1])[None, :] < lengths[:, None]
     total = int(mask.sum())
     return float(((predictions == targets) & mask).sum() / total) if total else 0.0
@@ -104,7 +112,7 @@ def read_evaluation(path: Path) -> dict[str, Accuracy]:
     return {name: Accuracy(**values) for name, values in data.items()}
 
 
-def render_evaluation(results: Mapping[str, Accuracy]) -> Any:
+def render_evaluation(results: Mapping[str, Accuracy]) -> Table:
     """A rich table of the evaluation."""
     from rich.table import Table
 

@@ -1,4 +1,4 @@
-"""Export a trained instrument model as a bundle (DESIGN §6) the server loads.
+"""Export a trained instrument model as the model bundle the server loads.
 
 A bundle is a directory: `manifest.json` (written with `metalosc.protocol.write_manifest`), a
 weights-only checkpoint `model.ckpt.*` (the model's variables and global_step — global_step
@@ -6,7 +6,7 @@ only so that Magenta's own `TrainedModel` can restore it too — but no optimize
 of a training checkpoint), and `attributes.npz` with the latent **tension** vector.
 
 The tension vector follows the MusicVAE paper's attribute vectors: every training example is
-scored with :func:`metalosc.training._features.intensity` (on the phrase as the model sees it:
+scored with :func:`metalosc.runtime.intensity` (on the phrase as the model sees it:
 the converter's own decoding of the example), encoded to its posterior mean, and the vector is
 the mean z of the most intense quarter minus the mean z of the calmest quarter. Adding a
 multiple of it to z moves a phrase towards "more intense".
@@ -36,6 +36,7 @@ from metalosc.protocol import (
 )
 from metalosc.runtime import ModelSession, Preset, intensity
 from metalosc.training._dataset import Examples
+from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,7 @@ MAX_ATTRIBUTE_EXAMPLES = 4096
 class TensionVector:
     """The tension attribute vector and what it was computed from."""
 
-    vector: np.ndarray  # [z_size]
+    vector: NDArray[np.float32]  # [z_size]
     examples: int
     low_intensity: float  # mean intensity of the calm quarter
     high_intensity: float  # mean intensity of the intense quarter
@@ -56,7 +57,7 @@ class TensionVector:
 
 def example_intensities(
     session: ModelSession, examples: Examples, instrument: Instrument
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """Intensity of each example, scored on the converter's decoding of its output tensor."""
     seqs = session.config.data_converter.from_tensors(examples.outputs.dense())
     return np.asarray([intensity(seq, instrument) for seq in seqs], np.float64)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import (
     BASS_CANDIDATES,
+    BEATS_PER_BAR,
     DEFAULT_QPM,
     DRUM_CHANNEL,
     PHRASE_BARS,
@@ -30,6 +32,7 @@ from metalosc.runtime import (
     slerp,
 )
 from metalosc.training._midi_io import NoteSequence, atomic_output
+from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
 
@@ -38,11 +41,22 @@ MIDI_INSTRUMENT: dict[Instrument, int] = {"guitar": 0, "bass": 1, "drums": DRUM_
 """The track (NoteSequence ``instrument``) each part of a generated song is written on."""
 
 
-def latent_walk(model: InstrumentModel, phrases: int, rng: np.random.Generator) -> np.ndarray:
+class PhraseDecoder(Protocol):
+    """What picking a bass reads of a model: :meth:`InstrumentModel.decode`."""
+
+    def decode(
+        self, z: NDArray[Any], temperature: float = 1.0, chords: Sequence[str] | None = None
+    ) -> list[NoteSequence]: ...
+
+
+def latent_walk(
+    model: InstrumentModel, phrases: int, rng: np.random.Generator
+) -> NDArray[np.float32]:
     """[phrases, z] points evenly spaced on the slerp path between two prior samples."""
-    start, end = model.sample_z(2, rng)
+    pair = model.sample_z(2, rng)
     if phrases == 1:
-        return start[None, :]
+        return pair[:1]
+    start, end = pair
     return np.stack([slerp(start, end, t) for t in np.linspace(0.0, 1.0, phrases)]).astype(
         np.float32
     )
@@ -68,7 +82,7 @@ def assemble(
     """One multi-track song from per-instrument lists of consecutive 2-bar phrases."""
     song = NoteSequence(ticks_per_quarter=220)
     song.tempos.add(qpm=QPM)
-    song.time_signatures.add(numerator=4, denominator=4)
+    song.time_signatures.add(numerator=BEATS_PER_BAR, denominator=4)
     names = {"guitar": "Distortion Guitar", "bass": "Bass", "drums": "Drums"}
     for instrument in INSTRUMENTS:
         song.instrument_infos.add(instrument=MIDI_INSTRUMENT[instrument], name=names[instrument])
@@ -84,6 +98,28 @@ def assemble(
             ann.annotation_type = NoteSequence.TextAnnotation.CHORD_SYMBOL
     song.total_time = len(chords) * phrase_seconds
     return song
+
+
+def part(song: NoteSequence, instrument: Instrument) -> NoteSequence:
+    """One instrument's notes of a song written by :func:`assemble` (same tempo, seconds)."""
+    out = NoteSequence(ticks_per_quarter=song.ticks_per_quarter)
+    out.tempos.extend(song.tempos)
+    out.time_signatures.extend(song.time_signatures)
+    for note in song.notes:
+        if note.instrument == MIDI_INSTRUMENT[instrument]:
+            out.notes.add().CopyFrom(note)
+    out.total_time = song.total_time
+    return out
+
+
+def song_chords(song: NoteSequence) -> list[str]:
+    """The per-bar chord symbols :func:`assemble` annotated, in time order."""
+    annotations = [
+        a
+        for a in song.text_annotations
+        if a.annotation_type == NoteSequence.TextAnnotation.CHORD_SYMBOL
+    ]
+    return [a.text for a in sorted(annotations, key=lambda a: a.time)]
 
 
 def write_midi(song: NoteSequence, path: Path) -> None:
@@ -142,8 +178,8 @@ def generate_songs(
 
 
 def decode_best_bass(
-    bass: InstrumentModel,
-    candidates: np.ndarray,
+    bass: PhraseDecoder,
+    candidates: NDArray[np.floating[Any]],
     progressions: Sequence[Sequence[str]],
     temperature: float,
 ) -> list[NoteSequence]:

@@ -6,7 +6,8 @@ the format Magenta's own pipelines write, so any Magenta tool can read them.
 
 Reading uses ``tf.compat.v1.io.tf_record_iterator`` rather than ``tf.data`` on purpose: it works
 whether or not the calling process has already called ``tf.compat.v1.disable_v2_behavior()``
-(the training stage does, DESIGN §3), where eager ``tf.data`` iteration would not.
+(the training stage does: Magenta builds its models as TF1 graphs), where eager ``tf.data``
+iteration would not.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The stages of `metalosc-train` over one work directory, and `all`, which runs them in order
 and skips those whose outputs are up to date.
 
-Work directory layout (split and convert are Engineer D's stages)::
+Work directory layout (``training/README.md`` describes every stage)::
 
     WORK/split/<instrument>.tfrecord          split: one NoteSequence per song part
     WORK/data/<instrument>-{train,eval}.tfrecord   convert: windows, held-out split
@@ -22,12 +22,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import PRESET_SETS, ModelSession, Preset, get_preset
-from metalosc.training._convert import DATA_DIR, convert_corpus, record_path
+from metalosc.training._convert import DATA_DIR, ConvertSummary, convert_corpus, record_path
 from metalosc.training._dataset import fingerprint_files, load_examples
 from metalosc.training._evaluate import (
     Accuracy,
@@ -40,6 +39,7 @@ from metalosc.training._midi_io import write_text_atomic
 from metalosc.training._split import (
     SPLIT_DIR,
     MidiSource,
+    SplitSummary,
     extra_drums_source,
     midi_source,
     split_corpus,
@@ -68,11 +68,11 @@ class StageError(Exception):
 # -- stamps -----------------------------------------------------------------------------------
 
 
-def _digest(value: Any) -> str:
+def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def is_up_to_date(stamp: Path, inputs: Mapping[str, Any], outputs: Sequence[Path]) -> bool:
+def is_up_to_date(stamp: Path, inputs: Mapping[str, object], outputs: Sequence[Path]) -> bool:
     """Whether `stamp` records exactly `inputs` and every output exists."""
     if not stamp.is_file() or not all(p.exists() for p in outputs):
         return False
@@ -83,7 +83,7 @@ def is_up_to_date(stamp: Path, inputs: Mapping[str, Any], outputs: Sequence[Path
     return isinstance(recorded, dict) and recorded.get("inputs") == _digest(inputs)
 
 
-def write_stamp(stamp: Path, inputs: Mapping[str, Any]) -> None:
+def write_stamp(stamp: Path, inputs: Mapping[str, object]) -> None:
     """Records `inputs` (their digest, and the values for humans) in `stamp`, atomically."""
     payload = {"inputs": _digest(inputs), "values": inputs}
     write_text_atomic(stamp, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
@@ -241,13 +241,19 @@ def export_stage(
 # -- all ------------------------------------------------------------------------------------------
 
 
+StageResult = SplitSummary | ConvertSummary | TrainResult | dict[str, Accuracy] | Path | None
+"""What `run_all` hands `on_stage` after a stage: the split or convert summary, a model's
+:class:`TrainResult`, the evaluation, or the bundle's path (None for a skipped split, convert or
+train)."""
+
+
 @dataclass
 class AllReport:
     """What `all` did: per stage "ran" or "up to date", and the results it has."""
 
     stages: dict[str, str] = field(default_factory=dict)
-    split: Any = None
-    convert: Any = None
+    split: SplitSummary | None = None
+    convert: ConvertSummary | None = None
     train: dict[str, TrainResult] = field(default_factory=dict)
     evaluation: dict[str, Accuracy] = field(default_factory=dict)
     bundles: dict[str, Path] = field(default_factory=dict)
@@ -270,7 +276,7 @@ def run_all(
     batch_size: int | None = None,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     progress: bool = True,
-    on_stage: Callable[[str, str, Any], None] = lambda stage, status, result: None,
+    on_stage: Callable[[str, str, StageResult], None] = lambda stage, status, result: None,
 ) -> AllReport:
     """split, convert, train ×3, evaluate, export — each skipped when up to date.
 
@@ -284,7 +290,7 @@ def run_all(
     presets = {i: get_preset(PRESET_SETS[preset_set][i]) for i in INSTRUMENTS}
     report = AllReport()
 
-    def done(stage: str, ran: bool, result: Any) -> None:
+    def done(stage: str, ran: bool, result: StageResult) -> None:
         report.stages[stage] = "ran" if ran else "up to date"
         log.info("all.stage", stage=stage, status=report.stages[stage])
         on_stage(stage, report.stages[stage], result)
@@ -351,8 +357,9 @@ def run_all(
 
     # evaluate
     eval_dir = work / EVAL_DIR
+    checkpoint_prints = {i: fingerprint_files([Path(c + ".index")]) for i, c in checkpoints.items()}
     eval_inputs = {
-        "checkpoints": {i: fingerprint_files([Path(c + ".index")]) for i, c in checkpoints.items()},
+        "checkpoints": checkpoint_prints,
         "data": {i: fingerprint_files([record_path(work, i, "eval")]) for i in INSTRUMENTS},
     }
     eval_ran = not is_up_to_date(eval_dir / STAMP_FILE, eval_inputs, [eval_dir / EVAL_FILE])
@@ -368,7 +375,7 @@ def run_all(
         target = bundle_dir(work, instrument)
         stamp = work / BUNDLES_DIR / f".{instrument}{STAMP_FILE}"
         inputs = {
-            "checkpoint": eval_inputs["checkpoints"][instrument],
+            "checkpoint": checkpoint_prints[instrument],
             "data": fingerprint_files([record_path(work, instrument, "train")]),
             "metrics": vars(report.evaluation[instrument]),
         }

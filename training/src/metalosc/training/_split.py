@@ -1,11 +1,12 @@
 """Split stage: multi-track MIDI files -> one NoteSequence per (song, instrument).
 
-The core is :func:`split_midi`, a pure function of one file's bytes and its relative path (so a
-corpus too large for one machine can run it on Apache Beam, DESIGN §7). :func:`split_corpus` is
-the thin local driver: it walks the sources, shows a tqdm bar, writes
-``OUT/split/{guitar,bass,drums}.tfrecord`` and ``OUT/split/summary.json`` atomically, and returns
-a :class:`SplitSummary` (render it with :func:`render_split_summary`). A CLI builds the sources
-as ``[midi_source(INPUT_DIR), *(extra_drums_source(d) for d in extra_drum_dirs)]``.
+The core is :func:`split_midi`, a pure function of one file's bytes and its relative path, so a
+corpus too large for one machine can run it on Apache Beam (as Magenta runs its own pipelines)
+rather than on a home-made distributed runner. :func:`split_corpus` is the thin local driver: it
+walks the sources, shows a tqdm bar, writes ``OUT/split/{guitar,bass,drums}.tfrecord`` and
+``OUT/split/summary.json`` atomically, and returns a :class:`SplitSummary` (render it with
+:func:`render_split_summary`). A CLI builds the sources as
+``[midi_source(INPUT_DIR), *(extra_drums_source(d) for d in extra_drum_dirs)]``.
 
 Track rule (the prototype filed acoustic bass 32 as guitar and violin 40 as bass; the ranges
 below are 0-based GM programs, as pretty_midi / note_seq number them):
@@ -43,7 +44,7 @@ from typing import Any
 import note_seq
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
-from metalosc.runtime import BASS_PROGRAMS, DEFAULT_QPM, GUITAR_PROGRAMS
+from metalosc.runtime import BASS_PROGRAMS, BEATS_PER_BAR, DEFAULT_QPM, GUITAR_PROGRAMS
 from metalosc.training._midi_io import (
     NoteSequence,
     find_midi_files,
@@ -58,7 +59,6 @@ log = structlog.get_logger(__name__)
 SPLIT_DIR = "split"
 SUMMARY_FILE = "summary.json"
 
-_STRING_FAMILY = range(24, 40)
 _DEFAULT_PROGRAM = 0
 
 _DRUM_NAME = re.compile(r"drum|kick|snare|perc|cymbal", re.IGNORECASE)
@@ -105,7 +105,8 @@ def classify_track(program: int, is_drum: bool, name: str) -> Instrument | None:
     if _DRUM_NAME.search(name):
         return None
     named = instrument_from_name(name)
-    if named is not None and (program in _STRING_FAMILY or program == _DEFAULT_PROGRAM):
+    string_family = program in GUITAR_PROGRAMS or program in BASS_PROGRAMS
+    if named is not None and (string_family or program == _DEFAULT_PROGRAM):
         return named
     if program in GUITAR_PROGRAMS:
         return "guitar"
@@ -136,7 +137,7 @@ def seconds_to_beats(seq: NoteSequence, seconds: float) -> float:
 def bars_of(seq: NoteSequence) -> float:
     """Length in 4/4 bars from time 0 to the last note end."""
     end = max((n.end_time for n in seq.notes), default=0.0)
-    return seconds_to_beats(seq, end) / 4.0
+    return seconds_to_beats(seq, end) / BEATS_PER_BAR
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from metalosc.protocol import INSTRUMENTS, Instrument
-from metalosc.runtime import DEFAULT_QPM, PROGRAMS, STEPS_PER_QUARTER
-from note_seq.protobuf import music_pb2
-
-NoteSequence = music_pb2.NoteSequence
+from metalosc.runtime import BEATS_PER_BAR, DEFAULT_QPM, PROGRAMS, STEPS_PER_BAR, STEPS_PER_QUARTER
+from metalosc.training._generate import MIDI_INSTRUMENT
+from metalosc.training._midi_io import NoteSequence
 
 QPM = DEFAULT_QPM
 SECONDS_PER_STEP = 60.0 / QPM / STEPS_PER_QUARTER  # a 16th note
@@ -43,25 +42,26 @@ def synthetic_song(rng: np.random.Generator, bars: int = 8, intensity: float = 0
     guitar, bass and drums play (calm: quarter notes, soft; intense: 16ths, loud)."""
     seq = NoteSequence(ticks_per_quarter=220)
     seq.tempos.add(qpm=QPM)
-    seq.time_signatures.add(numerator=4, denominator=4)
-    seq.instrument_infos.add(instrument=0, name="Rhythm Guitar")
-    seq.instrument_infos.add(instrument=1, name="Bass")
-    seq.instrument_infos.add(instrument=9, name="Drums")
+    seq.time_signatures.add(numerator=BEATS_PER_BAR, denominator=4)
+    guitar, bass, drums = (MIDI_INSTRUMENT[i] for i in ("guitar", "bass", "drums"))
+    seq.instrument_infos.add(instrument=guitar, name="Rhythm Guitar")
+    seq.instrument_infos.add(instrument=bass, name="Bass")
+    seq.instrument_infos.add(instrument=drums, name="Drums")
     # Note length in 16ths: 4 (quarters) when calm, 1 (16ths) when intense.
     grid = int(np.clip(round(4 - 3 * intensity), 1, 4))
     velocity = int(np.clip(50 + 75 * intensity, 1, 127))
+    drum = dict(instrument=drums, is_drum=True)
     for bar in range(bars):
         root = int(rng.choice(RIFF_ROOTS))
-        for step in range(bar * 16, (bar + 1) * 16, grid):
+        for step in range(bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR, grid):
             pitch = root + int(rng.choice((0, 0, 0, 12, 7, 3)))
             vel = int(np.clip(velocity + rng.integers(-8, 9), 1, 127))
             # A power chord (root + fifth) — the split/convert stages reduce it to its root.
-            _add(seq, pitch, step, grid, vel, instrument=0, program=GUITAR_PROGRAM)
-            _add(seq, pitch + 7, step, grid, vel, instrument=0, program=GUITAR_PROGRAM)
-            _add(seq, root - 12, step, grid, vel, instrument=1, program=BASS_PROGRAM)
-        for step in range(bar * 16, (bar + 1) * 16):
-            beat_step = step % 16
-            drum = dict(instrument=9, is_drum=True)
+            _add(seq, pitch, step, grid, vel, instrument=guitar, program=GUITAR_PROGRAM)
+            _add(seq, pitch + 7, step, grid, vel, instrument=guitar, program=GUITAR_PROGRAM)
+            _add(seq, root - 12, step, grid, vel, instrument=bass, program=BASS_PROGRAM)
+        for step in range(bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR):
+            beat_step = step % STEPS_PER_BAR
             if beat_step % grid == 0:
                 _add(seq, CLOSED_HAT, step, 1, max(1, velocity - 20), **drum)
             if beat_step in (0, 8) or (intensity > 0.6 and beat_step % 2 == 0):
@@ -69,8 +69,8 @@ def synthetic_song(rng: np.random.Generator, bars: int = 8, intensity: float = 0
             if beat_step in (4, 12):
                 _add(seq, SNARE, step, 1, velocity, **drum)
         if bar % 4 == 0 and intensity > 0.5:
-            _add(seq, CRASH, bar * 16, 2, velocity, instrument=9, is_drum=True)
-    seq.total_time = bars * 16 * SECONDS_PER_STEP
+            _add(seq, CRASH, bar * STEPS_PER_BAR, 2, velocity, **drum)
+    seq.total_time = bars * STEPS_PER_BAR * SECONDS_PER_STEP
     return seq
 
 
@@ -86,9 +86,9 @@ def synthetic_corpus(n_songs: int, seed: int = 0, bars: int = 8) -> list[NoteSeq
     return songs
 
 
-def instrument_part(song: NoteSequence, instrument: str) -> NoteSequence:
+def instrument_part(song: NoteSequence, instrument: Instrument) -> NoteSequence:
     """The song's guitar, bass or drums notes only (what the split stage would produce)."""
-    keep = {"guitar": 0, "bass": 1, "drums": 9}[instrument]
+    keep = MIDI_INSTRUMENT[instrument]
     part = NoteSequence()
     part.CopyFrom(song)
     del part.notes[:]

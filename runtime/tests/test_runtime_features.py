@@ -13,9 +13,8 @@ from metalosc.runtime._features import (
     phrase_bars,
     phrase_features,
 )
+from metalosc.runtime.testing import Note, drum_beat, note_sequence, power_chord_riff
 from note_seq import sequences_lib
-
-from .fixtures_midi import Note, drum_beat, note_sequence, power_chord_riff
 
 
 def _eighths(bars: int = 2, velocity: int = 100, pitch: int = 40, every: float = 0.5) -> list[Note]:
