@@ -28,6 +28,7 @@ class FakeModel:
         self.z_size = Z_SIZE
         self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
         self.decode_calls: list[tuple[int, float, list[str] | None]] = []
+        self.decoded_z: list[np.ndarray] = []  # every latent decoded, in order
         self.closed = False
 
     def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -39,6 +40,7 @@ class FakeModel:
         if self.instrument == "bass" and chords is None:
             raise ValueError("the bass model needs chords")
         self.decode_calls.append((len(z), temperature, None if chords is None else list(chords)))
+        self.decoded_z.extend(np.array(row, dtype=np.float64) for row in z)
         return [fake_sequence(int(np.clip(8 + 4 * row[0], 1, 16))) for row in z]
 
     def encode(self, seqs: Sequence[Any], chords: Sequence[str] | None = None) -> np.ndarray:
