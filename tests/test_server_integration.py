@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import trio
 from metalosc.protocol import (
+    INSTRUMENTS,
     Bundle,
     Error,
     Interpolate,
@@ -30,6 +31,7 @@ from metalosc.protocol import (
     encode,
 )
 from metalosc.server import ProcessModelRunner, RunningServer, Settings, serve
+from structlog.testing import capture_logs
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +78,16 @@ class Client:
 
 def notes(bundles: list[Bundle]) -> list[Note]:
     return [m for b in bundles for m in b.messages if isinstance(m, Note)]
+
+
+def played_ids(heard: list[tuple[float, Bundle]], instrument: str) -> list[int]:
+    """The ids of ``instrument``'s phrases that started in ``heard``, in order."""
+    return [
+        m.id
+        for _, b in heard
+        for m in b.messages
+        if isinstance(m, PhraseStarted) and m.instrument == instrument
+    ]
 
 
 @pytest.fixture
@@ -131,14 +143,35 @@ async def test_a_game_session_on_real_models(server: RunningServer, client: Clie
     await client.send(SceneSave(name="verse"))
     await client.send(Tension(value=0.1))
     await client.expect(State)
-    await client.send(Interpolate(scene="verse", bars=4))
-    started = await client.expect(State)
-    assert started.scene == "verse"  # type: ignore[attr-defined]
-    with trio.fail_after(60):
-        while (await client.expect(State)).scene != "":  # type: ignore[attr-defined]
-            pass
+    morph_from = len(client.bundles)
+    with capture_logs() as logs:
+        await client.send(Interpolate(scene="verse", bars=4))
+        started = await client.expect(State)
+        assert started.scene == "verse"  # type: ignore[attr-defined]
+        interp = server.conductor.interpolation
+        assert interp is not None
+        with trio.fail_after(60):
+            while (await client.expect(State)).scene != "":  # type: ignore[attr-defined]
+                pass
     interp_decoded = server.runners["guitar"].phrases_decoded
     assert interp_decoded > 0
+    # Arriving proves little (a failed decode falls back to stand-ins and arrives too): the
+    # morph's path was decoded on the real models, and those phrases are the ones that played.
+    events = [e["event"] for e in logs]
+    assert "interpolation_decode_failed" not in events
+    assert "interpolation_decoded" in events
+    assert interp.decoded is not None
+    assert len(interp.decoded) == 2
+    assert interp.stand_ins == 0
+    decoded_ids = {i: [step[i].id for step in interp.decoded] for i in INSTRUMENTS}
+    with trio.fail_after(30):  # the last step was chosen ahead of time: hear it start
+        while not all(
+            ids[-1] in played_ids(client.bundles[morph_from:], i) for i, ids in decoded_ids.items()
+        ):
+            await client.receive()
+    for instrument, ids in decoded_ids.items():
+        played = played_ids(client.bundles[morph_from:], instrument)
+        assert any(played[k : k + len(ids)] == ids for k in range(len(played))), (ids, played)
 
     # bad input is answered, the music goes on
     await client.send(Interpolate(scene="chorus", bars=8))

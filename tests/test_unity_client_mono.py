@@ -3,7 +3,8 @@
 Rules of this suite:
 
 - It needs only ``mcs`` and ``mono`` (Debian ``mono-mcs``), never Unity: Runtime/Core is pure C#.
-  Without them the tests skip, saying so; nothing else makes them skip.
+  Without them the tests fail naming the package (``requires_tools``, the root conftest;
+  ``METALOSC_ALLOW_MISSING_TOOLS=1`` makes them skip instead); nothing else makes them skip.
 - The C# sources are compiled once per module, into a temporary directory, with warnings as errors.
 - The C# unit suite (codec, malformed input, clock sync, timetag mapping) runs as one test: the C#
   program prints ``N passed, N failed`` and exits non-zero on any failure.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
 import subprocess
 import time
@@ -62,6 +62,7 @@ from metalosc.protocol import (
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 pytestmark = pytest.mark.interop
+NEEDS_MONO = pytest.mark.requires_tools("mcs", "mono")  # Debian package mono-mcs
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "unity" / "Assets" / "MetalOSC"
@@ -93,9 +94,6 @@ def _mcs(out: Path, sources: Sequence[Path], *, library: bool = False) -> None:
 
 @pytest.fixture(scope="module")
 def csharp(tmp_path_factory: pytest.TempPathFactory) -> CSharpBuild:
-    missing = [tool for tool in ("mcs", "mono") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed (Debian package mono-mcs)")
     out = tmp_path_factory.mktemp("unity-client")
     build = CSharpBuild(tests=out / "MetalOscCoreTests.exe", probe=out / "MetalOscProbe.exe")
     _mcs(
@@ -106,6 +104,7 @@ def csharp(tmp_path_factory: pytest.TempPathFactory) -> CSharpBuild:
     return build
 
 
+@NEEDS_MONO
 def test_csharp_unit_suite_passes(csharp: CSharpBuild) -> None:
     result = subprocess.run(
         ["mono", str(csharp.tests)], capture_output=True, text=True, timeout=120, check=False
@@ -118,12 +117,12 @@ def test_csharp_unit_suite_passes(csharp: CSharpBuild) -> None:
     assert int(match.group(1)) >= 60
 
 
+@NEEDS_MONO
 def test_unity_behaviours_compile_against_the_unity_signatures_they_use(
     csharp: CSharpBuild, tmp_path: Path
 ) -> None:
     # Runtime/*.cs need UnityEngine, which CI lacks; Tests/UnityEngineSignatures.cs declares the
     # few members they use (bodies empty), so at least typos and type errors are caught here.
-    # (`csharp` is requested for its skip when Mono is absent.)
     runtime = sorted((CLIENT / "Runtime").rglob("*.cs"))
     assert any("MonoBehaviour" in p.read_text(encoding="utf-8") for p in runtime)
     _mcs(
@@ -240,6 +239,7 @@ def unknown_message() -> bytes:
 # --- integration: C# client <-> Python peer over UDP ----------------------------------------
 
 
+@NEEDS_MONO
 async def test_probe_decodes_python_peer_events_and_timetags(
     csharp: CSharpBuild, peer: Peer
 ) -> None:
@@ -377,6 +377,7 @@ async def test_probe_decodes_python_peer_events_and_timetags(
     assert (done["malformed"], done["unknown"], done["dropped"]) == (1, 1, 0)
 
 
+@NEEDS_MONO
 async def test_probe_subscribes_in_immediate_mode_the_protocol_decodes(
     csharp: CSharpBuild, peer: Peer
 ) -> None:
@@ -393,6 +394,7 @@ async def test_probe_subscribes_in_immediate_mode_the_protocol_decodes(
     assert peer.received[0] == Subscribe(port=None, mode="immediate")
 
 
+@NEEDS_MONO
 def test_client_builders_encode_what_the_protocol_encodes(csharp: CSharpBuild) -> None:
     dump = subprocess.run(
         ["mono", str(csharp.probe), "--dump-builders"], capture_output=True, timeout=60, check=True
@@ -529,6 +531,7 @@ def check_daemon_session(events: list[dict[str, Any]], lookahead: float, bpm: fl
     assert [e for e in events if e["event"] == "beat"]
 
 
+@NEEDS_MONO
 @pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")  # note_seq's pydub
 async def test_probe_plays_along_with_the_daemon(csharp: CSharpBuild) -> None:
     from metalosc.server import PhraseAnalysis, Settings, ThreadExecutor
@@ -563,6 +566,7 @@ async def test_probe_plays_along_with_the_daemon(csharp: CSharpBuild) -> None:
         assert eighths == pytest.approx(round(eighths), abs=1e-3)
 
 
+@NEEDS_MONO
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")
 async def test_probe_plays_along_with_the_daemon_on_tiny_bundles(

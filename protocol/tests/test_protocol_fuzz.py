@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import random
 import struct
-import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -135,7 +134,6 @@ def test_fuzzed_packets_raise_only_protocol_error(caplog: pytest.LogCaptureFixtu
     rng = random.Random(SEED)
     pool = seeds()
     outcomes: Counter[str] = Counter()
-    started = time.perf_counter()
     with caplog.at_level(logging.DEBUG):
         for n in range(PACKETS):
             data = random_packet(rng) if n % 5 == 0 else mutate(rng, rng.choice(pool), pool)
@@ -150,7 +148,6 @@ def test_fuzzed_packets_raise_only_protocol_error(caplog: pytest.LogCaptureFixtu
             else:
                 assert 0 < len(reason) <= 120, reason
                 outcomes[reason.split(" ")[0]] += 1
-    elapsed = time.perf_counter() - started
 
     assert sum(outcomes.values()) == PACKETS
     # The mutations reach past the framing checks: some packets still decode, and the refusals
@@ -159,4 +156,3 @@ def test_fuzzed_packets_raise_only_protocol_error(caplog: pytest.LogCaptureFixtu
     assert len(outcomes) >= 8, outcomes
     # python-osc logs warnings for tags it skips; none may reach it.
     assert caplog.records == []
-    assert elapsed < 60, f"{PACKETS} packets took {elapsed:.1f}s"

@@ -123,8 +123,17 @@ def test_intensity_is_within_zero_and_one(features: dict[str, float]) -> None:
 def test_weights_sum_to_one_and_intensity_is_deterministic() -> None:
     for weights in INTENSITY_WEIGHTS.values():
         assert sum(w for w, _ in weights.values()) == pytest.approx(1.0)
-    seq = note_sequence(power_chord_riff(bars=2), program=30)
-    assert intensity(seq, "guitar") == intensity(seq, "guitar")
+    # The same notes give the same number (a copy, built separately, is not the same object),
+    # and that number is the weighted, squashed features: straight eighths at velocity 90 over a
+    # 2-semitone range are 0.6 * 8/(8+8) + 0.3 * 90/(90+90) + 0.1 * 2/(2+12).
+    seq = note_sequence(_eighths(bars=2, velocity=90), program=30)
+    again = note_sequence(_eighths(bars=2, velocity=90), program=30)
+    assert intensity(seq, "guitar") == intensity(again, "guitar")
+    assert intensity(seq, "guitar") == pytest.approx(0.3 + 0.15 + 0.1 * 2 / 14)
+    riff = note_sequence(power_chord_riff(bars=2), program=30)
+    assert intensity(riff, "guitar") == intensity_from_features(
+        phrase_features(riff, "guitar"), "guitar"
+    )
 
 
 def test_unknown_instrument_is_a_clear_error() -> None:

@@ -8,29 +8,38 @@ tempo is high (300 BPM) so a few phrases take a couple of seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 from metalosc.protocol import (
+    INSTRUMENTS,
+    Beat,
     Bundle,
     Error,
     Instrument,
+    Interpolate,
     Message,
     ModelBundleError,
     Note,
     PhraseStarted,
     Ping,
+    Play,
     Pong,
+    SceneSave,
     State,
+    Stop,
     Subscribe,
     Tension,
     decode_packet,
     encode,
 )
 from metalosc.server import PhraseAnalysis, RunningServer, Settings, reload_models, serve
+from metalosc.server._generation import TENSION_PUSH
+from osc_heard import SlotHeard, slots_heard
 from structlog.testing import capture_logs
 
 
@@ -55,28 +64,84 @@ class Client:
                 if isinstance(packet, kind):
                     return packet
 
+    async def receive_state(self, **expected: object) -> State:
+        """The next ``/metal/state`` whose fields have the ``expected`` values (floats within
+        32-bit precision); earlier ones and events are passed over."""
+        with trio.fail_after(5):
+            while True:
+                _, packet = await self.receive()
+                if isinstance(packet, State) and all(
+                    getattr(packet, name) == pytest.approx(value)
+                    for name, value in expected.items()
+                ):
+                    return packet
+
+    async def slots(self, n: int) -> list[SlotHeard]:
+        """Receive until ``n`` slots were heard whole, first beat to last (a slot already under
+        way is not counted); what was heard of them, in order."""
+        bundles: list[Bundle] = []
+        with trio.fail_after(10):
+            while True:
+                _, packet = await self.receive()
+                if not isinstance(packet, Bundle):
+                    continue
+                bundles.append(packet)
+                heard = slots_heard(bundles)
+                if len(heard) > n:  # slot n + 1 started: slots 1..n are complete
+                    return [heard[k] for k in sorted(heard)[:n]]
+
+
+ServerStarter = Callable[..., AbstractAsyncContextManager[RunningServer]]
+BASE_SETTINGS: dict[str, Any] = {
+    "port": 0,
+    "bpm": 300.0,
+    "buffer_depth": 4,
+    "batch_size": 4,
+    "lookahead": 0.1,
+    "seed": 1,
+}
+
 
 @pytest.fixture
-async def server(
+def start_server(
     fake_models: dict[Instrument, Any], fake_analysis: PhraseAnalysis
-) -> AsyncIterator[RunningServer]:
-    settings = Settings(port=0, bpm=300.0, buffer_depth=4, batch_size=4, lookahead=0.1, seed=1)
-    async with trio.open_nursery() as nursery:
-        running: RunningServer = await nursery.start(
-            lambda task_status: serve(  # type: ignore[misc]
-                settings, models=fake_models, analysis=fake_analysis, task_status=task_status
+) -> ServerStarter:
+    """``async with start_server(**settings) as server``: the daemon on the fake models, with
+    ``BASE_SETTINGS`` overridden by the given ones."""
+
+    @asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[RunningServer]:
+        settings = Settings(**{**BASE_SETTINGS, **overrides})
+        async with trio.open_nursery() as nursery:
+            running: RunningServer = await nursery.start(
+                lambda task_status: serve(  # type: ignore[misc]
+                    settings, models=fake_models, analysis=fake_analysis, task_status=task_status
+                )
             )
-        )
-        yield running
-        nursery.cancel_scope.cancel()
+            yield running
+            nursery.cancel_scope.cancel()
+
+    return start
 
 
 @pytest.fixture
-async def client(server: RunningServer) -> AsyncIterator[Client]:
+async def server(start_server: ServerStarter) -> AsyncIterator[RunningServer]:
+    async with start_server() as running:
+        yield running
+
+
+@asynccontextmanager
+async def open_client(server: RunningServer) -> AsyncIterator[Client]:
     sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
     await sock.bind(("127.0.0.1", 0))
     with sock:
         yield Client(sock, server.address)
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> AsyncIterator[Client]:
+    async with open_client(server) as opened:
+        yield opened
 
 
 async def test_ready_server_listens_on_the_port_it_reports(server: RunningServer) -> None:
@@ -167,3 +232,137 @@ async def test_reload_swaps_models_and_keeps_the_old_ones_on_failure(
         while server.runners["drums"].phrases_decoded == before:
             await trio.sleep(0.05)
     assert fresh["drums"].decode_calls
+
+
+def _tension_targets(latents: list[Any]) -> list[float]:
+    """The tension each fake latent was sampled for: the generator places a latent's coordinate
+    along the tension vector ([1, 0, 0, 0], length 1) at (2 t - 1) * TENSION_PUSH."""
+    return [(float(z[0]) / TENSION_PUSH + 1.0) / 2.0 for z in latents]
+
+
+async def test_a_tension_change_retunes_the_buffers_at_once_even_while_nothing_plays(
+    start_server: ServerStarter, fake_models: dict[Instrument, Any]
+) -> None:
+    """The refill loops otherwise wake only when a phrase is taken; a game that pauses the music,
+    raises the tension and plays again must find phrases decoded for the new tension waiting. So
+    the tension message itself must wake the generator: with the transport stopped nothing else
+    does, and the retune below never comes."""
+    async with (
+        start_server(tension=0.1, batch_size=16, autoplay=False) as server,
+        open_client(server) as client,
+    ):
+        await client.send(Subscribe())
+        await client.receive_state(playing=False)
+        await client.send(Play())
+        calm = await client.slots(2)
+        await client.send(Stop())
+        await client.receive_state(playing=False)
+        with trio.fail_after(5):  # the refills of the last phrases taken land; then all is idle
+            while server.buffers["guitar"].missing or server.buffers["drums"].missing:
+                await trio.sleep(0.01)
+        decoded = {i: len(fake_models[i].decoded_z) for i in INSTRUMENTS}
+
+        await client.send(Tension(value=0.9))
+        await client.receive_state(tension=0.9)
+        try:
+            with trio.fail_after(5):
+                while any(len(fake_models[i].decoded_z) == decoded[i] for i in INSTRUMENTS) or any(
+                    len(server.buffers[i]) < server.buffers[i].capacity for i in ("guitar", "drums")
+                ):
+                    await trio.sleep(0.01)
+        except trio.TooSlowError:
+            pytest.fail("no retune within 5 s of the tension change: the generator was not woken")
+        for instrument in INSTRUMENTS:  # the new batch was sampled around the new tension
+            targets = _tension_targets(fake_models[instrument].decoded_z[decoded[instrument] :])
+            assert len(targets) >= 16
+            assert sum(targets) / len(targets) > 0.5, (instrument, targets)  # nearer 0.9 than 0.1
+
+        await client.send(Play())
+        tense = await client.slots(2)
+    assert [s.tension for s in calm] == pytest.approx([0.1] * 2)
+    assert [s.tension for s in tense] == pytest.approx([0.9] * 2)
+    for instrument in INSTRUMENTS:
+        calm_notes = [s.notes[instrument] for s in calm]
+        tense_notes = [s.notes[instrument] for s in tense]
+        assert min(tense_notes) > max(calm_notes), (instrument, calm_notes, tense_notes)
+
+
+def _is_run(needle: list[int], haystack: list[int]) -> bool:
+    """``needle`` appears in ``haystack`` as consecutive items."""
+    return any(haystack[k : k + len(needle)] == needle for k in range(len(haystack)))
+
+
+async def test_an_interpolation_plays_the_phrases_decoded_for_it(
+    server: RunningServer, client: Client
+) -> None:
+    """A morph whose decode failed falls back to stand-ins and still "arrives", so arriving proves
+    nothing: the phrases played during the morph must be the ones decoded for its path."""
+    await client.send(Subscribe())
+    await client.receive_state(playing=True)
+    await client.slots(1)  # something played: there is a scene to save
+    await client.send(SceneSave(name="verse"))
+    await client.send(Tension(value=1.0))  # wander off before morphing back
+    await client.receive_state(tension=1.0)
+    with capture_logs() as logs:
+        await client.send(Interpolate(scene="verse", bars=4))
+        await client.receive_state(scene="verse")
+        interp = server.conductor.interpolation
+        assert interp is not None
+        assert interp.scene == "verse"
+        heard: list[Bundle] = []
+        with trio.fail_after(10):
+            while True:  # until the morph arrived
+                _, packet = await client.receive()
+                if isinstance(packet, Bundle):
+                    heard.append(packet)
+                elif isinstance(packet, State) and packet.scene == "":
+                    break
+    events = [e["event"] for e in logs]
+    assert "interpolation_decode_failed" not in events
+    assert "interpolation_decoded" in events
+    assert interp.decoded is not None
+    assert len(interp.decoded) == 2
+    assert interp.stand_ins == 0
+    assert interp.done
+    last = interp.decoded[-1]
+    with trio.fail_after(5):  # the last step was chosen ahead of time: hear it play
+        while not any(
+            isinstance(m, PhraseStarted) and m.id == last[m.instrument].id
+            for bundle in heard
+            for m in bundle.messages
+        ):
+            _, packet = await client.receive()
+            if isinstance(packet, Bundle):
+                heard.append(packet)
+    played = [slot for _, slot in sorted(slots_heard(heard).items())]
+    for instrument in INSTRUMENTS:
+        decoded_ids = [step[instrument].id for step in interp.decoded]
+        played_ids = [s.ids[instrument] for s in played]
+        assert _is_run(decoded_ids, played_ids), (instrument, decoded_ids, played_ids)
+
+
+async def test_an_immediate_subscriber_gets_each_cue_when_it_is_due(
+    server: RunningServer, client: Client
+) -> None:
+    """Immediate mode is for clients that cannot schedule: every cue comes as a bundle timetagged
+    "immediately" (NTP 1), sent when it sounds rather than ahead of time."""
+    await client.send(Subscribe(mode="immediate"))
+    await client.receive_state(playing=True)
+    instruments: set[str] = set()
+    beats = 0
+    with trio.fail_after(10):
+        while beats < 16 or instruments != {"guitar", "bass", "drums"}:
+            data, _ = await client.sock.recvfrom(65536)
+            arrived = time.time()
+            packet = decode_packet(data, outgoing=True)
+            if not isinstance(packet, Bundle):
+                continue
+            assert data[8:16] == (1).to_bytes(8, "big")  # the timetag "immediately"
+            assert packet.timetag is None
+            instruments |= {m.instrument for m in packet.messages if isinstance(m, Note)}
+            for message in packet.messages:
+                if isinstance(message, Beat):
+                    beats += 1
+                    sounds = server.clock.beat_unix(message.bar * 4 + message.beat)
+                    assert arrived >= sounds - 0.005  # not ahead of time, unlike bundle mode
+    assert server.subscriptions.active("bundle") == []

@@ -6,6 +6,7 @@ sockets; the music keeps playing in the same nursery, so each test can check the
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ import trio.testing
 from metalosc.protocol import (
     INSTRUMENTS,
     Beat,
+    Bundle,
     Error,
     Interpolate,
     Message,
@@ -28,6 +30,7 @@ from metalosc.protocol import (
     Subscribe,
     Tempo,
     Tension,
+    Unsubscribe,
     decode_outgoing,
     decode_packet,
     encode,
@@ -45,6 +48,7 @@ from metalosc.server import (
     Player,
     Subscriptions,
 )
+from osc_heard import SlotHeard, slots_heard
 from pythonosc.osc_message_builder import OscMessageBuilder
 from structlog.testing import capture_logs
 
@@ -59,6 +63,7 @@ class Rig:
     player: Player
     sent: list[tuple[tuple[str, int], bytes]] = field(default_factory=list)
     interpolations: list[Interpolation] = field(default_factory=list)
+    tension_pokes: list[float] = field(default_factory=list)
 
     def replies(self, to: tuple[str, int] = CLIENT) -> list[Message]:
         out: list[Message] = []
@@ -73,6 +78,15 @@ class Rig:
             packet = decode_packet(data, outgoing=True)
             if not isinstance(packet, Message.__args__):  # type: ignore[attr-defined]
                 out += [m for m in packet.messages if isinstance(m, Beat)]
+        return out
+
+    def bundles(self, to: tuple[str, int], since: int = 0) -> list[Bundle]:
+        """The bundles sent to ``to``, from the ``since``-th datagram sent on."""
+        out = []
+        for peer, data in self.sent[since:]:
+            packet = decode_packet(data, outgoing=True)
+            if peer == to and isinstance(packet, Bundle):
+                out.append(packet)
         return out
 
     async def send(self, message: Message | bytes, peer: tuple[str, int] = CLIENT) -> None:
@@ -108,6 +122,7 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
 
     player = Player(clock, conductor, state, send_cue, metrics)  # type: ignore[arg-type]
     interpolations: list[Interpolation] = []
+    tension_pokes: list[float] = []
     controller = Controller(
         state=state,
         clock=clock,
@@ -118,11 +133,12 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
         metrics=metrics,
         send_to=send_to,
         start_interpolation=interpolations.append,
+        on_tension=lambda: tension_pokes.append(state.tension),
     )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(player.run)
         player.play()
-        yield Rig(controller, player, rig_sent, interpolations)
+        yield Rig(controller, player, rig_sent, interpolations, tension_pokes)
         nursery.cancel_scope.cancel()
 
 
@@ -166,6 +182,15 @@ async def test_subscribers_receive_timetagged_beats_and_stop_after_unsubscribing
     beats = [b for b in rig.beats()]
     assert len(beats) >= 7
     assert {peer for peer, _ in rig.sent} == {("127.0.0.1", 9100)}
+    # Unsubscribing ends this subscriber's events while the music goes on for another one
+    # (stopping the transport would silence everyone and prove nothing about the unsubscribe).
+    await rig.send(Subscribe(port=9200), OTHER)
+    await rig.send(Unsubscribe())
+    unsubscribed = len(rig.sent)
+    await trio.sleep(4.0)
+    assert rig.bundles(("127.0.0.1", 9100), since=unsubscribed) == []
+    assert len(rig.bundles(("127.0.0.1", 9200), since=unsubscribed)) >= 8  # 8 beats in 4 s
+    assert rig.player.state.playing
     await rig.send(Stop())
     assert not rig.player.state.playing
 
@@ -173,9 +198,13 @@ async def test_subscribers_receive_timetagged_beats_and_stop_after_unsubscribing
 @pytest.mark.parametrize(
     ("packet", "address", "reason"),
     [
-        (b"\x00\x01garbage", "", ""),
-        (OscMessageBuilder("/metal/nope").build().dgram, "/metal/nope", "unknown"),
-        (OscMessageBuilder("/metal/tension").build().dgram, "/metal/tension", ""),
+        (b"\x00\x01garbage", "", "not an osc message"),
+        (OscMessageBuilder("/metal/nope").build().dgram, "/metal/nope", "unknown address"),
+        (
+            OscMessageBuilder("/metal/tension").build().dgram,
+            "/metal/tension",
+            "wrong argument count 0",
+        ),
     ],
 )
 async def test_bad_packets_get_an_error_reply_a_log_line_and_a_count(
@@ -265,3 +294,87 @@ async def test_any_message_renews_the_lease(
     assert subs.expire(trio.current_time()) == []
     await trio.sleep(11.0)
     assert [s.peer for s in subs.expire(trio.current_time())] == [CLIENT]
+
+
+async def test_tension_changes_the_phrases_played_from_the_next_phrase_on(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    """``/metal/tension`` through the message path reaches the conductor: the phrases chosen after
+    it carry the new tension and are as dense as it asks (the rig's phrases have one note per unit
+    of intensity, levels 1..9). One phrase already chosen when the message arrives may still play
+    at the old tension."""
+    clock = rig.controller.clock
+    await rig.send(Subscribe(port=9100))
+    await rig.send(Tension(value=0.1))
+    calm_from = trio.current_time()
+    await trio.sleep(20.0)  # five 2-bar slots at 120 BPM
+    await rig.send(Tension(value=0.9))
+    tense_from = trio.current_time()
+    await trio.sleep(20.0)
+    assert rig.tension_pokes == [pytest.approx(0.1), pytest.approx(0.9)]  # the generator is woken
+
+    slots = slots_heard(rig.bundles(("127.0.0.1", 9100)))
+
+    def heard_between(start: float, end: float) -> list[SlotHeard]:
+        # complete slots only (the next one started too), the first one after the change skipped
+        indices = sorted(
+            k for k in slots if start < clock.beat_time(8 * k) < end and k + 1 in slots
+        )
+        return [slots[k] for k in indices[1:]]
+
+    calm = heard_between(calm_from, tense_from)
+    tense = heard_between(tense_from, trio.current_time())
+    assert len(calm) >= 3
+    assert len(tense) >= 3
+    assert [s.tension for s in calm] == pytest.approx([0.1] * len(calm))
+    assert [s.tension for s in tense] == pytest.approx([0.9] * len(tense))
+    for instrument in INSTRUMENTS:
+        calm_notes = [s.notes[instrument] for s in calm]
+        tense_notes = [s.notes[instrument] for s in tense]
+        assert min(tense_notes) > max(calm_notes), (instrument, calm_notes, tense_notes)
+
+
+async def test_a_refused_tension_does_not_wake_the_generator(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    await rig.send(_tension_with(1.5))
+    assert rig.tension_pokes == []
+    await rig.send(Tension(value=0.7))
+    assert rig.tension_pokes == [pytest.approx(0.7)]
+
+
+async def test_tempo_change_keeps_the_beats_already_sent_and_respaces_after_the_lookahead(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A beat inside the look-ahead has been sent to bundle subscribers with its time already, so
+    the new tempo may only start at the first beat after ``now + lookahead``: every beat before it
+    keeps the old grid, and the spacing changes after it. Exact times (to NTP's resolution), from
+    the timetags of what was sent."""
+    clock = rig.controller.clock
+    clock.unix_offset = 1_700_000_000.0
+    await rig.send(Subscribe(port=9100))
+    await trio.testing.wait_all_tasks_blocked()  # play has started: beat 0's time is fixed
+    [anchor] = clock.anchors
+    assert (anchor.beat, anchor.bpm) == (0, 120.0)
+    start = anchor.time
+    # 0.1 s before beat 4 sounds (start + 2.0): beat 4 is inside the look-ahead (0.15 s) and was
+    # sent at start + 1.85; beat 5 (start + 2.5) is the first beat after now + lookahead.
+    await trio.sleep_until(start + 1.9)
+    await rig.send(Tempo(bpm=240.0))
+    await trio.sleep_until(start + 6.0)
+
+    heard: list[tuple[int, float]] = []
+    for bundle in rig.bundles(("127.0.0.1", 9100)):
+        for message in bundle.messages:
+            if isinstance(message, Beat):
+                assert bundle.timetag is not None
+                heard.append((message.bar * 4 + message.beat, bundle.timetag - clock.unix_offset))
+    old = {k: start + 0.5 * k for k in range(6)}  # beats 0..5 on the 120 BPM grid
+    new = {k: start + 2.5 + 0.25 * (k - 5) for k in range(6, 20)}  # then 240 BPM from beat 5
+    expected = old | new  # beat 19 sounds at start + 6.0, sent 0.15 s earlier
+    times = dict(heard)
+    assert len(times) == len(heard)  # every beat sent once
+    assert [times.get(k, math.nan) for k in expected] == pytest.approx(
+        list(expected.values()), abs=1e-6
+    )
+    assert list(times) == list(expected)  # and no beat past start + 6.0 + lookahead

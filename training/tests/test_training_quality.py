@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import stat
 from pathlib import Path
 
@@ -162,7 +161,7 @@ def test_render_scores_without_musescore_says_so(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("mscore3") is None, reason="MuseScore 3 not installed")
+@pytest.mark.requires_tools("mscore3")
 def test_real_musescore_renders_a_generated_excerpt(tmp_path: Path) -> None:
     from metalosc.training._generate import write_midi
 

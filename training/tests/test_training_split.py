@@ -1,13 +1,15 @@
 """Split stage: track rules at their edges, what is kept, what is skipped and why.
 
 Rules of this suite: MIDI inputs are built in code (``fixtures_midi``), never read from the
-repo; the only outside data is the optional edge-case corpus, skipped when absent. No test
-here imports Magenta's models, so the whole file runs in a few seconds.
+repo; the only outside data is the edge-case corpus (test-midi-files), read from the shared data
+directory beside the checkout like the pipeline's corpora. No test here imports Magenta's models,
+so the whole file runs in a few seconds.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,13 @@ from .fixtures_midi import (
     write_song,
 )
 
-EDGE_CASE_MIDI = Path("/work/shared/data/midi/test-midi-files/midi")
+# The corpora live beside the checkout, in ../shared/data/midi, where the pipeline reads them
+# (``./dev train-defaults``), or wherever METALOSC_DATA points.
+DATA = Path(
+    os.environ.get("METALOSC_DATA")
+    or Path(__file__).resolve().parents[2].parent / "shared/data/midi"
+)
+EDGE_CASE_MIDI = DATA / "test-midi-files" / "midi"
 
 
 @pytest.mark.parametrize(
@@ -235,8 +243,8 @@ def test_groove_filter_names_a_bad_info_csv(tmp_path: Path) -> None:
         groove_files(tmp_path / "nowhere")
 
 
-@pytest.mark.skipif(not EDGE_CASE_MIDI.is_dir(), reason="edge-case MIDI corpus not present")
 def test_split_survives_the_edge_case_corpus(tmp_path: Path) -> None:
+    assert EDGE_CASE_MIDI.is_dir(), f"the edge-case corpus is missing: {EDGE_CASE_MIDI}"
     source = midi_source(EDGE_CASE_MIDI, "edge")
     summary = split_corpus([source], tmp_path, progress=False)
     assert summary.files == len(source.files) > 0

@@ -94,13 +94,15 @@ def fake_notes_for(z: npt.NDArray[Any]) -> int:
 
 class FakeModel:
     """An instant :class:`~metalosc.server.InstrumentModelLike`; records every decode
-    (``decode_calls``: batch size, temperature, chords) and whether it was closed."""
+    (``decode_calls``: batch size, temperature, chords; ``decoded_z``: every latent, in order)
+    and whether it was closed."""
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         self.z_size = Z_SIZE
         self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
         self.decode_calls: list[tuple[int, float, list[str] | None]] = []
+        self.decoded_z: list[npt.NDArray[np.float64]] = []
         self.closed = False
 
     def decode(
@@ -115,6 +117,7 @@ class FakeModel:
         if temperature == SLOW_TEMPERATURE:
             time.sleep(30)
         self.decode_calls.append((len(z), temperature, None if chords is None else list(chords)))
+        self.decoded_z.extend(np.array(row, dtype=np.float64) for row in z)
         return [fake_sequence(fake_notes_for(row)) for row in z]
 
     def close(self) -> None:
