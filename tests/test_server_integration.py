@@ -7,7 +7,6 @@ everywhere and kept short by a high tempo (300 BPM: a 2-bar phrase lasts 1.6 s).
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from metalosc.protocol import (
     Bundle,
     Error,
     Interpolate,
-    Message,
     Mute,
     Note,
     PhraseStarted,
@@ -27,53 +25,12 @@ from metalosc.protocol import (
     Subscribe,
     Tempo,
     Tension,
-    decode_packet,
-    encode,
 )
-from metalosc.server import ProcessModelRunner, RunningServer, Settings, serve
+from metalosc.server import ProcessExecutor, RunningServer, Settings
+from metalosc.server.testing import UdpClient, open_server
 from structlog.testing import capture_logs
 
 pytestmark = pytest.mark.slow
-
-
-class Client:
-    """A game, as far as the server can tell: one UDP socket, typed messages."""
-
-    def __init__(self, sock: trio.socket.SocketType, server: tuple[str, int]) -> None:
-        self.sock = sock
-        self.server = server
-        self.bundles: list[tuple[float, Bundle]] = []
-
-    async def send(self, message: Message | bytes) -> None:
-        data = message if isinstance(message, bytes) else encode(message)
-        await self.sock.sendto(data, self.server)
-
-    async def receive(self) -> Message | Bundle:
-        data, _ = await self.sock.recvfrom(65536)
-        packet = decode_packet(data, outgoing=True)
-        if isinstance(packet, Bundle):
-            self.bundles.append((time.time(), packet))
-        return packet
-
-    async def expect(self, kind: type[Message], timeout: float = 30.0) -> Message:
-        with trio.fail_after(timeout):
-            while True:
-                packet = await self.receive()
-                if isinstance(packet, kind):
-                    return packet
-
-    async def phrases(self, n: int, timeout: float = 90.0) -> list[Bundle]:
-        """Receive until ``n`` more phrases of every instrument started; their bundles."""
-        seen = {"guitar": 0, "bass": 0, "drums": 0}
-        start = len(self.bundles)
-        with trio.fail_after(timeout):
-            while min(seen.values()) < n:
-                packet = await self.receive()
-                if isinstance(packet, Bundle):
-                    for m in packet.messages:
-                        if isinstance(m, PhraseStarted):
-                            seen[m.instrument] += 1
-        return [b for _, b in self.bundles[start:]]
 
 
 def notes(bundles: list[Bundle]) -> list[Note]:
@@ -95,25 +52,19 @@ async def server(tiny_bundles: Path) -> AsyncIterator[RunningServer]:
     settings = Settings(
         models=tiny_bundles, port=0, bpm=300.0, buffer_depth=4, batch_size=4, seed=0
     )
-    async with trio.open_nursery() as nursery:
-        running: RunningServer = await nursery.start(
-            lambda task_status: serve(settings, task_status=task_status)  # type: ignore[misc]
-        )
+    async with open_server(settings) as running:
         yield running
-        nursery.cancel_scope.cancel()
 
 
 @pytest.fixture
-async def client(server: RunningServer) -> AsyncIterator[Client]:
-    sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
-    await sock.bind(("127.0.0.1", 0))
-    with sock:
-        yield Client(sock, server.address)
+async def client(server: RunningServer) -> AsyncIterator[UdpClient]:
+    async with UdpClient.open(server.address) as opened:
+        yield opened
 
 
-async def test_a_game_session_on_real_models(server: RunningServer, client: Client) -> None:
+async def test_a_game_session_on_real_models(server: RunningServer, client: UdpClient) -> None:
     # the default execution: every model in its own worker process
-    assert all(isinstance(r, ProcessModelRunner) for r in server.runners.values())
+    assert all(isinstance(r.executor, ProcessExecutor) for r in server.runners.values())
     await client.send(Subscribe())
     state = await client.expect(State)
     assert isinstance(state, State)

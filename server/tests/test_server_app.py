@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,7 @@ from metalosc.protocol import (
     Beat,
     Bundle,
     Error,
-    Instrument,
     Interpolate,
-    Message,
     ModelBundleError,
     Note,
     PhraseStarted,
@@ -37,59 +35,10 @@ from metalosc.protocol import (
     decode_packet,
     encode,
 )
-from metalosc.server import PhraseAnalysis, RunningServer, Settings, reload_models, serve
-from metalosc.server._generation import TENSION_PUSH
-from osc_heard import SlotHeard, slots_heard
+from metalosc.runtime import TENSION_PUSH
+from metalosc.server import RunningServer, Settings, reload_models
+from metalosc.server.testing import FakeModelSource, UdpClient, open_server, slots_heard
 from structlog.testing import capture_logs
-
-
-class Client:
-    def __init__(self, sock: trio.socket.SocketType, server: tuple[str, int]) -> None:
-        self.sock = sock
-        self.server = server
-
-    async def send(self, message: Message | bytes) -> None:
-        await self.sock.sendto(
-            message if isinstance(message, bytes) else encode(message), self.server
-        )
-
-    async def receive(self) -> tuple[float, Message | Bundle]:
-        data, _ = await self.sock.recvfrom(65536)
-        return time.time(), decode_packet(data, outgoing=True)
-
-    async def receive_message(self, kind: type[Message]) -> Message:
-        with trio.fail_after(5):
-            while True:
-                _, packet = await self.receive()
-                if isinstance(packet, kind):
-                    return packet
-
-    async def receive_state(self, **expected: object) -> State:
-        """The next ``/metal/state`` whose fields have the ``expected`` values (floats within
-        32-bit precision); earlier ones and events are passed over."""
-        with trio.fail_after(5):
-            while True:
-                _, packet = await self.receive()
-                if isinstance(packet, State) and all(
-                    getattr(packet, name) == pytest.approx(value)
-                    for name, value in expected.items()
-                ):
-                    return packet
-
-    async def slots(self, n: int) -> list[SlotHeard]:
-        """Receive until ``n`` slots were heard whole, first beat to last (a slot already under
-        way is not counted); what was heard of them, in order."""
-        bundles: list[Bundle] = []
-        with trio.fail_after(10):
-            while True:
-                _, packet = await self.receive()
-                if not isinstance(packet, Bundle):
-                    continue
-                bundles.append(packet)
-                heard = slots_heard(bundles)
-                if len(heard) > n:  # slot n + 1 started: slots 1..n are complete
-                    return [heard[k] for k in sorted(heard)[:n]]
-
 
 ServerStarter = Callable[..., AbstractAsyncContextManager[RunningServer]]
 BASE_SETTINGS: dict[str, Any] = {
@@ -103,23 +52,13 @@ BASE_SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture
-def start_server(
-    fake_models: dict[Instrument, Any], fake_analysis: PhraseAnalysis
-) -> ServerStarter:
-    """``async with start_server(**settings) as server``: the daemon on the fake models, with
-    ``BASE_SETTINGS`` overridden by the given ones."""
+def start_server(fake_source: FakeModelSource) -> ServerStarter:
+    """``async with start_server(**settings) as server``: the daemon on fake models (opened by
+    ``fake_source``), with ``BASE_SETTINGS`` overridden by the given ones."""
 
-    @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[RunningServer]:
+    def start(**overrides: Any) -> AbstractAsyncContextManager[RunningServer]:
         settings = Settings(**{**BASE_SETTINGS, **overrides})
-        async with trio.open_nursery() as nursery:
-            running: RunningServer = await nursery.start(
-                lambda task_status: serve(  # type: ignore[misc]
-                    settings, models=fake_models, analysis=fake_analysis, task_status=task_status
-                )
-            )
-            yield running
-            nursery.cancel_scope.cancel()
+        return open_server(settings, executors=fake_source)
 
     return start
 
@@ -130,16 +69,12 @@ async def server(start_server: ServerStarter) -> AsyncIterator[RunningServer]:
         yield running
 
 
-@asynccontextmanager
-async def open_client(server: RunningServer) -> AsyncIterator[Client]:
-    sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
-    await sock.bind(("127.0.0.1", 0))
-    with sock:
-        yield Client(sock, server.address)
+def open_client(server: RunningServer) -> AbstractAsyncContextManager[UdpClient]:
+    return UdpClient.open(server.address)
 
 
 @pytest.fixture
-async def client(server: RunningServer) -> AsyncIterator[Client]:
+async def client(server: RunningServer) -> AsyncIterator[UdpClient]:
     async with open_client(server) as opened:
         yield opened
 
@@ -147,7 +82,7 @@ async def client(server: RunningServer) -> AsyncIterator[Client]:
 async def test_ready_server_listens_on_the_port_it_reports(server: RunningServer) -> None:
     assert server.address[0] == "127.0.0.1"
     assert server.address[1] > 0
-    assert server.state.playing
+    assert server.transport.playing
     # primed before ready: a full buffer per model was decoded (bass: 3 per guitar phrase)
     assert server.runners["guitar"].phrases_decoded >= 4
     assert server.runners["drums"].phrases_decoded >= 4
@@ -155,10 +90,10 @@ async def test_ready_server_listens_on_the_port_it_reports(server: RunningServer
 
 
 async def test_subscriber_gets_timetagged_notes_of_all_instruments_ahead_of_time(
-    server: RunningServer, client: Client
+    server: RunningServer, client: UdpClient
 ) -> None:
     await client.send(Subscribe())
-    assert isinstance(await client.receive_message(State), State)
+    assert isinstance(await client.expect(State), State)
     instruments: set[str] = set()
     phrases = 0
     leads: list[float] = []
@@ -176,21 +111,23 @@ async def test_subscriber_gets_timetagged_notes_of_all_instruments_ahead_of_time
     assert server.metrics["late_sends"] == 0
 
 
-async def test_ping_state_and_errors_over_the_wire(server: RunningServer, client: Client) -> None:
+async def test_ping_state_and_errors_over_the_wire(
+    server: RunningServer, client: UdpClient
+) -> None:
     await client.send(Ping(args=(7, "x")))
-    pong = await client.receive_message(Pong)
+    pong = await client.expect(Pong)
     assert isinstance(pong, Pong)
     assert pong.args == (7, "x")
     assert abs(pong.server_time - time.time()) < 5
     with capture_logs() as logs:
         await client.send(b"/metal/tension\x00\x00,s\x00\x00hi\x00\x00")
-        error = await client.receive_message(Error)
+        error = await client.expect(Error)
     assert isinstance(error, Error)
     assert error.refused_address == "/metal/tension"
     assert any(e["event"] == "osc_rejected" for e in logs)
     await client.send(Tension(value=1.0))
     await client.send(b"/metal/state\x00\x00\x00\x00,\x00\x00\x00")
-    state = await client.receive_message(State)
+    state = await client.expect(State)
     assert isinstance(state, State)
     assert state.tension == 1.0
 
@@ -212,20 +149,19 @@ async def test_a_subscriber_that_goes_away_is_dropped_quietly(server: RunningSer
 
 
 async def test_reload_swaps_models_and_keeps_the_old_ones_on_failure(
-    server: RunningServer, fake_models: dict[Instrument, Any], make_fake_models: Any
+    server: RunningServer, fake_source: FakeModelSource
 ) -> None:
-    def broken(path: Path) -> dict[Instrument, Any]:
-        raise ModelBundleError(path / "guitar" / "manifest.json", "not JSON")
-
+    fake_models = fake_source.models
+    fake_source.fail_next = ModelBundleError(Path("models/guitar/manifest.json"), "not JSON")
     with capture_logs() as logs:
-        assert not await reload_models(server, broken)
+        assert not await reload_models(server)
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["models_reload_failed"]
     assert "manifest.json" in logs[-1]["error"]
-    assert all(server.runners[i].model is fake_models[i] for i in fake_models)
+    assert all(server.runners[i].executor.model is fake_models[i] for i in fake_models)  # type: ignore[attr-defined]
 
-    fresh = make_fake_models()
-    assert await reload_models(server, lambda path: fresh)
-    assert all(server.runners[i].model is fresh[i] for i in fresh)
+    assert await reload_models(server)
+    fresh = fake_source.models
+    assert all(server.runners[i].executor.model is fresh[i] for i in fresh)  # type: ignore[attr-defined]
     assert all(m.closed for m in fake_models.values())
     before = server.runners["drums"].phrases_decoded
     with trio.fail_after(10):  # the new models decode: the music goes on
@@ -241,7 +177,7 @@ def _tension_targets(latents: list[Any]) -> list[float]:
 
 
 async def test_a_tension_change_retunes_the_buffers_at_once_even_while_nothing_plays(
-    start_server: ServerStarter, fake_models: dict[Instrument, Any]
+    start_server: ServerStarter, fake_source: FakeModelSource
 ) -> None:
     """The refill loops otherwise wake only when a phrase is taken; a game that pauses the music,
     raises the tension and plays again must find phrases decoded for the new tension waiting. So
@@ -251,23 +187,25 @@ async def test_a_tension_change_retunes_the_buffers_at_once_even_while_nothing_p
         start_server(tension=0.1, batch_size=16, autoplay=False) as server,
         open_client(server) as client,
     ):
+        buffers = server.conductor.buffers
         await client.send(Subscribe())
-        await client.receive_state(playing=False)
+        await client.expect_state(playing=False)
+        fake_models = fake_source.models
         await client.send(Play())
         calm = await client.slots(2)
         await client.send(Stop())
-        await client.receive_state(playing=False)
+        await client.expect_state(playing=False)
         with trio.fail_after(5):  # the refills of the last phrases taken land; then all is idle
-            while server.buffers["guitar"].missing or server.buffers["drums"].missing:
+            while buffers["guitar"].missing or buffers["drums"].missing:
                 await trio.sleep(0.01)
         decoded = {i: len(fake_models[i].decoded_z) for i in INSTRUMENTS}
 
         await client.send(Tension(value=0.9))
-        await client.receive_state(tension=0.9)
+        await client.expect_state(tension=0.9)
         try:
             with trio.fail_after(5):
                 while any(len(fake_models[i].decoded_z) == decoded[i] for i in INSTRUMENTS) or any(
-                    len(server.buffers[i]) < server.buffers[i].capacity for i in ("guitar", "drums")
+                    len(buffers[i]) < buffers[i].capacity for i in ("guitar", "drums")
                 ):
                     await trio.sleep(0.01)
         except trio.TooSlowError:
@@ -293,19 +231,19 @@ def _is_run(needle: list[int], haystack: list[int]) -> bool:
 
 
 async def test_an_interpolation_plays_the_phrases_decoded_for_it(
-    server: RunningServer, client: Client
+    server: RunningServer, client: UdpClient
 ) -> None:
     """A morph whose decode failed falls back to stand-ins and still "arrives", so arriving proves
     nothing: the phrases played during the morph must be the ones decoded for its path."""
     await client.send(Subscribe())
-    await client.receive_state(playing=True)
+    await client.expect_state(playing=True)
     await client.slots(1)  # something played: there is a scene to save
     await client.send(SceneSave(name="verse"))
     await client.send(Tension(value=1.0))  # wander off before morphing back
-    await client.receive_state(tension=1.0)
+    await client.expect_state(tension=1.0)
     with capture_logs() as logs:
         await client.send(Interpolate(scene="verse", bars=4))
-        await client.receive_state(scene="verse")
+        await client.expect_state(scene="verse")
         interp = server.conductor.interpolation
         assert interp is not None
         assert interp.scene == "verse"
@@ -342,12 +280,12 @@ async def test_an_interpolation_plays_the_phrases_decoded_for_it(
 
 
 async def test_an_immediate_subscriber_gets_each_cue_when_it_is_due(
-    server: RunningServer, client: Client
+    server: RunningServer, client: UdpClient
 ) -> None:
     """Immediate mode is for clients that cannot schedule: every cue comes as a bundle timetagged
     "immediately" (NTP 1), sent when it sounds rather than ahead of time."""
     await client.send(Subscribe(mode="immediate"))
-    await client.receive_state(playing=True)
+    await client.expect_state(playing=True)
     instruments: set[str] = set()
     beats = 0
     with trio.fail_after(10):

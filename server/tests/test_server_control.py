@@ -40,15 +40,16 @@ from metalosc.server import (
     BeatClock,
     Conductor,
     Controller,
+    Controls,
     Interpolation,
     Metrics,
-    MusicState,
+    Outbox,
     PeerRateLimiter,
     PhraseBuffer,
-    Player,
     Subscriptions,
+    Transport,
 )
-from osc_heard import SlotHeard, slots_heard
+from metalosc.server.testing import SlotHeard, slots_heard
 from pythonosc.osc_message_builder import OscMessageBuilder
 from structlog.testing import capture_logs
 
@@ -60,7 +61,7 @@ OTHER = ("127.0.0.1", 50001)
 @dataclass
 class Rig:
     controller: Controller
-    player: Player
+    player: Transport
     sent: list[tuple[tuple[str, int], bytes]] = field(default_factory=list)
     interpolations: list[Interpolation] = field(default_factory=list)
     tension_pokes: list[float] = field(default_factory=list)
@@ -103,9 +104,9 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
         bass = (make_phrase("bass", level % 9 + 1),)
         buffers["guitar"].add([make_phrase("guitar", level % 9 + 1, accompaniment=bass)], 0.5)
         buffers["drums"].add([make_phrase("drums", level % 9 + 1)], 0.5)
-    state = MusicState()
-    clock = BeatClock(trio.current_time(), state.bpm)
-    conductor = Conductor(buffers, state)
+    controls = Controls()
+    clock = BeatClock(trio.current_time(), 120.0)
+    conductor = Conductor(buffers, controls)
     subscriptions = Subscriptions(lease_s=60.0)
     metrics = Metrics()
     rig_sent: list[tuple[tuple[str, int], bytes]] = []
@@ -114,26 +115,27 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
         rig_sent.append((peer, data))
         return True
 
-    async def send_cue(messages: list[Message], sound: float, mode: str) -> None:
-        from metalosc.protocol import encode_bundle
-
-        for sub in subscriptions.active(mode):  # type: ignore[arg-type]
-            await send_to(encode_bundle(messages, sound), sub.destination)
-
-    player = Player(clock, conductor, state, send_cue, metrics)  # type: ignore[arg-type]
+    outbox = Outbox(send_to, subscriptions, PeerRateLimiter(rate=1.0, burst=3), metrics)
+    player = Transport(clock, conductor, outbox.send_cue, controls.muted, metrics)
     interpolations: list[Interpolation] = []
     tension_pokes: list[float] = []
+
+    class Generator:  # records what the controller asks the generator to decode
+        def poke(self) -> None:
+            tension_pokes.append(controls.tension)
+
+        def decode_soon(self, interpolation: Interpolation) -> None:
+            interpolations.append(interpolation)
+
     controller = Controller(
-        state=state,
+        controls=controls,
         clock=clock,
+        transport=player,
         conductor=conductor,
-        player=player,
+        generator=Generator(),
         subscriptions=subscriptions,
-        limiter=PeerRateLimiter(rate=1.0, burst=3),
+        outbox=outbox,
         metrics=metrics,
-        send_to=send_to,
-        start_interpolation=interpolations.append,
-        on_tension=lambda: tension_pokes.append(state.tension),
     )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(player.run)
@@ -190,9 +192,9 @@ async def test_subscribers_receive_timetagged_beats_and_stop_after_unsubscribing
     await trio.sleep(4.0)
     assert rig.bundles(("127.0.0.1", 9100), since=unsubscribed) == []
     assert len(rig.bundles(("127.0.0.1", 9200), since=unsubscribed)) >= 8  # 8 beats in 4 s
-    assert rig.player.state.playing
+    assert rig.player.playing
     await rig.send(Stop())
-    assert not rig.player.state.playing
+    assert not rig.player.playing
 
 
 @pytest.mark.parametrize(
@@ -236,7 +238,7 @@ async def test_wrong_type_and_out_of_range_are_refused_and_change_nothing(
     errors = rig.replies()
     assert all(isinstance(e, Error) and e.refused_address == "/metal/tension" for e in errors)
     assert len(errors) == 2
-    assert rig.controller.state.tension == 0.5
+    assert rig.controller.controls.tension == 0.5
 
 
 async def test_error_replies_are_rate_limited_per_peer_but_all_counted(
@@ -280,7 +282,7 @@ async def test_scenes_save_and_interpolate(
     assert len(rig.interpolations) == 1
     assert rig.interpolations[0].scene == "boss"
     assert len(rig.interpolations[0].points) == 2
-    assert rig.controller.state.scene == "boss"
+    assert rig.controller.conductor.scene_target == "boss"
 
 
 async def test_any_message_renews_the_lease(

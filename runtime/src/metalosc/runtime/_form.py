@@ -21,6 +21,7 @@ A measure that has nothing to measure (no windows, no bass notes on strong beats
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ class Performance:
 
 
 def _step(beat: float) -> int:
-    return int(round(beat * STEPS_PER_QUARTER))
+    return round(beat * STEPS_PER_QUARTER)
 
 
 def _windows(notes: Iterable[TimedNote], bars: int) -> list[list[TimedNote]]:
@@ -93,7 +94,7 @@ def _windows(notes: Iterable[TimedNote], bars: int) -> list[list[TimedNote]]:
     count = max(0, bars // PHRASE_BARS)
     out: list[list[TimedNote]] = [[] for _ in range(count)]
     for note in notes:
-        index = int(math.floor(note.start / beats + 1e-9))
+        index = math.floor(note.start / beats + 1e-9)
         if 0 <= index < count:
             out[index].append(note)
     return out
@@ -147,7 +148,7 @@ def groove_consistency(drums: Iterable[TimedNote], bars: int) -> float:
     """Mean Jaccard of consecutive 2-bar drum windows' (step, drum class) hits; pairs of two
     empty windows are left out; NaN without pairs."""
     sets = _onset_sets(_windows(drums, bars), "class")
-    values = [_jaccard(a, b) for a, b in zip(sets, sets[1:], strict=False) if a or b]
+    values = [_jaccard(a, b) for a, b in itertools.pairwise(sets) if a or b]
     return sum(values) / len(values) if values else float("nan")
 
 
@@ -162,11 +163,9 @@ def key_consistency(
     for note in notes:
         if note.start >= bars * BEATS_PER_BAR:
             continue
-        index = int(math.floor(note.start / block_beats + 1e-9))
+        index = math.floor(note.start / block_beats + 1e-9)
         blocks.setdefault(index, []).append((note.pitch, max(note.end - note.start, 1e-3)))
-    shares = [
-        max(diatonic_share(block, tonic) for tonic in range(12)) for block in blocks.values()
-    ]
+    shares = [max(diatonic_share(block, tonic) for tonic in range(12)) for block in blocks.values()]
     return sum(shares) / len(shares) if shares else float("nan")
 
 
@@ -176,8 +175,8 @@ def guitar_bass_agreement(guitar: Sequence[TimedNote], bass: Iterable[TimedNote]
     hits = total = 0
     by_beat: dict[int, set[int]] = {}
     for note in guitar:
-        first = int(math.floor(note.start + 1e-9))
-        last = int(math.ceil(note.end - 1e-9)) - 1
+        first = math.floor(note.start + 1e-9)
+        last = math.ceil(note.end - 1e-9) - 1
         for beat in range(first, max(first, last) + 1):
             by_beat.setdefault(beat, set()).add(note.pitch % 12)
     for note in bass:
@@ -216,10 +215,10 @@ class FormMeasures:
 
 
 def _bars_sounding(notes: Iterable[TimedNote], bars: int) -> float:
-    sounding = set()
+    sounding: set[int] = set()
     for note in notes:
-        first = int(math.floor(note.start / BEATS_PER_BAR + 1e-9))
-        last = int(math.ceil(note.end / BEATS_PER_BAR - 1e-9)) - 1
+        first = math.floor(note.start / BEATS_PER_BAR + 1e-9)
+        last = math.ceil(note.end / BEATS_PER_BAR - 1e-9) - 1
         sounding.update(range(first, max(first, last) + 1))
     return len(sounding & set(range(bars))) / bars if bars else float("nan")
 

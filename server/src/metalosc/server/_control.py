@@ -11,7 +11,7 @@ the music. Each valid message is dispatched on its class to one handler; every c
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 import structlog
 import trio
@@ -38,9 +38,8 @@ from metalosc.protocol import (
 )
 
 from ._clock import BeatClock
-from ._conductor import Conductor, ConductorError
+from ._conductor import Conductor, ConductorError, Interpolation
 from ._controls import Controls
-from ._generation import Generator
 from ._metrics import Metrics
 from ._outbox import Outbox
 from ._subscriptions import Subscriptions
@@ -51,8 +50,19 @@ __all__ = ["Controller"]
 
 log = structlog.get_logger("metalosc.server.control")
 
-M = TypeVar("M", bound=MessageBase)
 Handler = Callable[[Any, Peer], Awaitable[None]]
+
+
+class Decoding(Protocol):
+    """What the controller asks of the :class:`~metalosc.server.Generator`."""
+
+    def poke(self) -> None:
+        """Decode for the current controls now (the tension moved)."""
+        ...
+
+    def decode_soon(self, interpolation: Interpolation) -> None:
+        """Decode a morph's path in the background."""
+        ...
 
 
 class Controller:
@@ -72,7 +82,7 @@ class Controller:
         clock: BeatClock,
         transport: Transport,
         conductor: Conductor,
-        generator: Generator,
+        generator: Decoding,
         subscriptions: Subscriptions,
         outbox: Outbox,
         metrics: Metrics,

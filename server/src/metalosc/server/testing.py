@@ -9,6 +9,7 @@
 * :class:`FakeModelSource` — an :data:`~metalosc.server.ExecutorSource` of fake models in this
   process, recording every set it opened (a reload opens another) and failing on request.
 * :class:`UdpClient` — a game as far as the daemon can tell: one UDP socket, typed messages.
+* :func:`slots_heard` — what a subscriber heard, rebuilt per 2-bar slot from its bundles.
 * :func:`open_server` — ``serve`` started in a nursery (``nursery.start(partial(serve, …))``),
   yielding the :class:`~metalosc.server.RunningServer` once it is ready.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,11 +33,14 @@ import numpy.typing as npt
 import trio
 from metalosc.protocol import (
     INSTRUMENTS,
+    Beat,
     Bundle,
     Instrument,
     Message,
     ModelBundleError,
+    Note,
     PhraseStarted,
+    State,
     decode_packet,
     encode,
 )
@@ -47,16 +51,21 @@ from ._settings import Settings
 
 __all__ = [
     "EXIT_TEMPERATURE",
+    "SLOT_BEATS",
     "SLOW_TEMPERATURE",
     "Z_SIZE",
     "FakeModel",
     "FakeModelFactory",
     "FakeModelSource",
+    "SlotHeard",
     "UdpClient",
     "fake_analysis",
     "fake_chords",
     "fake_sequence",
+    "fewer_notes_fit",
+    "neutral_fit",
     "open_server",
+    "slots_heard",
 ]
 
 Z_SIZE = 4
@@ -137,23 +146,31 @@ def _density(seq: Any, instrument: Instrument) -> dict[str, float]:
     return {"note_density": len(seq.notes) / 2.0}
 
 
-def _fit_fewer_notes(seq: Any, chords: Sequence[str]) -> float:
+def neutral_fit(seq: Any, chords: Sequence[str]) -> float:
+    """The same chord fit for every phrase: among bass candidates, tension alone decides."""
+    return 0.5
+
+
+def fewer_notes_fit(seq: Any, chords: Sequence[str]) -> float:
+    """A chord fit of 1 / note count: a test can tell that (and where) the fit was measured."""
     return 1.0 / len(seq.notes) if seq.notes else 0.5
 
 
-def fake_analysis() -> PhraseAnalysis:
-    """Measures for fake phrases: intensity = note count, chords by :func:`fake_chords`, and a
-    chord fit of 1 / note count, so a test can tell which bass candidate fits "best"
-    (module-level functions: picklable into worker processes)."""
+def fake_analysis(
+    chord_fit: Callable[[Any, Sequence[str]], float] = neutral_fit,
+) -> PhraseAnalysis:
+    """Measures for fake phrases: intensity = note count, chords by :func:`fake_chords`, and
+    ``chord_fit`` (module-level functions throughout: picklable into worker processes)."""
     return PhraseAnalysis(
-        intensity=_count_notes, features=_density, chords=fake_chords, chord_fit=_fit_fewer_notes
+        intensity=_count_notes, features=_density, chords=fake_chords, chord_fit=chord_fit
     )
 
 
 @dataclass(frozen=True)
 class FakeModelFactory:
-    """A picklable :class:`~metalosc.server.ModelFactory` of a :class:`FakeModel`; ``broken``
-    makes loading fail with a ``ModelBundleError`` naming that file."""
+    """A picklable :class:`~metalosc.server.ModelFactory` of a :class:`FakeModel` measured with
+    :func:`fewer_notes_fit`; ``broken`` makes loading fail with a ``ModelBundleError`` naming
+    that file."""
 
     instrument: Instrument
     broken: Path | None = None
@@ -164,7 +181,8 @@ class FakeModelFactory:
         return FakeModel(self.instrument)
 
     def load_analysis(self) -> PhraseAnalysis:
-        return fake_analysis()
+        """Fake measures, with the chord fit of :func:`fewer_notes_fit`."""
+        return fake_analysis(fewer_notes_fit)
 
 
 @dataclass
@@ -237,6 +255,31 @@ class UdpClient:
                 if isinstance(packet, kind):
                     return packet
 
+    async def expect_state(self, timeout: float = 5.0, **expected: object) -> State:
+        """The next ``/metal/state`` whose fields have the ``expected`` values (floats within
+        32-bit precision); earlier ones and events are passed over."""
+        with trio.fail_after(timeout):
+            while True:
+                _, packet = await self.receive()
+                if isinstance(packet, State) and all(
+                    _close(getattr(packet, name), value) for name, value in expected.items()
+                ):
+                    return packet
+
+    async def slots(self, n: int, timeout: float = 10.0) -> list[SlotHeard]:
+        """Receive until ``n`` slots were heard whole, first beat to last (a slot already under
+        way is not counted); what was heard of them, in order."""
+        bundles: list[Bundle] = []
+        with trio.fail_after(timeout):
+            while True:
+                _, packet = await self.receive()
+                if not isinstance(packet, Bundle):
+                    continue
+                bundles.append(packet)
+                heard = slots_heard(bundles)
+                if len(heard) > n:  # slot n + 1 started: slots 1..n are complete
+                    return [heard[k] for k in sorted(heard)[:n]]
+
     async def phrases(self, n: int, timeout: float = 90.0) -> list[Bundle]:
         """Receive until ``n`` more phrases of every instrument started; their bundles."""
         seen = dict.fromkeys(INSTRUMENTS, 0)
@@ -251,6 +294,13 @@ class UdpClient:
         return [b for _, b in self.bundles[start:]]
 
 
+def _close(actual: object, expected: object) -> bool:
+    """Equal, floats within 32-bit precision (OSC's ``f``)."""
+    if isinstance(actual, float) and isinstance(expected, float | int):
+        return abs(actual - expected) <= 1e-6 * max(1.0, abs(expected))
+    return actual == expected
+
+
 @asynccontextmanager
 async def open_server(settings: Settings, **kwargs: Any) -> AsyncIterator[RunningServer]:
     """``serve(settings, **kwargs)`` in a nursery of its own, yielding the running server once
@@ -259,3 +309,38 @@ async def open_server(settings: Settings, **kwargs: Any) -> AsyncIterator[Runnin
         server: RunningServer = await nursery.start(partial(serve, settings, **kwargs))
         yield server
         nursery.cancel_scope.cancel()
+
+
+SLOT_BEATS = 8
+"""Beats in one slot: a 2-bar phrase."""
+
+
+@dataclass
+class SlotHeard:
+    """The tension a slot's phrases were chosen for, their ids, and each instrument's notes."""
+
+    tension: float
+    ids: dict[Instrument, int] = field(default_factory=dict)
+    notes: dict[Instrument, int] = field(default_factory=lambda: dict.fromkeys(INSTRUMENTS, 0))
+
+
+def slots_heard(bundles: Iterable[Bundle]) -> dict[int, SlotHeard]:
+    """The slots whose phrase starts are among ``bundles`` (notes of other slots are ignored)."""
+    slots: dict[int, SlotHeard] = {}
+    notes: dict[int, dict[Instrument, int]] = {}
+    for bundle in bundles:
+        beats = [m for m in bundle.messages if isinstance(m, Beat)]
+        for message in bundle.messages:
+            if isinstance(message, PhraseStarted):
+                (beat,) = beats  # phrase starts ride on the slot's first beat
+                index = (beat.bar * 4 + beat.beat) // SLOT_BEATS
+                slot = slots.setdefault(index, SlotHeard(message.tension))
+                slot.ids[message.instrument] = message.id
+            elif isinstance(message, Note):
+                per_slot = notes.setdefault(
+                    int(message.beat // SLOT_BEATS), dict.fromkeys(INSTRUMENTS, 0)
+                )
+                per_slot[message.instrument] += 1
+    for index, slot in slots.items():
+        slot.notes = notes.get(index, slot.notes)
+    return slots
