@@ -446,6 +446,7 @@ class StandInModel:
         self.instrument = instrument
         self.z_size = 4
         self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
+        self.fill_vector = np.zeros(4)
 
     def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self.z_size))

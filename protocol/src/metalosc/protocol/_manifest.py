@@ -28,6 +28,9 @@ MANIFEST_SCHEMA_VERSION: Literal[1] = 1
 MANIFEST_MODE = 0o644
 TENSION_ATTRIBUTE = "tension"
 """Key in attributes.npz of the tension vector: [z_size] float, calm -> intense direction."""
+FILL_ATTRIBUTE = "fill"
+"""Key in attributes.npz of the drums' fill vector: [z_size] float, mean latent of drum fills
+minus mean latent of beats (optional: a bundle without it plays fills from its buffer)."""
 
 _SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from ._drums import drum_class
 from ._key import diatonic_share
 from ._meter import BEATS_PER_BAR, PHRASE_BARS, STEPS_PER_QUARTER
+from ._phrase import Phrase
 
 __all__ = [
     "GROOVE_CLASSES",
@@ -40,6 +41,7 @@ __all__ = [
     "key_consistency",
     "measure_form",
     "riff_repetition",
+    "timed",
 ]
 
 REPEAT_JACCARD = 0.8
@@ -83,6 +85,21 @@ class Performance:
     def parts(self) -> Mapping[str, tuple[TimedNote, ...]]:
         """The three parts by instrument name."""
         return {"guitar": self.guitar, "bass": self.bass, "drums": self.drums}
+
+
+def timed(phrase: Phrase, start: float = 0.0, half: int | None = None) -> tuple[TimedNote, ...]:
+    """The notes of ``phrase`` placed at beat ``start`` of a piece; with ``half`` (0 or 1) only
+    those starting in that bar of the phrase, moved to start at ``start``."""
+    out = []
+    for note in phrase.notes:
+        if (
+            half is not None
+            and not half * BEATS_PER_BAR <= note.start_beat < (half + 1) * BEATS_PER_BAR
+        ):
+            continue
+        offset = start - (half or 0) * BEATS_PER_BAR
+        out.append(TimedNote(note.pitch, offset + note.start_beat, offset + note.end_beat))
+    return tuple(out)
 
 
 def _step(beat: float) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 import structlog
 from metalosc.protocol import (
     ATTRIBUTES_FILE,
+    FILL_ATTRIBUTE,
     TENSION_ATTRIBUTE,
     Instrument,
     ModelBundleError,
@@ -60,6 +61,11 @@ class InstrumentModel:
         self.z_size: int = session.z_size
         self.attributes = attributes
         self.tension_vector: NDArray[Any] = attributes[TENSION_ATTRIBUTE].astype(np.float32)
+        fill = attributes.get(FILL_ATTRIBUTE)
+        self.fill_vector: NDArray[Any] = (
+            np.zeros(self.z_size, np.float32) if fill is None else fill.astype(np.float32)
+        )
+        """``[z_size]``: the fill attribute vector (zeros when the bundle has none)."""
         self.bars = session.length // STEPS_PER_BAR
 
     @classmethod
