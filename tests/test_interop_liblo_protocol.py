@@ -246,6 +246,8 @@ def test_oscdump_prints_our_messages(oscdump: OscDump) -> None:
                 bass_muted=True,
                 drums_muted=False,
                 scene="boss",
+                key="E",
+                transition="phrase",
             ),
             "ifffiiis",
             [1, 0.5, 120.0, 1.0, 0, 1, 0, "boss"],

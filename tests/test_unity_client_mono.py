@@ -257,6 +257,8 @@ async def test_probe_decodes_python_peer_events_and_timetags(
         bass_muted=True,
         drums_muted=False,
         scene="boss-1",
+        key="E",
+        transition="phrase",
     )
     error = Error(refused_address="/metal/tempo", reason="bpm 500.0 out of range (40..320)")
     result: dict[str, subprocess.CompletedProcess[bytes]] = {}

@@ -131,6 +131,67 @@ def quality_command(args: argparse.Namespace) -> int:
     return 1 if args.strict and not report.meets_targets else 0
 
 
+def _default_corpus() -> Path:
+    """The Freedoom songs beside the checkout (``$METALOSC_DATA/freedoom/musics`` if set)."""
+    data = os.environ.get("METALOSC_DATA")
+    root = Path(data) if data else Path("../shared/data/midi")
+    return root / "freedoom" / "musics"
+
+
+def add_form_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `form` subcommand's arguments."""
+    from metalosc.training._form import DEFAULT_TENSIONS
+
+    parser.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
+    parser.add_argument("out", type=Path, help="output directory (form.json, .mid, .png)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="songs to compare with (default: ../shared/data/midi/freedoom/musics, "
+        "or $METALOSC_DATA/freedoom/musics)",
+    )
+    parser.add_argument(
+        "--tensions",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_TENSIONS),
+        help="tensions to play at",
+    )
+    parser.add_argument("--bars", type=_at_least(8), default=64, help="bars per tension")
+    parser.add_argument("--score-bars", type=_at_least(2), default=32, help="bars per score")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-render", action="store_true", help="skip MuseScore rendering")
+    parser.add_argument("--json", action="store_true", help="print the JSON instead of a table")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a measure is outside the corpus's interquartile range",
+    )
+
+
+def form_command(args: argparse.Namespace) -> int:
+    """Runs `form` from parsed arguments, prints the table (or JSON); the exit status."""
+    from metalosc.training._form import render_form_report, run_form
+
+    report = run_form(
+        args.bundles,
+        args.out,
+        args.corpus or _default_corpus(),
+        tensions=args.tensions,
+        bars=args.bars,
+        seed=args.seed,
+        render=not args.no_render,
+        score_bars=args.score_bars,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        _console().print(render_form_report(report))
+    met = report.inside_all() and report.calm_plays()
+    return 1 if args.strict and not met else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests for --help)."""
     from metalosc.runtime import PRESET_SETS, PRESETS
@@ -203,6 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
         "quality", help="tension calibration, band cohesion and score renders of three bundles"
     )
     add_quality_arguments(p)
+
+    p = sub.add_parser(
+        "form",
+        help="the daemon's musical form against the corpus's: riffs, groove, key, guitar-bass",
+        description="Play the bundles with the daemon's own music engine (no sockets) for "
+        "--bars bars at each tension, measure riff repetition, groove consistency, key "
+        "consistency and guitar-bass agreement, and compare them with the same measures over "
+        "the corpus's songs with guitar, bass and drums; writes form.json, a MIDI file per "
+        "tension and (with MuseScore 3) score pages.",
+    )
+    add_form_arguments(p)
 
     p = sub.add_parser("all", help="every stage in order, skipping up-to-date ones")
     p.add_argument("input_dir", type=Path, help="directory of MIDI files (recursive)")
@@ -283,6 +355,8 @@ def _run(args: argparse.Namespace) -> int:
             console.print(str(path))
     elif args.command == "quality":
         return quality_command(args)
+    elif args.command == "form":
+        return form_command(args)
     elif args.command == "all":
         _run_all(args, console)
     return 0
