@@ -269,7 +269,6 @@ async def _follow_transport(
                 pattern=section.pattern,
                 bar=section.start_bar,
             )
-            await controller.broadcast_state()
         if conductor.finish_interpolation():
             log.info("interpolation_arrived")
             await controller.broadcast_state()

@@ -8,8 +8,9 @@ The transport asks :meth:`Conductor.next_bar` what plays in each bar. The conduc
   lower-case one a *variation*, decoded from a latent near its riff's (MusicVAE's latent
   neighbourhood: the same riff bent, not a new one); the bass plays the candidate decoded on the
   riff's chords that sounds with the guitar on beats 1 and 3 most often;
-* the drums hold one **groove** through the section and play a **fill** in its last 2 bars,
-  decoded from the groove's latent moved along the drums bundle's fill attribute vector;
+* the drums hold one **groove** through the section and play a **fill** in its last 2 bars —
+  the groove's first bar, then a fill bar decoded from the groove's latent moved along the drums
+  bundle's fill attribute vector (``/metal/fill`` plays a whole fill phrase at once);
 * every phrase is in the section's **key**: guitar phrases were moved into a key when decoded,
   and are moved again here when the session key changed since; the key changes only where a
   section starts.
@@ -46,6 +47,7 @@ from metalosc.runtime import (
     CHORD_FIT,
     KEY_FIT,
     PHRASE_BARS,
+    PHRASE_BEATS,
     Phrase,
     ZVector,
     slerp,
@@ -455,7 +457,12 @@ class Conductor:
         slot = self._slot
         guitar = self._riff(section, section.letter(slot))
         last = slot == section.phrases - 1
-        drums = self._fill(section) if last or self._pending_fill else section.groove
+        if self._pending_fill:  # a stinger: the whole next phrase fills
+            drums = self._fill(section)
+        elif last:  # the groove's first bar, then the fill: the section's turnaround
+            drums = _turnaround(section.groove, self._fill(section))
+        else:
+            drums = section.groove
         self._pending_fill = False
         phrases: dict[Instrument, Phrase] = {
             "guitar": guitar,
@@ -637,6 +644,18 @@ class Conductor:
         if bass is None:  # nothing ever decoded for the bass: a silent stand-in
             return dataclasses.replace(guitar, instrument="bass", notes=(), accompaniment=())
         return bass
+
+
+def _turnaround(groove: Phrase, fill: Phrase) -> Phrase:
+    """The last phrase of a section: the groove's first bar (its notes cut at the bar line),
+    then the fill's second bar — the drummer keeps time, then fills into the next section."""
+    bar = PHRASE_BEATS / PHRASE_BARS
+    notes = tuple(
+        dataclasses.replace(n, end_beat=min(n.end_beat, bar))
+        for n in groove.notes
+        if n.start_beat < bar
+    ) + tuple(n for n in fill.notes if n.start_beat >= bar)
+    return dataclasses.replace(fill, notes=notes)
 
 
 def _with_bass(guitar: Phrase, bass: Phrase) -> Phrase:
