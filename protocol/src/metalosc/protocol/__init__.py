@@ -7,6 +7,7 @@ from ._codec import Bundle, decode, decode_outgoing, decode_packet, encode, enco
 from ._errors import ProtocolError
 from ._manifest import (
     ATTRIBUTES_FILE,
+    FILL_ATTRIBUTE,
     MANIFEST_FILE,
     MANIFEST_SCHEMA_VERSION,
     TENSION_ATTRIBUTE,
@@ -45,6 +46,7 @@ from ._timetag import IMMEDIATELY, ntp_to_unix, unix_to_ntp
 
 __all__ = [
     "ATTRIBUTES_FILE",
+    "FILL_ATTRIBUTE",
     "IMMEDIATELY",
     "INCOMING",
     "INSTRUMENTS",
