@@ -192,6 +192,80 @@ def form_command(args: argparse.Namespace) -> int:
     return 1 if args.strict and not met else 0
 
 
+def default_groove_dir() -> Path:
+    """Where the Groove MIDI Dataset is by default: ``$METALOSC_DATA/groove``, else
+    ``../shared/data/midi/groove`` (the corpora beside the checkout, as ``./dev`` has it)."""
+    return Path(os.environ.get("METALOSC_DATA") or "../shared/data/midi") / "groove"
+
+
+def add_attributes_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `attributes` subcommand's arguments."""
+    from metalosc.training._fill import FILL_RESPONSE_SAMPLES
+    from metalosc.training._split import DEFAULT_GROOVE_STYLES
+
+    parser.add_argument("bundle", type=Path, help="a drums bundle directory (rewritten in place)")
+    parser.add_argument(
+        "--groove",
+        type=Path,
+        default=None,
+        help="the Groove MIDI Dataset (with info.csv); default $METALOSC_DATA/groove, "
+        "else ../shared/data/midi/groove",
+    )
+    parser.add_argument(
+        "--style",
+        action="append",
+        metavar="STYLE",
+        help="Groove style to take beats and fills from, repeatable "
+        f"(default: {', '.join(DEFAULT_GROOVE_STYLES)}, what the drums model trains on)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=_at_least(0),
+        default=FILL_RESPONSE_SAMPLES,
+        help="prior samples decoded at z + k*fill to measure the response (0: skip)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def attributes_command(args: argparse.Namespace) -> int:
+    """Runs `attributes` from parsed arguments and prints what it wrote; the exit status."""
+    from metalosc.protocol import load_manifest
+    from metalosc.runtime import build_config
+    from metalosc.training._attributes import update_fill_vector
+    from metalosc.training._fill import files_with_examples, groove_windows
+    from metalosc.training._split import DEFAULT_GROOVE_STYLES
+    from rich.table import Table
+
+    styles = tuple(args.style or DEFAULT_GROOVE_STYLES)
+    groove = args.groove or default_groove_dir()
+    windows = groove_windows(groove, styles)
+    manifest = load_manifest(args.bundle)
+    config = build_config(manifest.magenta_config, manifest.hparams, manifest.converter)
+    fill_files_used = files_with_examples(windows.fill, config)
+    update = update_fill_vector(args.bundle, windows, samples=args.samples, seed=args.seed)
+    console = _console()
+    vector = update.vector
+    console.print(
+        f"{update.bundle}: fill vector from {vector.fill_examples} fill and "
+        f"{vector.beat_examples} beat examples (of {vector.fill_available} and "
+        f"{vector.beat_available}), norm {vector.norm:.3f}\n"
+        f"Groove {groove}, styles {', '.join(styles)}: {windows.files('fill')} fill files "
+        f"({fill_files_used} yield 2-bar examples), "
+        f"{windows.files('beat')} beat files"
+    )
+    if update.response is not None:
+        response = update.response
+        table = Table(title=f"decoded at z + k·fill ({response.samples} prior samples)")
+        for column in ("k", "tom share of hits", "phrases with toms", "hits per phrase"):
+            table.add_column(column, justify="right")
+        for row in zip(
+            response.ks, response.tom_share, response.with_toms, response.notes, strict=True
+        ):
+            table.add_row(f"{row[0]:g}", f"{row[1]:.3f}", f"{row[2]:.3f}", f"{row[3]:.1f}")
+        console.print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests for --help)."""
     from metalosc.runtime import PRESET_SETS, PRESETS
@@ -250,6 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("work", type=Path, help="work directory")
     p.add_argument("--out", type=Path, help="bundles directory (default WORK/bundles)")
     p.add_argument("--instrument", action="append", choices=INSTRUMENTS, help="repeatable")
+
+    p = sub.add_parser(
+        "attributes",
+        help="(re)compute a drums bundle's fill vector from its own weights, in place",
+        description="Recompute the fill attribute vector (mean latent of Groove fills minus "
+        "that of Groove beats) of a drums bundle with the bundle's own weights, and rewrite its "
+        "attributes.npz (other arrays kept as they are) and manifest metrics atomically.",
+    )
+    add_attributes_arguments(p)
 
     p = sub.add_parser("generate", help="multi-track MIDI files from three bundles")
     p.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
@@ -357,6 +440,8 @@ def _run(args: argparse.Namespace) -> int:
         return quality_command(args)
     elif args.command == "form":
         return form_command(args)
+    elif args.command == "attributes":
+        return attributes_command(args)
     elif args.command == "all":
         _run_all(args, console)
     return 0
