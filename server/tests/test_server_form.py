@@ -145,7 +145,7 @@ def test_a_variation_not_decoded_in_time_is_played_as_its_riff_and_counted(
     assert conductor.stand_ins == 1
 
 
-def test_the_drums_hold_one_groove_and_fill_the_last_two_bars_of_every_section(
+def test_the_drums_hold_one_groove_and_turn_around_in_the_last_two_bars_of_every_section(
     make_phrase: PhraseMaker,
 ) -> None:
     conductor = _conductor(make_phrase)
@@ -154,16 +154,26 @@ def test_the_drums_hold_one_groove_and_fill_the_last_two_bars_of_every_section(
     for section_start in (0, 8, 16):
         groove = drums[section_start]
         assert all(d.id == groove.id for d in drums[section_start : section_start + 6])
-        fill = drums[section_start + 6]
-        assert fill.id != groove.id
-        assert drums[section_start + 7].id == fill.id
-        # decoded from the groove's latent moved one fill vector along: z[1] + 1
+        turnaround = drums[section_start + 6]
+        assert turnaround.id != groove.id
+        assert drums[section_start + 7].id == turnaround.id
         section = next(p.section for p in plans if p.bar == section_start)
         assert section is not None
+        # the fill was decoded from the groove's latent moved along the fill vector, the further
+        # the more intense the section (tension 0.5 here)
         assert section.order.fill_z is not None
+        push = conductor.rules.fill_length(0.5)
         np.testing.assert_array_equal(
-            section.order.fill_z[0], groove.z + np.array([0.0, 1.0, 0.0, 0.0])
+            section.order.fill_z[0], groove.z + push * np.array([0.0, 1.0, 0.0, 0.0])
         )
+        # the turnaround: the groove's first bar, then the fill's second bar
+        assert section.order.drums is not None
+        fill = section.order.drums[0]
+        first_bar = [(n.pitch, n.start_beat) for n in turnaround.notes if n.start_beat < 4]
+        second_bar = [(n.pitch, n.start_beat) for n in turnaround.notes if n.start_beat >= 4]
+        assert first_bar == [(n.pitch, n.start_beat) for n in groove.notes if n.start_beat < 4]
+        assert second_bar == [(n.pitch, n.start_beat) for n in fill.notes if n.start_beat >= 4]
+        assert second_bar
 
 
 def test_without_a_fill_vector_a_denser_buffered_take_fills(make_phrase: PhraseMaker) -> None:

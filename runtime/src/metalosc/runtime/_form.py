@@ -37,6 +37,7 @@ __all__ = [
     "Performance",
     "TimedNote",
     "groove_consistency",
+    "groove_similarity",
     "guitar_bass_agreement",
     "key_consistency",
     "measure_form",
@@ -159,6 +160,14 @@ def riff_repetition(
         if any(_jaccard(current, other) >= threshold for other in before if other):
             repeats += 1
     return repeats / counted if counted else float("nan")
+
+
+def groove_similarity(a: Phrase, b: Phrase) -> float:
+    """The Jaccard similarity of two drum phrases' hits by (16th step, drum class) — the
+    groove consistency of playing ``b`` after ``a`` (NaN when neither has a hit)."""
+    (first,) = _onset_sets([list(timed(a))], "class")
+    (second,) = _onset_sets([list(timed(b))], "class")
+    return _jaccard(first, second)
 
 
 def groove_consistency(drums: Iterable[TimedNote], bars: int) -> float:
