@@ -83,11 +83,11 @@ class ConductorError(Exception):
     """A request the music cannot honour right now (unknown scene, nothing played yet)."""
 
 
-def best_fitting(candidates: Sequence[Phrase]) -> tuple[Phrase, ...]:
-    """The bass candidates that sound best with their guitar phrase (ties all kept): the most
-    strong-beat notes the guitar sounds too (``agreement``) plus the largest share of notes in
-    the guitar's key (``key_fit``), then the best strong-beat fit to the guitar's chords
-    (``chord_fit``).
+def best_fitting(candidates: Sequence[Phrase], key_fit: float = 0.9) -> tuple[Phrase, ...]:
+    """The bass candidates that sound best with their guitar phrase (ties all kept): among those
+    with at least ``key_fit`` of their notes in the guitar's key (all, if none is), the most
+    strong-beat notes the guitar sounds too (``agreement``), then the best strong-beat fit to
+    the guitar's chords (``chord_fit``).
 
     Harmony comes before tension for the bass: a bass that plays against the guitar sounds wrong
     at any tension, and the candidates were all sampled near the tension already. Candidates
@@ -95,17 +95,14 @@ def best_fitting(candidates: Sequence[Phrase]) -> tuple[Phrase, ...]:
     """
     if not candidates:
         return ()
-    measured = [
-        (p.features.get(AGREEMENT), p.features.get(KEY_FIT), p.features.get(CHORD_FIT))
-        for p in candidates
-    ]
-    if any(all(m is None for m in row) for row in measured):
+    measured = [(p.features.get(AGREEMENT), p.features.get(CHORD_FIT)) for p in candidates]
+    if any(agree is None and fit is None for agree, fit in measured):
         return tuple(candidates)
-    ranked = [
-        (round((agree or 0.0) + (in_key or 0.0), 9), fit or 0.0) for agree, in_key, fit in measured
-    ]
-    best = max(ranked)
-    return tuple(p for p, r in zip(candidates, ranked, strict=True) if r == best)
+    in_key = [p.features.get(KEY_FIT, 1.0) >= key_fit for p in candidates]
+    pool = [i for i, ok in enumerate(in_key) if ok] or list(range(len(candidates)))
+    ranked = {i: (measured[i][0] or 0.0, measured[i][1] or 0.0) for i in pool}
+    best = max(ranked.values())
+    return tuple(candidates[i] for i, r in ranked.items() if r == best)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,7 +142,9 @@ class FormRules:
 
     ``section_phrases``: 2-bar phrases per section (2, 4 or 8 for 4, 8 or 16 bars);
     ``patterns``: the guitar's riff pattern for calm (tension < 1/3), middling and intense
-    sections, cycled over the section's phrases; ``tension_step``: how far the tension (or
+    sections, cycled over the section's phrases (alternatives separated by ``/`` take turns,
+    section by section: the corpus repeats a riff in about 43% of its 2-bar windows, and a
+    4-phrase pattern repeats in 0, 25, 50 or 75%); ``tension_step``: how far the tension (or
     temperature) must move from what a section was planned for to start a new one;
     ``variation``: how far a variation's latent moves from its riff's towards a fresh prior sample
     (slerp, 0..1); ``fill_push``: how far a calm fill's latent moves from its groove's along the
@@ -161,20 +160,23 @@ class FormRules:
     """
 
     section_phrases: int = 4
-    patterns: tuple[str, str, str] = ("AABA", "AABa", "AAAB")
+    patterns: tuple[str, str, str] = ("AABA/AABa", "AABa/AABA", "AAAB/AABa")
     tension_step: float = 0.1
     variation: float = 0.3
-    fill_push: float = 1.5
+    fill_push: float = 1.2
     groove_sections: tuple[int, int, int] = (3, 3, 1)
-    groove_overlap: float = 0.25
-    key_fit: float = 0.9
+    groove_overlap: float = 0.4
+    key_fit: float = 0.95
 
     def __post_init__(self) -> None:
         if self.section_phrases < 1:
             raise ValueError(f"a section needs at least one phrase, got {self.section_phrases}")
-        for pattern in self.patterns:
-            if not pattern or not pattern.isalpha() or pattern[0] != "A":
-                raise ValueError(f"a riff pattern is letters starting with 'A', got {pattern!r}")
+        for patterns in self.patterns:
+            for pattern in patterns.split("/"):
+                if not pattern or not pattern.isalpha() or pattern[0] != "A":
+                    raise ValueError(
+                        f"a riff pattern is letters starting with 'A', got {pattern!r}"
+                    )
 
     def fill_length(self, tension: float) -> float:
         """How far a fill's latent moves from its groove's, in lengths of the fill vector: from
@@ -186,9 +188,11 @@ class FormRules:
         """0 (calm, tension < 1/3), 1 (middling) or 2 (intense, tension >= 2/3)."""
         return 0 if tension < 1 / 3 else 1 if tension < 2 / 3 else 2
 
-    def pattern(self, tension: float) -> str:
-        """The riff pattern for a section planned at ``tension``."""
-        return self.patterns[self.band(tension)]
+    def pattern(self, tension: float, section: int = 0) -> str:
+        """The riff pattern for the ``section``-th section, planned at ``tension``: the band's
+        alternatives (``"AABA/AABa"``) in turn."""
+        alternatives = self.patterns[self.band(tension)].split("/")
+        return alternatives[section % len(alternatives)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -558,7 +562,8 @@ class Conductor:
             if keep and previous is not None and self._groove_age < kept:
                 groove = previous.groove
         tension = controls.tension
-        pattern = self.rules.pattern(tension)
+        index = next(self._sections)
+        pattern = self.rules.pattern(tension, index)
         if "A" not in riffs:
             first = self._pick_riff(tension, key)
             if first is None:
@@ -576,7 +581,7 @@ class Conductor:
                 riffs[letter] = picked if picked is not None else riffs["A"]
         order = self._order(pattern, riffs, groove, key)
         section = Section(
-            index=next(self._sections),
+            index=index,
             label=label or _band_label(tension),
             key=key,
             tension=tension,
@@ -643,8 +648,10 @@ class Conductor:
         decoded = section.order.guitar
         if decoded is not None and letter in lower and lower.index(letter) < len(decoded):
             variation = decoded[lower.index(letter)]
-            if variation.notes:
+            # a variation that leaves the key is not the riff bent: the riff plays again
+            if variation.notes and variation.features.get(KEY_FIT, 1.0) >= self.rules.key_fit:
                 return self._moved_into(variation, section.key)
+            return section.riffs[letter.upper()]
         self.stand_ins += 1
         return section.riffs[letter.upper()]
 

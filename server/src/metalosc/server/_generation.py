@@ -146,21 +146,24 @@ class Generator:
 
         ``bass_z`` (``[n, bass z_size]``, one row per guitar phrase) decodes exactly those bass
         latents (a morph); otherwise ``bass_candidates`` fresh latents per guitar phrase. With
-        ``admit``, phrases with fewer than ``guitar_min_notes`` onsets in a bar are dropped
-        (counted in ``guitar_dropped``), so fewer phrases may come back.
+        ``admit``, phrases with fewer than ``guitar_min_notes`` onsets in a bar, or that no
+        transposition puts at least ``MIN_KEY_FIT`` into the key, are dropped (counted in
+        ``guitar_dropped``), so fewer phrases may come back.
         """
         temperature = self.controls.temperature
         request = DecodeRequest.of(z, temperature, None, self._take_ids(len(z)), infer_chords=True)
         decoded = await self.runners["guitar"].decode(request)
-        rows = list(range(len(decoded)))
-        if admit:
-            rows = [i for i in rows if _plays_every_bar(decoded[i], self.guitar_min_notes)]
-            self.guitar_dropped += len(decoded) - len(rows)
         tonic = self.key() if key is None else key
         guitar: dict[int, Phrase] = {}
-        for i in rows:
-            phrase = into_key(decoded[i], tonic)
-            guitar[i] = power_chords(phrase) if self.power_chords else phrase
+        for i, phrase in enumerate(decoded):
+            moved = into_key(phrase, tonic)
+            if admit and not (
+                _plays_every_bar(phrase, self.guitar_min_notes)
+                and moved.features[KEY_FIT] >= MIN_KEY_FIT
+            ):
+                self.guitar_dropped += 1
+                continue
+            guitar[i] = power_chords(moved) if self.power_chords else moved
         groups: dict[tuple[str, ...], list[int]] = {}
         for i, phrase in guitar.items():
             groups.setdefault(phrase.chords, []).append(i)
@@ -325,6 +328,10 @@ class Generator:
         log.info("interpolation_decoded", scene=interpolation.scene, phrases=len(points))
 
 
+MIN_KEY_FIT = 0.8
+"""A guitar phrase whose best transposition leaves more than a fifth of it outside the key is
+chromatic noodling, not a riff in the key: dropped at refill (about a fifth of the default guitar's
+phrases at high tension)."""
 MAX_DRY_REFILLS = 3
 """Guitar batches in a row with every phrase dropped before the rest are admitted anyway."""
 

@@ -28,9 +28,10 @@ else:  # pragma: no cover - the deployed interpreter is 3.11
 __all__ = ["ConfigError", "RiffPattern", "Settings", "load_settings"]
 
 RiffPattern = Annotated[
-    str, StringConstraints(min_length=1, max_length=16, pattern=r"^A[A-Za-z]*$")
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^A[A-Za-z]*(/A[A-Za-z]*)*$")
 ]
-"""A riff pattern: one letter per phrase of a section, starting with ``A``."""
+"""A riff pattern: one letter per phrase of a section, starting with ``A``; alternatives separated
+by ``/`` take turns, section by section."""
 
 
 class ConfigError(Exception):
@@ -62,10 +63,10 @@ class Settings(BaseSettings):
     key: KeyName = Field("E", description="tonal centre at start (natural minor)")
     section_bars: Literal[4, 8, 16] = Field(8, description="bars in a section")
     riff_patterns: tuple[RiffPattern, RiffPattern, RiffPattern] = Field(
-        ("AABA", "AABa", "AAAB"),
+        ("AABA/AABa", "AABa/AABA", "AAAB/AABa"),
         description="the guitar's riff pattern for calm, middling and intense sections: a "
         "letter per phrase, cycled; upper case = a riff (repeats play it again), lower case = a "
-        "variation of that riff",
+        "variation of that riff; alternatives separated by / take turns",
     )
     transition: Transition = Field(
         "phrase", description="where tension and temperature changes land: phrase, bar, section"

@@ -71,6 +71,7 @@ __all__ = [
 
 Z_SIZE = 4
 """Latent size of the fake models."""
+MINOR_PENTATONIC = (0, 3, 5, 7, 10)
 EXIT_TEMPERATURE = 0.123
 """Decoding at this temperature kills the process (a worker crashing mid-decode)."""
 SLOW_TEMPERATURE = 0.456
@@ -79,11 +80,12 @@ SLOW_TEMPERATURE = 0.456
 
 def fake_sequence(n_notes: int, pitch: int = 40) -> SimpleNamespace:
     """A duck-typed quantized NoteSequence: ``n_notes`` sixteenths spread evenly over the two
-    bars (``32 // n_notes`` steps apart), pitches cycling over ``pitch``..``pitch + 4``."""
+    bars (``32 // n_notes`` steps apart), pitches cycling over the minor pentatonic scale on
+    ``pitch`` (E G A B D from 40: a riff in E minor, as the daemon's key fit wants one)."""
     spacing = PHRASE_STEPS // max(1, n_notes)
     notes = [
         SimpleNamespace(
-            pitch=pitch + (k % 5),
+            pitch=pitch + MINOR_PENTATONIC[k % len(MINOR_PENTATONIC)],
             velocity=100,
             quantized_start_step=spacing * k,
             quantized_end_step=spacing * k + 1,

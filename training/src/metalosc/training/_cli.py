@@ -158,7 +158,7 @@ def add_form_arguments(parser: argparse.ArgumentParser) -> None:
         default=list(DEFAULT_TENSIONS),
         help="tensions to play at",
     )
-    parser.add_argument("--bars", type=_at_least(8), default=64, help="bars per tension")
+    parser.add_argument("--bars", type=_at_least(8), default=128, help="bars per tension")
     parser.add_argument("--score-bars", type=_at_least(2), default=32, help="bars per score")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-render", action="store_true", help="skip MuseScore rendering")

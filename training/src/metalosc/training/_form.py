@@ -261,7 +261,7 @@ def run_form(
     corpus_dir: Path,
     *,
     tensions: Sequence[float] = DEFAULT_TENSIONS,
-    bars: int = 64,
+    bars: int = 128,
     seed: int = 0,
     render: bool = True,
     score_bars: int = 32,
