@@ -209,14 +209,23 @@ def corpus_form(corpus_dir: Path) -> CorpusForm:
 # -- the daemon -----------------------------------------------------------------------------
 
 
-def performance_sequence(performance: Performance, qpm: float = DEFAULT_QPM) -> NoteSequence:
+def performance_sequence(
+    performance: Performance,
+    qpm: float = DEFAULT_QPM,
+    keys: Sequence[tuple[int, int]] = (),
+) -> NoteSequence:
     """``performance`` as a multi-track NoteSequence at ``qpm`` (guitar, bass, drums on the
-    tracks generate writes them on), for MIDI files and scores."""
+    tracks generate writes them on), for MIDI files and scores; ``keys`` are (bar, pitch class)
+    of the minor keys played from those bars on, written as key signatures."""
     from metalosc.runtime import PROGRAMS
 
     seq = NoteSequence(ticks_per_quarter=220)
     seq.tempos.add(qpm=qpm)
     seq.time_signatures.add(numerator=4, denominator=4)
+    for bar, key in keys:
+        seq.key_signatures.add(
+            time=bar * 4 * 60.0 / qpm, key=key, mode=NoteSequence.KeySignature.MINOR
+        )
     names = {"guitar": "Distortion Guitar", "bass": "Bass", "drums": "Drums"}
     seconds = 60.0 / qpm
     for instrument, notes in performance.parts().items():
@@ -276,11 +285,12 @@ def run_form(
     for tension in tensions:
         result = _perform(bundles_dir, tension, bars, seed)
         performance: Performance = result.performance
+        keys = _key_changes(result.sections)
         midi = out_dir / f"form-t{tension:.2f}.mid"
-        write_midi(performance_sequence(performance), midi)
+        write_midi(performance_sequence(performance, keys=keys), midi)
         excerpt = _excerpt(performance, score_bars)
         excerpt_path = out_dir / f"form-t{tension:.2f}-{score_bars}bars.mid"
-        write_midi(performance_sequence(excerpt), excerpt_path)
+        write_midi(performance_sequence(excerpt, keys=keys), excerpt_path)
         excerpts.append(excerpt_path)
         measures = measure_form(performance)
         performed.append(
@@ -309,6 +319,15 @@ def run_form(
         out_dir / FORM_FILE, json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n"
     )
     return report
+
+
+def _key_changes(sections: Sequence[Any]) -> list[tuple[int, int]]:
+    """(bar, key) where the key changes, from the sections played (the first always)."""
+    changes: list[tuple[int, int]] = []
+    for section in sections:
+        if not changes or changes[-1][1] != section.key:
+            changes.append((section.start_bar, section.key))
+    return changes
 
 
 def _excerpt(performance: Performance, bars: int) -> Performance:
