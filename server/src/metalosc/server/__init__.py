@@ -36,6 +36,7 @@ from ._runner import (
     decode_phrases,
     model_analysis,
 )
+from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._settings import ConfigError, Settings, load_settings
 from ._subscriptions import Mode, Subscription, Subscriptions
 from ._transport import Transport
@@ -54,6 +55,7 @@ __all__ = [
     "Anchor",
     "BeatClock",
     "BundleModelFactory",
+    "BundleRefusedError",
     "Conductor",
     "ConductorError",
     "ConfigError",
@@ -81,6 +83,7 @@ __all__ = [
     "ProcessExecutor",
     "RunningServer",
     "Scene",
+    "ScheduledBundles",
     "Settings",
     "Subscription",
     "Subscriptions",
