@@ -101,11 +101,29 @@ def test_oscsend_packets_decode(command: list[str], expected: Message) -> None:
 
 
 @pytest.mark.parametrize(
+    "address", ["/metal/t?nsion", "/metal/tens*", "/metal/[st]ension", "/metal/{tension,x}"]
+)
+def test_oscsend_address_patterns_decode_to_what_they_name(address: str) -> None:
+    assert decode(receive_from_oscsend(address, "f", "0.5")) == Tension(value=0.5)
+
+
+def test_oscsend_ping_comes_back_with_the_tags_liblo_sent() -> None:
+    data = receive_from_oscsend("/metal/ping", "ihfdsTF", "7", "7", "0.5", "0.5", "hi")
+    ping = decode(data)
+    assert isinstance(ping, Ping)
+    pong = encode(Pong(args=ping.args, server_time=1.0))
+    # address (12 bytes) and tags (12 bytes) alike, then the same argument bytes, then the time
+    assert pong[:24] == b"/metal/pong\x00,ihfdsTFd\x00\x00\x00"
+    assert pong[24:] == data[24:] + b"?\xf0\x00\x00\x00\x00\x00\x00"
+
+
+@pytest.mark.parametrize(
     ("command", "reason"),
     [
         (["/metal/tension", "f", "1.5"], "value 1.5 out of range (0..1)"),
-        (["/metal/tempo", "s", "fast"], "wrong type tag 's' for bpm"),
-        (["/metal/mute", "Si", "drums", "1"], "wrong type tag 'S' for instrument"),
+        (["/metal/tempo", "s", "fast"], "wrong type tag s for bpm: expected one of i, h, f, d"),
+        (["/metal/mute", "Si", "drums", "1"], "wrong type tag S for instrument: expected one of s"),
+        (["/metal/vol*", "f", "1"], "no address matches the pattern"),
         (["/metal/mute", "si", "piano", "1"], "invalid instrument 'piano'"),
         (["/metal/scene/save", "s", "boss fight"], "invalid name 'boss fight'"),
         (["/metal/volume", "f", "1"], "unknown address"),

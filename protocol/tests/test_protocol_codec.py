@@ -20,8 +20,10 @@ from metalosc.protocol import (
     MESSAGE_TYPES,
     Beat,
     Bundle,
+    Double,
     Error,
     Fill,
+    Int64,
     Interpolate,
     Key,
     KeyName,
@@ -56,6 +58,7 @@ from metalosc.protocol import (
     unix_to_ntp,
 )
 from metalosc.protocol._timetag import NTP_UNIX_OFFSET
+from pydantic import ValidationError
 from pythonosc import osc_bundle, osc_message_builder
 from pythonosc.parsing import ntp, osc_types
 
@@ -77,7 +80,8 @@ osc_text = st.text(
     max_size=40,
 )
 ping_args = st.tuples() | st.lists(
-    st.integers(-(2**63), 2**63 - 1)
+    st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.floats(width=32, allow_nan=False, allow_infinity=False)
     | osc_text,
@@ -382,6 +386,74 @@ def test_ping_arguments_come_back_with_their_tags() -> None:
         (1_893_456_000.123, "d"),
     )
     assert decode_outgoing(encode(pong)) == pong
+
+
+PING_ARGS = [
+    (7, "i"),
+    (-(2**31), "i"),
+    (5, "h"),  # would fit an `i`: still comes back as `h`
+    (-1, "h"),
+    (2**40, "h"),
+    (0.5, "f"),
+    (-0.0, "f"),
+    (1e-45, "f"),  # the smallest float32 subnormal
+    (float("inf"), "f"),
+    (float("-inf"), "f"),
+    (float("nan"), "f"),
+    (0.5, "d"),  # would fit an `f`: still comes back as `d`
+    (1.0, "d"),
+    (0.1, "d"),
+    (float("inf"), "d"),
+    (float("nan"), "d"),
+    (-0.0, "d"),
+    ("", "s"),
+    ("héllo wörld", "s"),
+    (True, "T"),
+    (False, "F"),
+]
+
+
+@pytest.mark.parametrize(("value", "tag"), PING_ARGS, ids=[f"{t}:{v!r}" for v, t in PING_ARGS])
+def test_a_ping_argument_comes_back_with_its_tag_whatever_its_value(
+    value: object, tag: str
+) -> None:
+    ping = decode(build("/metal/ping", (value, tag)))
+    assert isinstance(ping, Ping)
+    pong = Pong(args=ping.args, server_time=1_893_456_000.5)
+    assert encode(pong) == build("/metal/pong", (value, tag), (1_893_456_000.5, "d"))
+
+
+ping_wire_args = st.lists(
+    st.tuples(st.integers(-(2**31), 2**31 - 1), st.just("i"))
+    | st.tuples(st.integers(-(2**63), 2**63 - 1), st.just("h"))
+    | st.tuples(st.floats(width=32), st.just("f"))
+    | st.tuples(st.floats(), st.just("d"))
+    | st.tuples(osc_text, st.just("s"))
+    | st.tuples(st.booleans(), st.booleans()).map(lambda b: (b[0], "T" if b[0] else "F")),
+    max_size=8,
+)
+
+
+@given(ping_wire_args)
+def test_every_ping_comes_back_byte_for_byte(args: list[tuple[object, str]]) -> None:
+    ping = decode(build("/metal/ping", *args))
+    assert isinstance(ping, Ping)
+    pong = encode(Pong(args=ping.args, server_time=0.25))
+    assert pong == build("/metal/pong", *args, (0.25, "d"))
+
+
+def test_ping_arguments_keep_their_class_and_compare_as_their_values() -> None:
+    ping = decode(build("/metal/ping", (3, "h"), (0.5, "d"), (0.5, "f"), (True, "T")))
+    assert isinstance(ping, Ping)
+    assert [type(a) for a in ping.args] == [Int64, Double, float, bool]
+    assert ping == Ping(args=(3, 0.5, 0.5, True))
+    assert Ping(args=(Int64(3), Double(0.5))).args == (3, 0.5)
+    with pytest.raises(ValidationError):
+        Ping(args=(2**63,))
+    with pytest.raises(ValidationError):
+        Ping(args=("a\x00b",))
+    with pytest.raises(ValidationError):
+        Ping(args=(b"bytes",))  # type: ignore[arg-type]
 
 
 def test_error_reads_its_bad_address() -> None:

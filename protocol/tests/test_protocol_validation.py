@@ -15,6 +15,7 @@ from metalosc.protocol import (
     Play,
     ProtocolError,
     SceneSave,
+    Stop,
     Tempo,
     Tension,
     decode,
@@ -58,11 +59,47 @@ CASES = [
     ("scene path", build("/metal/interpolate", ("../etc", "s")), "invalid scene '../etc'"),
     ("scene unicode", build("/metal/scene/save", ("bossé", "s")), "invalid name"),
     ("scene too long", build("/metal/scene/save", ("x" * 33, "s")), "invalid name"),
-    # types and counts
-    ("string for float", build("/metal/tempo", ("fast", "s")), "wrong type tag 's' for bpm"),
-    ("float for string", build("/metal/scene/save", (1.0, "f")), "wrong type tag 'f' for name"),
-    ("blob", build("/metal/ping", (b"xx", "b")), "wrong type tag 'b'"),
-    ("nil", build("/metal/tension", (None, "N")), "wrong type tag 'N'"),
+    # types and counts: a wrong type's reason lists the tags accepted, never a Python repr
+    (
+        "string for float",
+        build("/metal/tempo", ("fast", "s")),
+        "wrong type tag s for bpm: expected one of i, h, f, d",
+    ),
+    (
+        "float for string",
+        build("/metal/scene/save", (1.0, "f")),
+        "wrong type tag f for name: expected one of s",
+    ),
+    (
+        "true for float",
+        build("/metal/tension", (True, "T")),
+        "wrong type tag T for value: expected one of i, h, f, d",
+    ),
+    (
+        "string for bool",
+        build("/metal/mute", ("bass", "s"), ("yes", "s")),
+        "wrong type tag s for muted: expected one of i, h, f, d, T, F",
+    ),
+    (
+        "float for instrument",
+        build("/metal/mute", (1.0, "f"), (1, "i")),
+        "wrong type tag f for instrument: expected one of s",
+    ),
+    (
+        "unprintable tag",
+        b"/metal/tension\x00\x00,\x01\x00\x00\x00\x00\x00\x00",
+        "wrong type tag U+0001 for value: expected one of i, h, f, d",
+    ),
+    (
+        "blob",
+        build("/metal/ping", (b"xx", "b")),
+        "wrong type tag b for args: expected one of i, h, f, d, s, T, F",
+    ),
+    (
+        "nil",
+        build("/metal/tension", (None, "N")),
+        "wrong type tag N for value: expected one of i, h, f, d",
+    ),
     ("missing arg", build("/metal/tension"), "wrong argument count 0, expected f value"),
     ("extra arg", build("/metal/play", (1, "i")), "wrong argument count 1"),
     ("fraction for int", build("/metal/interpolate", ("a", "s"), (2.5, "f")), "whole number"),
@@ -72,7 +109,45 @@ CASES = [
     ("not osc", b"hello world\x00", "not an OSC message"),
     ("truncated float", build("/metal/tension", (0.5, "f"))[:-2], "truncated packet"),
     ("truncated string", build("/metal/scene/save", ("boss", "s"))[:-4], "truncated packet"),
-    ("no address end", b"/metal/tension", "truncated packet"),
+    # a malformed address says so, never "unknown address"
+    ("no address end", b"/metal/tension", "malformed address: no NUL at its end"),
+    (
+        "NUL forgotten before the tags",
+        b"/metal/tension,f\x00\x00\x00\x00" + struct.pack(">f", 0.5),
+        "malformed address",
+    ),
+    (
+        "NUL forgotten, tags padded to fit",
+        b"/metal/tempo,f\x00\x00" + struct.pack(">f", 120.0),
+        "malformed address",
+    ),
+    (
+        "garbage in the padding",
+        b"/metal/tension\x00X,f\x00\x00" + struct.pack(">f", 0.5),
+        "malformed address: padding is not NUL bytes",
+    ),
+    (
+        "no padding",
+        b"/metal/tension\x00,f\x00\x00" + struct.pack(">f", 0.5),
+        "malformed address: padding is not NUL bytes",
+    ),
+    (
+        "padding cut off",
+        b"/metal/tension\x00",
+        "malformed address: padding cut off",
+    ),
+    ("space in the address", build("/metal/ten sion", (0.5, "f")), "malformed address"),
+    ("control character", build("/metal/tension\x7f", (0.5, "f")), "malformed address"),
+    (
+        "garbage in the tags' padding",
+        b"/metal/tension\x00\x00,f\x00Z" + struct.pack(">f", 0.5),
+        "malformed type tags: padding is not NUL bytes",
+    ),
+    (
+        "garbage in a string's padding",
+        b"/metal/scene/save\x00\x00\x00,s\x00\x00boss\x00\x00\x07\x00",
+        "malformed string argument: padding is not NUL bytes",
+    ),
     ("trailing bytes", build("/metal/play") + b"\x00" * 4, "trailing bytes"),
     ("bad tag string", b"/metal/play\x00xyz\x00", "malformed type tags"),
     ("bad utf-8", b"/metal/scene/save\x00\x00\x00,s\x00\x00\xff\xfe\x00\x00", "not valid UTF-8"),
@@ -110,13 +185,48 @@ def test_untrusted_address_is_shortened() -> None:
 
 BUNDLE_CASES = [
     ("short header", b"#bundle\x00\x00\x00", "truncated packet"),
-    ("negative size", bundle(encode(Play()))[:16] + struct.pack(">i", -4), "element size -4"),
+    (
+        "negative size",
+        bundle(encode(Play()))[:16] + struct.pack(">i", -4),
+        "bundle element 0: bad size -4",
+    ),
     ("unaligned size", bundle(encode(Play()))[:16] + struct.pack(">i", 3) + b"/a\x00", "size 3"),
     ("size past end", bundle(encode(Play()))[:-4], "truncated packet"),
     ("half a size", bundle(encode(Play())) + b"\x00\x00", "truncated packet"),
     ("nested", bundle(bundle(encode(Play()))), "nested bundles are not supported"),
     ("not a message", bundle(b"abcd"), "not an OSC message"),
     ("bad element", bundle(build("/metal/tension", (3.0, "f"))), "out of range"),
+    # all or nothing: the reason names the first element refused, by its index from 0
+    (
+        "second element out of range",
+        bundle(encode(Play()), build("/metal/tension", (3.0, "f")), encode(Stop())),
+        "bundle element 1: value 3.0 out of range (0..1)",
+    ),
+    (
+        "third element of a wrong type",
+        bundle(encode(Play()), encode(Play()), build("/metal/tempo", ("x", "s"))),
+        "bundle element 2: wrong type tag s for bpm: expected one of i, h, f, d",
+    ),
+    (
+        "unknown address in element 1",
+        bundle(encode(Play()), build("/metal/volume", (1.0, "f"))),
+        "bundle element 1: unknown address",
+    ),
+    (
+        "malformed element 1",
+        bundle(encode(Play()), b"/metal/play,\x00\x00\x00\x00"),
+        "bundle element 1: malformed address",
+    ),
+    (
+        "bad size of element 2",
+        bundle(encode(Play()), encode(Stop()))[:-20] + struct.pack(">i", 6) + b"/ab\x00\x00\x00",
+        "bundle element 1: bad size 6",
+    ),
+    (
+        "pattern element naming an address that refuses",
+        bundle(encode(Play()), build("/metal/{tension,tempo}", (0.7, "f"))),
+        "bundle element 1: /metal/tempo: bpm",
+    ),
 ]
 
 
@@ -128,6 +238,14 @@ def test_bad_bundle_is_refused_with_reason(data: bytes, reason: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         decode_packet(data)
     assert reason in caught.value.reason
+
+
+def test_a_refused_bundle_element_names_its_own_address() -> None:
+    data = bundle(encode(Play()), build("/metal/tempo", (500.0, "f")))
+    with pytest.raises(ProtocolError) as caught:
+        decode_packet(data)
+    assert caught.value.address == "/metal/tempo"
+    assert caught.value.reason == "bundle element 1: bpm 500.0 out of range (40..320)"
 
 
 def test_values_are_validated_where_messages_are_built() -> None:

@@ -143,6 +143,7 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
     )
     async with trio.open_nursery() as nursery:
         nursery.start_soon(player.run)
+        nursery.start_soon(controller.run)  # applies future-timetagged bundles
         player.play()
         yield Rig(controller, player, rig_sent, interpolations, tension_pokes)
         nursery.cancel_scope.cancel()

@@ -10,6 +10,7 @@ The NoteSequence builders and the note material (riffs, bass lines, beats) are
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,10 @@ __all__ = [
     "Note",
     "Song",
     "Track",
+    "add_chunk",
     "bass_line",
     "drum_beat",
+    "insert_event",
     "metal_song",
     "midi_bytes",
     "note_sequence",
@@ -59,6 +62,10 @@ class Track:
     name: str = ""
     channel: int = 0
     set_program: bool = True
+    program_at: float = 0.0
+    """Beat of the program change (after the first notes: a pickup)."""
+    programs: Sequence[tuple[float, int, int]] = ()
+    """More program changes: (beat, channel, program) — a conductor track's, or a switch."""
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,11 @@ def midi_bytes(song: Song) -> bytes:
         if track.name:
             events.append((0, 0, mido.MetaMessage("track_name", name=track.name)))
         if track.set_program:
-            events.append(
-                (0, 1, mido.Message("program_change", program=track.program, channel=track.channel))
-            )
+            change = mido.Message("program_change", program=track.program, channel=track.channel)
+            events.append((_ticks(track.program_at), 1, change))
+        for beat, channel, program in track.programs:
+            change = mido.Message("program_change", program=program, channel=channel)
+            events.append((_ticks(beat), 1, change))
         for note in track.notes:
             on = mido.Message(
                 "note_on", note=note.pitch, velocity=note.velocity, channel=track.channel
@@ -124,6 +133,34 @@ def midi_bytes(song: Song) -> bytes:
     buffer = io.BytesIO()
     midi.save(file=buffer)
     return buffer.getvalue()
+
+
+def _chunks(midi: bytes) -> list[tuple[int, int]]:
+    """(start, end) of every chunk after the header."""
+    out = []
+    position = 8 + struct.unpack_from(">L", midi, 4)[0]
+    while position + 8 <= len(midi):
+        end = position + 8 + struct.unpack_from(">L", midi, position + 4)[0]
+        out.append((position, end))
+        position = end
+    return out
+
+
+def insert_event(midi: bytes, track: int, raw: bytes) -> bytes:
+    """``midi`` with the raw event bytes ``raw`` (delta time included) first in track ``track``
+    (from 0), the track's length fixed: for events mido refuses to write."""
+    start, end = _chunks(midi)[track]
+    body = raw + midi[start + 8 : end]
+    return midi[:start] + b"MTrk" + struct.pack(">L", len(body)) + body + midi[end:]
+
+
+def add_chunk(midi: bytes, name: bytes, body: bytes, before_track: int | None = None) -> bytes:
+    """``midi`` with a chunk of type ``name`` before track ``before_track`` (None: at the end)."""
+    chunk = name + struct.pack(">L", len(body)) + body
+    if before_track is None:
+        return midi + chunk
+    start, _ = _chunks(midi)[before_track]
+    return midi[:start] + chunk + midi[start:]
 
 
 def write_song(path: Path, song: Song) -> Path:

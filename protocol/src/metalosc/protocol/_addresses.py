@@ -27,6 +27,7 @@ from ._messages import (
     OscTag,
     Wire,
 )
+from ._pattern import address_fault, is_pattern
 
 ArgKind = Literal["bool", "int", "float", "str", "any"]
 """How a decoded OSC value is turned into the field's Python value."""
@@ -37,8 +38,18 @@ ACCEPTED_TAGS: Mapping[ArgKind, frozenset[str]] = {
     "float": frozenset("ihfd"),
     "bool": frozenset("ihfdTF"),
     "str": frozenset("s"),
-    "any": frozenset("ihfds"),
+    # A ping's arguments are echoed with their own tags, so every tag above is taken.
+    "any": frozenset("ihfdsTF"),
 }
+TAG_ORDER = "ihfdsTF"
+"""The order tags are listed in, for people (reasons, docs)."""
+
+
+def tag_list(tags: frozenset[str]) -> str:
+    """``tags`` as people read them: "i, h, f, d"."""
+    return ", ".join(t for t in TAG_ORDER if t in tags)
+
+
 _DEFAULT_TAG: Mapping[ArgKind, OscTag] = {
     "bool": "i",
     "int": "i",
@@ -185,7 +196,7 @@ def _arg_spec(name: str, info: FieldInfo, variadic: bool) -> ArgSpec:
             required=False,
             default=(),
             none_as=None,
-            constraint="any number of i, f, d, s",
+            constraint=f"any number of {tag_list(ACCEPTED_TAGS['any'])}",
             description=info.description or "",
             variadic=True,
         )
@@ -220,6 +231,10 @@ def _index(direction: Literal["in", "out"]) -> Mapping[str, MessageSpec]:
     index = {s.address: s for s in specs}
     if len(index) != len(specs):
         raise RuntimeError(f"two {direction!r} messages share an address")
+    # A received address pattern is matched against these, so none may itself look like one.
+    patterned = [a for a in index if is_pattern(a) or address_fault(a) is not None]
+    if patterned:
+        raise RuntimeError(f"not plain OSC addresses: {patterned}")
     return types.MappingProxyType(index)
 
 

@@ -4,12 +4,16 @@ Decoding is strict and total: any input either gives a message (or bundle) whose
 range, or raises `ProtocolError` with a short reason - never an exception from python-osc,
 `struct` or pydantic. The checks python-osc does not make are made here, before its parser runs:
 
-- the address is looked up and the type tags are checked against the message's arguments before
-  parsing, because python-osc skips unknown tags with a `logging.warning` (which also installs a
-  root log handler as a side effect);
+- strings (the address, the type tags, string arguments) must end in NUL padding, because
+  python-osc takes any bytes as padding: a forgotten NUL would misread the address;
+- the address is looked up (or, from a client, matched as an OSC 1.0 address pattern, see
+  `_pattern`) and the type tags are checked against the message's arguments before parsing,
+  because python-osc skips unknown tags with a `logging.warning` (which also installs a root log
+  handler as a side effect);
 - the packet length must match what the arguments occupy, because python-osc pads a truncated
   float with zero bytes (a quirk kept for Reaktor) and ignores trailing bytes;
-- bundle element sizes are walked first, because `OscBundle` loops forever on a negative size.
+- bundle elements are walked here and each parsed as a message, because `OscBundle` loops
+  forever on a negative size. A bundle is all or nothing: the first bad element refuses it.
 
 Bundle timetags are written and read as exact 64-bit NTP values (`_timetag`): python-osc's
 float path is off by up to ~0.5 µs at today's dates.
@@ -20,16 +24,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from pydantic import ValidationError
-from pythonosc import osc_bundle, osc_bundle_builder, osc_message, osc_message_builder
+from pythonosc import osc_bundle_builder, osc_message, osc_message_builder
 from pythonosc.parsing import osc_types
 
-from ._addresses import INCOMING, OUTGOING, ArgSpec, MessageSpec, message_spec
+from ._addresses import INCOMING, OUTGOING, ArgSpec, MessageSpec, message_spec, tag_list
 from ._errors import ProtocolError
-from ._messages import Message, MessageBase
+from ._messages import Double, Int64, Message, MessageBase
+from ._pattern import address_fault, is_pattern, match_addresses
 from ._timetag import IMMEDIATELY, ntp_to_unix, unix_to_ntp
 
 _BUNDLE_PREFIX = b"#bundle\x00"
@@ -39,7 +44,6 @@ _INT32 = range(-(2**31), 2**31)
 _PARSE_ERRORS: tuple[type[Exception], ...] = (
     osc_types.ParseError,
     osc_message.ParseError,
-    osc_bundle.ParseError,
     IndexError,
     struct.error,
     TypeError,
@@ -48,34 +52,30 @@ _PARSE_ERRORS: tuple[type[Exception], ...] = (
 )
 """What python-osc's parsers can raise on hostile input (UnicodeDecodeError is a ValueError)."""
 
-_WRITERS: Mapping[str, Callable[[Any], bytes]] = {
-    "i": osc_types.write_int,
-    "h": osc_types.write_int64,
-    "f": osc_types.write_float,
-    "d": osc_types.write_double,
-    "s": osc_types.write_string,
-    "T": lambda _: b"",
-    "F": lambda _: b"",
-}
-"""python-osc's writer per tag: used to know how many bytes a parsed argument occupies."""
-
 
 @dataclasses.dataclass(frozen=True)
 class Bundle:
-    """An OSC bundle of messages.
+    """An OSC bundle of messages, applied together (all or nothing) at `timetag`.
 
     `timetag` is unix seconds (exact to OSC's 1/2**32 s on the wire), or None for "immediately"
-    (the reserved NTP timetag 1).
+    (the reserved NTP timetag 1). `decode_packet` also gives one for a single message whose
+    address pattern names several addresses: timetag None, one message per address that accepts
+    the arguments, and `refusals` for the others.
     """
 
     timetag: float | None
     messages: tuple[Message, ...]
+    refusals: tuple[ProtocolError, ...] = ()
+    """For a message whose pattern names several addresses: one error per address that refused
+    the arguments (its `address` that address). Always empty for a bundle received as one."""
 
 
 # --- encoding -----------------------------------------------------------------------------
 
 
 def _is_float32(value: float) -> bool:
+    if not math.isfinite(value):
+        return True  # a 32-bit float holds NaN and both infinities
     try:
         return cast(float, struct.unpack(">f", struct.pack(">f", value))[0]) == value
     except OverflowError:
@@ -83,12 +83,18 @@ def _is_float32(value: float) -> bool:
 
 
 def _any_tag(value: object) -> str:
-    """Tag for a ping/pong argument: the smallest that holds the value exactly, so that what a
-    client sent as `f` comes back as `f` and a double as `d`."""
+    """Tag for a ping/pong argument: the one it was received with (its class says it, see
+    `PingArg`), else the smallest that holds the value exactly."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
     if isinstance(value, str):
         return "s"
+    if isinstance(value, Int64):
+        return "h"
     if isinstance(value, int):
         return "i" if value in _INT32 else "h"
+    if isinstance(value, Double):
+        return "d"
     return "f" if _is_float32(cast(float, value)) else "d"
 
 
@@ -167,14 +173,58 @@ def _parse_failure(error: Exception) -> str:
     return "malformed packet"
 
 
+def _read_string(data: bytes, position: int, what: str) -> tuple[str, int]:
+    """One OSC string at ``position``: its text and where the next item starts.
+
+    Stricter than python-osc's reader, which takes any bytes as padding: a string must end in a
+    NUL followed by NULs up to a multiple of 4 bytes. A sender that forgot the NUL or padded with
+    garbage gets "malformed …" rather than a misread address or argument.
+    """
+    end = data.find(b"\x00", position)
+    if end < 0:
+        raise ProtocolError(f"malformed {what}: no NUL at its end")
+    stop = position + ((end - position) // 4 + 1) * 4
+    if stop > len(data):
+        raise ProtocolError(f"malformed {what}: padding cut off")
+    if data[end:stop].strip(b"\x00"):
+        raise ProtocolError(f"malformed {what}: padding is not NUL bytes")
+    try:
+        return data[position:end].decode("utf-8"), stop
+    except UnicodeDecodeError:
+        raise ProtocolError(f"malformed {what}: not valid UTF-8") from None
+
+
 @dataclasses.dataclass(frozen=True)
 class _Header:
-    spec: MessageSpec
+    address: str
+    """As received: an address, or a pattern naming every address in ``specs``."""
+    specs: tuple[MessageSpec, ...]
     tags: str
     args_start: int
 
+    @property
+    def is_pattern(self) -> bool:
+        return self.specs[0].address != self.address
 
-def _read_header(data: bytes, index: Mapping[str, MessageSpec]) -> _Header:
+
+def _resolve(address: str, index: Mapping[str, MessageSpec], patterns: bool) -> list[MessageSpec]:
+    """The messages ``address`` names: itself, or every address its pattern matches (in the
+    order of the address table)."""
+    spec = index.get(address)
+    if spec is not None:
+        return [spec]
+    fault = address_fault(address)
+    if fault is not None:
+        raise ProtocolError(f"malformed address: {fault}", address)
+    if patterns and is_pattern(address):
+        found = [index[a] for a in match_addresses(address, index)]
+        if not found:
+            raise ProtocolError("no address matches the pattern", address)
+        return found
+    raise ProtocolError("unknown address", address)
+
+
+def _read_header(data: bytes, index: Mapping[str, MessageSpec], patterns: bool) -> _Header:
     """Address and type tags, checked against the registry before any argument is parsed."""
     if data.startswith(_BUNDLE_PREFIX):
         raise ProtocolError("expected a message, got a bundle")
@@ -182,24 +232,18 @@ def _read_header(data: bytes, index: Mapping[str, MessageSpec]) -> _Header:
         raise ProtocolError("empty packet")
     if not data.startswith(b"/"):
         raise ProtocolError("not an OSC message")
-    try:
-        address, position = osc_types.get_string(data, 0)
-    except _PARSE_ERRORS as e:
-        raise ProtocolError(_parse_failure(e)) from None
-    spec = index.get(address)
-    if spec is None:
-        raise ProtocolError("unknown address", address)
+    address, position = _read_string(data, 0, "address")
+    specs = _resolve(address, index, patterns)
     tags = ""
     if position < len(data):
         try:
-            tag_string, position = osc_types.get_string(data, position)
-        except _PARSE_ERRORS as e:
-            raise ProtocolError(_parse_failure(e), address) from None
+            tag_string, position = _read_string(data, position, "type tags")
+        except ProtocolError as e:
+            raise ProtocolError(e.reason, address) from None
         if not tag_string.startswith(","):
-            raise ProtocolError("malformed type tags", address)
+            raise ProtocolError("malformed type tags: no leading ','", address)
         tags = tag_string[1:]
-    _check_tags(spec, tags)
-    return _Header(spec=spec, tags=tags, args_start=position)
+    return _Header(address=address, specs=tuple(specs), tags=tags, args_start=position)
 
 
 def _positions(spec: MessageSpec, count: int) -> list[ArgSpec]:
@@ -213,6 +257,10 @@ def _positions(spec: MessageSpec, count: int) -> list[ArgSpec]:
     return list(spec.args[:where]) + [variadic[0]] * extra + list(spec.args[where + 1 :])
 
 
+def _tag_name(tag: str) -> str:
+    return tag if tag.isascii() and tag.isprintable() and tag != " " else f"U+{ord(tag):04X}"
+
+
 def _check_tags(spec: MessageSpec, tags: str) -> None:
     if len(tags) < spec.min_args or (spec.max_args is not None and len(tags) > spec.max_args):
         raise ProtocolError(
@@ -221,9 +269,36 @@ def _check_tags(spec: MessageSpec, tags: str) -> None:
     for tag, arg in zip(tags, _positions(spec, len(tags)), strict=True):
         if tag not in arg.accepted:
             raise ProtocolError(
-                f"wrong type tag {tag!r} for {arg.name}, expected {_signature(spec)}",
+                f"wrong type tag {_tag_name(tag)} for {arg.name}: "
+                f"expected one of {tag_list(arg.accepted)}",
                 spec.address,
             )
+
+
+_FIXED_SIZE = {"i": 4, "f": 4, "h": 8, "d": 8, "T": 0, "F": 0}
+
+
+def _check_layout(data: bytes, header: _Header) -> None:
+    """Every argument the tags announce is there, strings well formed, nothing after them.
+
+    python-osc pads a truncated float with zero bytes (a quirk kept for Reaktor), ignores
+    trailing bytes and takes any bytes as a string's padding, so the layout is walked here.
+    """
+    position = header.args_start
+    for tag in header.tags:  # tags are checked: each is one of _FIXED_SIZE or "s"
+        if tag == "s":
+            if data.find(b"\x00", position) < 0:  # the packet ends inside the string
+                raise ProtocolError("truncated packet", header.address)
+            try:
+                _, position = _read_string(data, position, "string argument")
+            except ProtocolError as e:
+                raise ProtocolError(e.reason, header.address) from None
+        else:
+            position += _FIXED_SIZE[tag]
+    if len(data) < position:
+        raise ProtocolError("truncated packet", header.address)
+    if len(data) > position:
+        raise ProtocolError("trailing bytes after the arguments", header.address)
 
 
 def _short(value: object) -> str:
@@ -250,6 +325,15 @@ def _field_value(arg: ArgSpec, value: Any, address: str) -> Any:
     return value
 
 
+def _any_value(tag: str, value: Any) -> Any:
+    """A variadic argument keeps its tag in its class (see `PingArg`)."""
+    if tag == "h":
+        return Int64(value)
+    if tag == "d":
+        return Double(value)
+    return value
+
+
 def _validation_reason(spec: MessageSpec, error: ValidationError) -> str:
     first = error.errors()[0]
     name = str(first["loc"][0]) if first["loc"] else ""
@@ -262,24 +346,12 @@ def _validation_reason(spec: MessageSpec, error: ValidationError) -> str:
     return f"{arg.name} {value} out of range ({arg.constraint})"
 
 
-def _to_message(header: _Header, parsed: osc_message.OscMessage, data: bytes) -> Message:
-    spec = header.spec
-    params = parsed.params
-    if len(params) != len(header.tags):
-        raise ProtocolError("malformed packet", spec.address)
-    size = header.args_start + sum(
-        len(_WRITERS[tag](value)) for tag, value in zip(header.tags, params, strict=True)
-    )
-    if len(data) < size:
-        raise ProtocolError("truncated packet", spec.address)
-    if len(data) > size:
-        raise ProtocolError("trailing bytes after the arguments", spec.address)
-
+def _to_message(spec: MessageSpec, tags: str, params: Sequence[Any]) -> Message:
     fields: dict[str, Any] = {}
     variadic: list[Any] = []
-    for arg, value in zip(_positions(spec, len(params)), params, strict=True):
+    for arg, tag, value in zip(_positions(spec, len(params)), tags, params, strict=True):
         if arg.variadic:
-            variadic.append(value)
+            variadic.append(_any_value(tag, value))
         else:
             fields[arg.name] = _field_value(arg, value, spec.address)
     for arg in spec.args:
@@ -291,57 +363,108 @@ def _to_message(header: _Header, parsed: osc_message.OscMessage, data: bytes) ->
         raise ProtocolError(_validation_reason(spec, e), spec.address) from None
 
 
-def _decode_message(data: bytes, index: Mapping[str, MessageSpec]) -> Message:
-    header = _read_header(data, index)
-    try:
-        parsed = osc_message.OscMessage(data)
-    except _PARSE_ERRORS as e:
-        raise ProtocolError(_parse_failure(e), header.spec.address) from None
-    return _to_message(header, parsed, data)
+@dataclasses.dataclass(frozen=True)
+class _Decoded:
+    """One message datagram: the address as received, a message per address it names that
+    accepts the arguments, and (address, reason) for each that refuses them."""
+
+    address: str
+    is_pattern: bool
+    messages: list[Message]
+    refused: list[tuple[str, str]]
+
+    def strict(self) -> list[Message]:
+        """The messages, or ProtocolError for the first refusal (naming it in a pattern)."""
+        if self.refused:
+            address, reason = self.refused[0]
+            if self.is_pattern:
+                raise ProtocolError(f"{address}: {reason}", self.address)
+            raise ProtocolError(reason, address)
+        return self.messages
+
+    def refusals(self) -> tuple[ProtocolError, ...]:
+        """A pattern's refusals as errors naming the address refused and the pattern."""
+        pattern = self.address if len(self.address) <= 64 else self.address[:63] + "…"
+        return tuple(
+            ProtocolError(f"{reason} (pattern {pattern})", address)
+            for address, reason in self.refused
+        )
+
+
+def _decode_message(data: bytes, index: Mapping[str, MessageSpec], patterns: bool) -> _Decoded:
+    """Decodes one message datagram; raises ProtocolError when it is malformed, or names one
+    address (no pattern) that refuses it."""
+    header = _read_header(data, index, patterns)
+    pattern = header.is_pattern
+    refused: list[tuple[str, str]] = []
+    fitting: list[MessageSpec] = []
+    for spec in header.specs:
+        try:
+            _check_tags(spec, header.tags)
+            fitting.append(spec)
+        except ProtocolError as e:
+            if not pattern:
+                raise
+            refused.append((spec.address, e.reason))
+    messages: list[Message] = []
+    if fitting:
+        _check_layout(data, header)
+        try:
+            parsed = osc_message.OscMessage(data)
+        except _PARSE_ERRORS as e:
+            raise ProtocolError(_parse_failure(e), header.address) from None
+        params = parsed.params
+        if len(params) != len(header.tags):
+            raise ProtocolError("malformed packet", header.address)
+        for spec in fitting:
+            try:
+                messages.append(_to_message(spec, header.tags, params))
+            except ProtocolError as e:
+                if not pattern:
+                    raise
+                refused.append((spec.address, e.reason))
+    order = {spec.address: n for n, spec in enumerate(header.specs)}
+    refused.sort(key=lambda r: order[r[0]])
+    return _Decoded(header.address, pattern, messages, refused)
 
 
 def _bundle_elements(data: bytes) -> list[bytes]:
     """The element datagrams of a bundle, with sizes checked (see module docstring)."""
     if len(data) < _BUNDLE_HEADER_LEN:
         raise ProtocolError("truncated packet")
-    elements = []
+    elements: list[bytes] = []
     position = _BUNDLE_HEADER_LEN
     while position < len(data):
+        where = f"bundle element {len(elements)}"
         try:
             size, position = osc_types.get_int(data, position)
         except _PARSE_ERRORS:
-            raise ProtocolError("truncated packet") from None
+            raise ProtocolError(f"{where}: truncated packet") from None
         if size <= 0 or size % 4:
-            raise ProtocolError(f"bad bundle element size {size}")
+            raise ProtocolError(f"{where}: bad size {size}")
         if position + size > len(data):
-            raise ProtocolError("truncated packet")
+            raise ProtocolError(f"{where}: truncated packet")
         element = data[position : position + size]
         if element.startswith(_BUNDLE_PREFIX):
-            raise ProtocolError("nested bundles are not supported")
+            raise ProtocolError(f"{where}: nested bundles are not supported")
         elements.append(element)
         position += size
     return elements
 
 
-def _decode_bundle(data: bytes, index: Mapping[str, MessageSpec]) -> Bundle:
+def _decode_bundle(data: bytes, index: Mapping[str, MessageSpec], patterns: bool) -> Bundle:
     elements = _bundle_elements(data)
-    headers = [_read_header(element, index) for element in elements]
-    try:
-        parsed = osc_bundle.OscBundle(data)
-        contents = list(parsed)
-        ntp_value, _ = osc_types.get_uint64(data, len(_BUNDLE_PREFIX))
-    except _PARSE_ERRORS as e:
-        raise ProtocolError(_parse_failure(e)) from None
-    if len(contents) != len(elements) or not all(
-        isinstance(c, osc_message.OscMessage) for c in contents
-    ):
-        raise ProtocolError("malformed bundle")
-    messages = tuple(
-        _to_message(header, content, element)
-        for header, content, element in zip(headers, contents, elements, strict=True)
-    )
+    ntp_value, _ = osc_types.get_uint64(data, len(_BUNDLE_PREFIX))
+    messages: list[Message] = []
+    for number, element in enumerate(elements):
+        try:
+            messages.extend(_decode_message(element, index, patterns).strict())
+        except ProtocolError as e:
+            # All or nothing: the first bad element refuses the bundle, named by its index (a
+            # pattern element is bad when any address it names refuses the arguments).
+            raise ProtocolError(f"bundle element {number}: {e.reason}", e.address) from None
     timetag = None if ntp_value == IMMEDIATELY else ntp_to_unix(ntp_value)
-    return Bundle(timetag=timetag, messages=messages)
+    return Bundle(timetag=timetag, messages=tuple(messages))
 
 
 def _as_bytes(data: bytes) -> bytes:
@@ -355,26 +478,48 @@ def _as_bytes(data: bytes) -> bytes:
 def decode(data: bytes) -> Message:
     """The client -> server message in `data` (a bare /metal/state is a `StateRequest`).
 
-    Raises ProtocolError, and nothing else, for anything that is not a valid message.
+    An address pattern naming one address decodes to that message. Raises ProtocolError, and
+    nothing else, for anything that is not a valid message, and for a pattern naming several
+    addresses (`decode_packet` reads those).
     """
-    return _decode_message(_as_bytes(data), INCOMING)
+    decoded = _decode_message(_as_bytes(data), INCOMING, True)
+    named = len(decoded.messages) + len(decoded.refused)
+    if named != 1:
+        raise ProtocolError(
+            f"the pattern names {named} addresses; read it with decode_packet", decoded.address
+        )
+    [message] = decoded.strict()
+    return message
 
 
 def decode_outgoing(data: bytes) -> Message:
     """The server -> client message in `data` (for clients and tests: /metal/state is `State`).
 
-    Raises ProtocolError, and nothing else, for anything that is not a valid message.
+    Server -> client addresses are never patterns. Raises ProtocolError, and nothing else, for
+    anything that is not a valid message.
     """
-    return _decode_message(_as_bytes(data), OUTGOING)
+    [message] = _decode_message(_as_bytes(data), OUTGOING, False).strict()
+    return message
 
 
 def decode_packet(data: bytes, *, outgoing: bool = False) -> Message | Bundle:
     """A message or a bundle of messages (client -> server unless `outgoing`).
 
-    Raises ProtocolError, and nothing else, for anything that is not a valid packet.
+    An incoming message whose address pattern names several addresses is dispatched to each, as
+    if sent to each: it decodes to a `Bundle` with timetag None ("immediately") holding a message
+    per address that accepts the arguments, in the order of the address table, and in
+    `refusals` an error per address that refuses them. A bundle is all or nothing: a bundle
+    element whose pattern names an address that refuses refuses the bundle.
+
+    Raises ProtocolError, and nothing else, for anything that is not a valid packet; for a bundle
+    the reason starts with "bundle element N: " naming the first element refused (from 0).
     """
     data = _as_bytes(data)
     index = OUTGOING if outgoing else INCOMING
     if data.startswith(_BUNDLE_PREFIX):
-        return _decode_bundle(data, index)
-    return _decode_message(data, index)
+        return _decode_bundle(data, index, not outgoing)
+    decoded = _decode_message(data, index, not outgoing)
+    if len(decoded.messages) + len(decoded.refused) == 1:
+        [message] = decoded.strict()
+        return message
+    return Bundle(timetag=None, messages=tuple(decoded.messages), refusals=decoded.refusals())

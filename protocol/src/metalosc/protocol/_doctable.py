@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._addresses import ACCEPTED_TAGS, ArgSpec, MessageSpec, message_spec
+from ._addresses import ACCEPTED_TAGS, ArgSpec, MessageSpec, message_spec, tag_list
 from ._messages import MESSAGE_TYPES
 
 BEGIN_MARKER = (
@@ -34,7 +34,7 @@ def _cell(text: str) -> str:
 
 
 def _argument(arg: ArgSpec) -> str:
-    text = "`...` (i, f, d, s)" if arg.variadic else f"`{arg.tag} {arg.name}`"
+    text = f"`...` ({tag_list(arg.accepted)})" if arg.variadic else f"`{arg.tag} {arg.name}`"
     return text if arg.required and not arg.variadic else f"[{text}]"
 
 
@@ -68,9 +68,7 @@ def render_address_table() -> str:
         "",
         "Type tags accepted when decoding (MetalOSC itself sends the tags shown above): "
         + "; ".join(
-            f"{kind} ← {', '.join(sorted(tags))}"
-            for kind, tags in ACCEPTED_TAGS.items()
-            if kind != "any"
+            f"{kind} ← {tag_list(tags)}" for kind, tags in ACCEPTED_TAGS.items() if kind != "any"
         )
         + ". Whole-number floats are accepted for integers (TouchOSC sends floats), "
         "`T`/`F` and 0/1 for booleans; trailing arguments with defaults may be left out. "

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints
 
 Instrument = Literal["guitar", "bass", "drums"]
 INSTRUMENTS: tuple[Instrument, ...] = ("guitar", "bass", "drums")
@@ -75,12 +75,57 @@ FLOAT32_MAX = 3.4028234663852886e38
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
-PingArg = Union[  # noqa: UP007 - pydantic needs a runtime union inside Annotated/tuple
-    Annotated[int, Field(ge=_INT64_MIN, le=_INT64_MAX)],
-    float,
-    OscText,
-]
-"""One argument of /metal/ping: echoed back unchanged in /metal/pong."""
+
+
+class Int64(int):
+    """An integer that travels as OSC ``h`` (64-bit) whatever its value.
+
+    A ping's ``h`` argument decodes to one, so that /metal/pong sends it back as ``h`` even when
+    it would fit an ``i``. Compares and computes like the int it is.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Int64({int(self)})"
+
+
+class Double(float):
+    """A float that travels as OSC ``d`` (64-bit) whatever its value.
+
+    A ping's ``d`` argument decodes to one, so that /metal/pong sends it back as ``d`` even when
+    its value would fit a 32-bit ``f``. Compares and computes like the float it is.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Double({float(self)!r})"
+
+
+def _ping_arg(value: object) -> bool | int | float | str:
+    """A ping argument as given (its class says its tag), or ValueError.
+
+    Any float is echoed, NaN and infinities included: a ping is the client's own data.
+    """
+    if isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError("an integer argument must fit in 64 bits")
+        return value
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a string argument cannot hold NUL")
+        return value
+    raise ValueError(f"arguments are int, float, bool or str, not {type(value).__name__}")
+
+
+PingArg = Annotated[bool | int | float | str, PlainValidator(_ping_arg)]
+"""One argument of /metal/ping, echoed back in /metal/pong with the tag it came with: ``bool``
+travels as ``T``/``F``, :class:`Int64` as ``h``, other ints as ``i`` (``h`` beyond 32 bits),
+:class:`Double` as ``d``, other floats as ``f`` (``d`` when a 32-bit float cannot hold them),
+``str`` as ``s``. Validation keeps the value's class, so a decoded ping's tags survive."""
 
 
 @dataclasses.dataclass(frozen=True)

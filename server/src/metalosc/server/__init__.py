@@ -47,6 +47,7 @@ from ._runner import (
     decode_phrases,
     model_analysis,
 )
+from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._settings import ConfigError, Settings, load_settings
 from ._subscriptions import Mode, Subscription, Subscriptions
 from ._transport import Transport
@@ -66,6 +67,7 @@ __all__ = [
     "BarPlan",
     "BeatClock",
     "BundleModelFactory",
+    "BundleRefusedError",
     "Conductor",
     "ConductorError",
     "ConfigError",
@@ -95,6 +97,7 @@ __all__ = [
     "ProcessExecutor",
     "RunningServer",
     "Scene",
+    "ScheduledBundles",
     "Section",
     "SectionOrder",
     "Settings",

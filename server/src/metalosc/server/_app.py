@@ -182,6 +182,8 @@ async def _run(
         outbox=outbox,
         metrics=metrics,
         lookahead=settings.lookahead,
+        bundle_horizon=settings.bundle_horizon,
+        bundle_capacity=settings.bundle_capacity,
     )
 
     def peer_gone(peer: Peer) -> None:
@@ -204,6 +206,7 @@ async def _run(
             restore_priority = raise_event_loop_priority(settings.realtime_priority)
 
             nursery.start_soon(endpoint.serve, controller.handle_datagram)
+            nursery.start_soon(controller.run)
             nursery.start_soon(transport.run)
             nursery.start_soon(generator.run)
             nursery.start_soon(_follow_transport, transport, generator, conductor, controller)

@@ -6,11 +6,15 @@ out-of-range values — and any request the music cannot honour (an unknown scen
 through the outbox's ``/metal/error`` (counted, logged, rate-limited per peer); it never reaches
 the music. Each valid message is dispatched on its class to one handler; every change of what
 ``/metal/state`` reports is broadcast to the subscribers, so TouchOSC faders follow.
+
+An address pattern (``/metal/t?nsion``) reaches every address it matches, each as if sent to it
+(the codec resolves it); a bundle timetagged in the future waits in :class:`ScheduledBundles`
+and is applied at its time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -48,6 +52,7 @@ from ._conductor import Conductor, ConductorError, Interpolation, SectionOrder
 from ._controls import Controls
 from ._metrics import Metrics
 from ._outbox import Outbox
+from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._subscriptions import Subscriptions
 from ._transport import Transport
 from ._udp import Peer
@@ -93,6 +98,8 @@ class Controller:
         outbox: Outbox,
         metrics: Metrics,
         lookahead: float = 0.15,
+        bundle_horizon: float = 60.0,
+        bundle_capacity: int = 256,
     ) -> None:
         self.controls = controls
         self.clock = clock
@@ -103,6 +110,10 @@ class Controller:
         self.outbox = outbox
         self.metrics = metrics
         self.lookahead = lookahead
+        self.scheduled = ScheduledBundles(
+            self._apply, horizon=bundle_horizon, capacity=bundle_capacity
+        )
+        """Future-timetagged bundles waiting for their time (:meth:`run` applies them)."""
         self._handlers: dict[type[MessageBase], Handler] = {
             Ping: self._ping,
             StateRequest: self._state_request,
@@ -142,9 +153,15 @@ class Controller:
         """``/metal/state`` to every subscriber."""
         await self.outbox.broadcast(self.state())
 
+    async def run(self) -> None:
+        """Forever: apply each future-timetagged bundle at its time (start it in the nursery
+        that runs the daemon; without it such bundles wait forever)."""
+        await self.scheduled.run()
+
     async def handle_datagram(self, data: bytes, peer: Peer) -> None:
         """Decode one datagram from ``peer`` and apply its message(s); a bundle's messages in
-        order, all or none (a bad element refuses the whole bundle)."""
+        order, all or none (a bad element refuses the whole bundle), at once or, timetagged in
+        the future, at that time (:attr:`scheduled`; refused beyond its bounds)."""
         self.metrics.inc("packets_received")
         self.subscriptions.touch(peer, trio.current_time())
         try:
@@ -152,7 +169,25 @@ class Controller:
         except ProtocolError as exc:
             await self.outbox.error(peer, exc.address or "", exc.reason)
             return
-        messages = packet.messages if isinstance(packet, Bundle) else (packet,)
+        if not isinstance(packet, Bundle):
+            await self.handle(packet, peer)
+            return
+        for refusal in packet.refusals:  # addresses a pattern named that refused the arguments
+            await self.outbox.error(peer, refusal.address or "", refusal.reason)
+        if packet.timetag is not None and packet.messages:
+            due = self.clock.from_unix(packet.timetag)
+            if due > trio.current_time():
+                try:
+                    self.scheduled.add(due, packet.messages, peer)
+                except BundleRefusedError as exc:
+                    self.metrics.inc("bundles_refused")
+                    await self.outbox.error(peer, "#bundle", str(exc))
+                    return
+                self.metrics.inc("bundles_scheduled")
+                return
+        await self._apply(packet.messages, peer)
+
+    async def _apply(self, messages: Sequence[Message], peer: Peer) -> None:
         for message in messages:
             await self.handle(message, peer)
 

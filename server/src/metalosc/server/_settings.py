@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
     error_rate: float = Field(5.0, gt=0.0, description="/metal/error replies per second per peer")
     error_burst: int = Field(10, ge=1, description="/metal/error replies in a burst per peer")
+    bundle_horizon: float = Field(
+        60.0,
+        gt=0.0,
+        le=3600.0,
+        description="seconds ahead a client's bundle may be timetagged; later ones are refused",
+    )
+    bundle_capacity: int = Field(
+        256, ge=1, le=65536, description="client bundles that may wait for their timetag at once"
+    )
     model_execution: Literal["process", "thread"] = Field(
         "process",
         description="run each model in a worker process (keeps its Python off the event loop's "

@@ -411,13 +411,17 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "evaluate":
         from metalosc.training._evaluate import evaluation_json, render_evaluation
 
+        missing: dict[str, str] = {}
         results = pipeline.evaluate_stage(
-            args.work, args.instrument or INSTRUMENTS, max_examples=args.max_examples
+            args.work,
+            args.instrument or INSTRUMENTS,
+            max_examples=args.max_examples,
+            missing=missing,
         )
         if args.json:
-            print(json.dumps(evaluation_json(results), indent=2))
+            print(json.dumps(evaluation_json(results, list(missing)), indent=2))
         else:
-            console.print(render_evaluation(results))
+            console.print(render_evaluation(results, missing))
     elif args.command == "export":
         for instrument in args.instrument or INSTRUMENTS:
             out = args.out / instrument if args.out else None
@@ -475,7 +479,7 @@ def _run_all(args: argparse.Namespace, console: Console) -> None:
         checkpoint_every=args.checkpoint_every,
         on_stage=on_stage,
     )
-    console.print(render_evaluation(report.evaluation))
+    console.print(render_evaluation(report.evaluation, report.evaluation_missing))
     for instrument, path in report.bundles.items():
         console.print(f"bundle {instrument}: {path}")
 

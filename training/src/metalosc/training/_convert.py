@@ -9,7 +9,13 @@ atomically, returning a :class:`ConvertSummary`.
 What happens to a song, and why:
 
 * **Held-out split by song.** :func:`is_eval_song` hashes the song id, so every window and every
-  transposition of a song lands on the same side, and the split never changes between runs.
+  transposition of a song lands on the same side, and the split never changes between runs. A
+  small corpus may hash no song of an instrument to the held-out side (8 songs at 10%: nearly
+  one time in two), and then nothing could be evaluated after training; so
+  :func:`held_out_songs` also holds out, for every instrument with two or more songs and none
+  held out, the one of its songs nearest the held-out side by hash — deterministic, and never
+  the last training song of an instrument. An instrument that still has nothing held out (one
+  song) is named in the summary's ``evaluation_missing`` when convert runs, before any training.
 * **Windows.** Magenta's 2-bar converters slide a 2-bar window one bar at a time
   (``data.py``: ``range(slice_steps, len + 1, steps_per_bar)``) but then keep at most
   ``max_tensors_per_notesequence = 5`` slices per sequence, and truncate melodies at
@@ -94,8 +100,47 @@ def is_eval_song(song_id: str, eval_fraction: float = DEFAULT_EVAL_FRACTION) -> 
     """Deterministic held-out assignment of a whole song (never a slice) from its id."""
     if not 0.0 <= eval_fraction <= 1.0:
         raise ValueError(f"eval_fraction must be within 0..1, got {eval_fraction}")
+    return _song_hash(song_id) < eval_fraction
+
+
+def _song_hash(song_id: str) -> float:
     digest = hashlib.sha256(song_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64 < eval_fraction
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def held_out_songs(
+    songs: Sequence[SongParts], eval_fraction: float = DEFAULT_EVAL_FRACTION
+) -> set[str]:
+    """The ids of the songs held out for evaluation (see the module docstring).
+
+    :func:`is_eval_song` decides; then, instrument by instrument, one with two or more songs but
+    none held out gets the song of smallest hash held out, unless that would leave an
+    instrument of the song without a training song (then the next smallest). Conversely an
+    instrument all of whose songs are held out (its only one, say) keeps the largest-hash one
+    for training. Deterministic and independent of the order of ``songs``.
+    """
+    ordered = sorted(songs, key=lambda song: (_song_hash(song.song_id), song.song_id))
+    held = {song.song_id for song in ordered if is_eval_song(song.song_id, eval_fraction)}
+
+    def count(instrument: str, *, eval_side: bool) -> int:
+        return sum(
+            1
+            for song in ordered
+            if instrument in song.parts() and (song.song_id in held) == eval_side
+        )
+
+    for instrument in INSTRUMENTS:
+        having = [song for song in ordered if instrument in song.parts()]
+        if len(having) >= 2 and count(instrument, eval_side=True) == 0:
+            for song in having:
+                if all(count(i, eval_side=False) >= 2 for i in song.parts()):
+                    held.add(song.song_id)
+                    break
+    for instrument in INSTRUMENTS:  # training comes first: never hold out all of a part
+        having = [song for song in ordered if instrument in song.parts()]
+        if having and count(instrument, eval_side=False) == 0:
+            held.discard(having[-1].song_id)
+    return held
 
 
 def reduce_to_roots(seq: NoteSequence) -> NoteSequence:
@@ -376,10 +421,13 @@ class ConvertSummary:
     transpositions: tuple[int, ...] = DEFAULT_TRANSPOSITIONS
     seconds: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
+    evaluation_missing: dict[str, str] = field(default_factory=dict)
+    """Instruments nothing of which can be evaluated after training, and why."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
+            "evaluation_missing": dict(sorted(self.evaluation_missing.items())),
             "songs": dict(sorted(self.songs.items())),
             "records": dict(sorted(self.records.items())),
             "examples": {k: vars(v) for k, v in sorted(self.examples.items())},
@@ -409,7 +457,36 @@ def render_convert_summary(summary: ConvertSummary) -> Table:
                 str(count.with_controls) if count and instrument == "bass" else "-",
             )
     table.caption = f"{summary.seconds:.1f} s"
+    for name, why in sorted(summary.evaluation_missing.items()):
+        table.caption += f"\nno evaluation of {name}: {why}"
     return table
+
+
+def _evaluation_missing(summary: ConvertSummary, songs: Sequence[SongParts]) -> dict[str, str]:
+    missing: dict[str, str] = {}
+    for instrument in INSTRUMENTS:
+        having = sum(1 for song in songs if instrument in song.parts())
+        count = summary.examples.get(f"{instrument}-eval")
+        if having < 2:
+            missing[instrument] = (
+                f"{having} song{'' if having == 1 else 's'} with a {instrument} part: "
+                "too few to hold one out"
+            )
+        elif summary.records[f"{instrument}-eval"] == 0:
+            missing[instrument] = "the held-out songs have no windows"
+        elif count is not None and count.examples == 0:
+            missing[instrument] = "the held-out windows give no examples"
+    return missing
+
+
+def read_evaluation_missing(out_dir: Path) -> dict[str, str]:
+    """The instruments that convert found nothing to evaluate for, from
+    ``out_dir/data/summary.json`` ({} when the summary predates the check)."""
+    path = out_dir / DATA_DIR / SUMMARY_FILE
+    if not path.is_file():
+        return {}
+    missing = json.loads(path.read_text(encoding="utf-8")).get("evaluation_missing", {})
+    return {str(k): str(v) for k, v in missing.items()}
 
 
 def convert_corpus(
@@ -431,8 +508,9 @@ def convert_corpus(
     songs = group_songs(out_dir / SPLIT_DIR)
     summary = ConvertSummary(eval_fraction=eval_fraction, transpositions=tuple(transpositions))
     written: dict[str, list[NoteSequence]] = {f"{i}-{s}": [] for i in INSTRUMENTS for s in SPLITS}
+    held = held_out_songs(songs, eval_fraction)
     for song in tqdm(songs, desc="convert", unit="song", disable=not progress):
-        split = "eval" if is_eval_song(song.song_id, eval_fraction) else "train"
+        split = "eval" if song.song_id in held else "train"
         windows = convert_song(song, train=split == "train", transpositions=transpositions)
         for instrument, seqs in windows.items():
             key = f"{instrument}-{split}"
@@ -454,6 +532,9 @@ def convert_corpus(
                 )
             plain = [s for s in written[f"{instrument}-train"] if not is_transposed(s.id)]
             summary.examples[f"{instrument}-train-unaugmented"] = count_examples(plain, converter)
+    summary.evaluation_missing = _evaluation_missing(summary, songs)
+    for name, why in summary.evaluation_missing.items():
+        log.warning("convert.evaluation_missing", instrument=name, reason=why)
     summary.seconds = time.perf_counter() - started
     write_text_atomic(
         out_dir / DATA_DIR / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n"

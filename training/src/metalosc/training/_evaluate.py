@@ -14,7 +14,7 @@ sequence per batch, so sampled decoding runs once per distinct chord progression
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,31 +96,44 @@ def evaluate_examples(
     )
 
 
-def evaluation_json(results: Mapping[str, Accuracy]) -> dict[str, Any]:
-    """{instrument: {examples, steps, teacher_forced_accuracy, sampled_accuracy}}."""
-    return {name: asdict(acc) for name, acc in results.items()}
+def evaluation_json(results: Mapping[str, Accuracy], missing: Sequence[str] = ()) -> dict[str, Any]:
+    """{instrument: {examples, steps, teacher_forced_accuracy, sampled_accuracy}}, and null for
+    each instrument in ``missing`` (nothing held out to evaluate it on)."""
+    out: dict[str, Any] = {name: asdict(acc) for name, acc in results.items()}
+    out.update({name: None for name in missing if name not in results})
+    return out
 
 
-def write_evaluation(path: Path, results: Mapping[str, Accuracy]) -> None:
-    """Writes the evaluation JSON atomically."""
-    write_text_atomic(path, json.dumps(evaluation_json(results), indent=2) + "\n")
+def write_evaluation(
+    path: Path, results: Mapping[str, Accuracy], missing: Sequence[str] = ()
+) -> None:
+    """Writes the evaluation JSON atomically (``missing`` as in :func:`evaluation_json`)."""
+    write_text_atomic(path, json.dumps(evaluation_json(results, missing), indent=2) + "\n")
 
 
 def read_evaluation(path: Path) -> dict[str, Accuracy]:
-    """Reads an evaluation JSON written by :func:`write_evaluation`."""
+    """Reads an evaluation JSON written by :func:`write_evaluation`; instruments whose
+    evaluation is missing are not in the result."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {name: Accuracy(**values) for name, values in data.items()}
+    return {name: Accuracy(**values) for name, values in data.items() if values is not None}
 
 
-def render_evaluation(results: Mapping[str, Accuracy]) -> Table:
-    """A rich table of the evaluation."""
+def render_evaluation(
+    results: Mapping[str, Accuracy], missing: Mapping[str, str] | None = None
+) -> Table:
+    """A rich table of the evaluation; ``missing`` names the instruments not evaluated, and
+    why."""
     from rich.table import Table
 
+    missing = missing or {}
     table = Table(title="evaluate (held-out reconstruction accuracy)")
     for column in ("instrument", "examples", "steps", "teacher-forced", "sampled"):
         table.add_column(column, justify="left" if column == "instrument" else "right")
-    for name in [i for i in INSTRUMENTS if i in results]:
-        acc = results[name]
+    for name in [i for i in INSTRUMENTS if i in results or i in missing]:
+        acc = results.get(name)
+        if acc is None:
+            table.add_row(name, "0", "-", "missing", "missing")
+            continue
         table.add_row(
             name,
             str(acc.examples),
@@ -128,4 +141,6 @@ def render_evaluation(results: Mapping[str, Accuracy]) -> Table:
             f"{acc.teacher_forced_accuracy:.3f}",
             f"{acc.sampled_accuracy:.3f}",
         )
+    if missing:
+        table.caption = "; ".join(f"no evaluation of {n}: {why}" for n, why in missing.items())
     return table

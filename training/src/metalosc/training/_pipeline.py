@@ -26,7 +26,13 @@ from pathlib import Path
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import PRESET_SETS, ModelSession, Preset, get_preset
-from metalosc.training._convert import DATA_DIR, ConvertSummary, convert_corpus, record_path
+from metalosc.training._convert import (
+    DATA_DIR,
+    ConvertSummary,
+    convert_corpus,
+    read_evaluation_missing,
+    record_path,
+)
 from metalosc.training._dataset import fingerprint_files, load_examples
 from metalosc.training._evaluate import (
     Accuracy,
@@ -60,6 +66,8 @@ TRAIN_DIR = "train"
 EVAL_DIR = "eval"
 EVAL_FILE = "evaluation.json"
 BUNDLES_DIR = "bundles"
+EVAL_EXAMPLES_METRIC = "eval_examples"
+"""The manifest metric of a bundle exported without evaluation: 0 held-out examples."""
 
 
 class StageError(Exception):
@@ -187,16 +195,31 @@ def _write_eval_summary(directory: Path, checkpoint: str, accuracy: Accuracy) ->
         writer.close()
 
 
+NO_EVALUATION_EXAMPLES = "no evaluation examples (the corpus is too small to hold a song out)"
+
+
 def evaluate_stage(
-    work: Path, instruments: Sequence[Instrument] = INSTRUMENTS, *, max_examples: int = 1024
+    work: Path,
+    instruments: Sequence[Instrument] = INSTRUMENTS,
+    *,
+    max_examples: int = 1024,
+    missing: dict[str, str] | None = None,
 ) -> dict[str, Accuracy]:
-    """Held-out accuracy of each trained instrument; writes WORK/eval/evaluation.json."""
+    """Held-out accuracy of each trained instrument; writes WORK/eval/evaluation.json.
+
+    An instrument without evaluation examples (a corpus too small to hold one of its songs
+    out) is not evaluated: it is left out of the result, written as null, logged, and added to
+    ``missing`` (instrument -> why) when a dict is given. The bundles are still usable.
+    """
     results: dict[str, Accuracy] = {}
+    not_evaluated: dict[str, str] = {}
     for instrument in instruments:
         preset, checkpoint = trained_preset(work, instrument)
         examples = load_examples(_data_file(work, instrument, "eval"), preset.build_config())
         if len(examples) == 0:
-            raise StageError(f"{_data_file(work, instrument, 'eval')}: no evaluation examples")
+            not_evaluated[instrument] = NO_EVALUATION_EXAMPLES
+            log.warning("evaluate.missing", instrument=instrument, reason=NO_EVALUATION_EXAMPLES)
+            continue
         session = ModelSession(preset.build_config(), checkpoint)
         try:
             results[instrument] = evaluate_examples(session, examples, max_examples=max_examples)
@@ -204,7 +227,9 @@ def evaluate_stage(
             session.close()
         _write_eval_summary(Path(work) / EVAL_DIR / instrument, checkpoint, results[instrument])
         log.info("evaluate.done", instrument=instrument, **vars(results[instrument]))
-    write_evaluation(Path(work) / EVAL_DIR / EVAL_FILE, results)
+    write_evaluation(Path(work) / EVAL_DIR / EVAL_FILE, results, list(not_evaluated))
+    if missing is not None:
+        missing.update(not_evaluated)
     return results
 
 
@@ -226,7 +251,7 @@ def export_stage(
                 "sampled_accuracy": accuracy.sampled_accuracy,
             }
             if accuracy
-            else {}
+            else {EVAL_EXAMPLES_METRIC: 0.0}  # marked: no evaluation, rather than unknown
         )
     examples = load_examples(train_file, preset.build_config())
     return export_bundle(
@@ -262,6 +287,11 @@ def labelled_drum_examples(work: Path, preset: Preset) -> LabelledExamples | Non
 # -- all ------------------------------------------------------------------------------------------
 
 
+def _missing_text(missing: Mapping[str, str]) -> str:
+    names = ", ".join(f"{name} ({why})" for name, why in missing.items())
+    return f"too small to evaluate {names}: training goes on, the bundles say so"
+
+
 StageResult = SplitSummary | ConvertSummary | TrainResult | dict[str, Accuracy] | Path | None
 """What `run_all` hands `on_stage` after a stage: the split or convert summary, a model's
 :class:`TrainResult`, the evaluation, or the bundle's path (None for a skipped split, convert or
@@ -277,6 +307,8 @@ class AllReport:
     convert: ConvertSummary | None = None
     train: dict[str, TrainResult] = field(default_factory=dict)
     evaluation: dict[str, Accuracy] = field(default_factory=dict)
+    evaluation_missing: dict[str, str] = field(default_factory=dict)
+    """Instruments that cannot be evaluated (said before training) and why."""
     bundles: dict[str, Path] = field(default_factory=dict)
 
 
@@ -344,6 +376,16 @@ def run_all(
         write_stamp(data_dir / STAMP_FILE, convert_inputs)
     done("convert", convert_ran, report.convert)
 
+    # Said now, not after training: what the corpus is too small to evaluate.
+    report.evaluation_missing = (
+        dict(report.convert.evaluation_missing)
+        if report.convert is not None
+        else read_evaluation_missing(work)
+    )
+    if report.evaluation_missing:
+        log.warning("all.evaluation_missing", instruments=report.evaluation_missing)
+        on_stage("evaluation", _missing_text(report.evaluation_missing), None)
+
     # train x3
     checkpoints: dict[str, str] = {}
     for instrument in INSTRUMENTS:
@@ -385,10 +427,13 @@ def run_all(
     }
     eval_ran = not is_up_to_date(eval_dir / STAMP_FILE, eval_inputs, [eval_dir / EVAL_FILE])
     if eval_ran:
-        report.evaluation = evaluate_stage(work)
+        report.evaluation = evaluate_stage(work, missing=report.evaluation_missing)
         write_stamp(eval_dir / STAMP_FILE, eval_inputs)
     else:
         report.evaluation = read_evaluation(eval_dir / EVAL_FILE)
+        for instrument in INSTRUMENTS:
+            if instrument not in report.evaluation:
+                report.evaluation_missing.setdefault(instrument, NO_EVALUATION_EXAMPLES)
     done("evaluate", eval_ran, report.evaluation)
 
     # export
@@ -398,7 +443,9 @@ def run_all(
         export_inputs: dict[str, object] = {
             "checkpoint": checkpoint_prints[instrument],
             "data": fingerprint_files([record_path(work, instrument, "train")]),
-            "metrics": vars(report.evaluation[instrument]),
+            "metrics": (
+                vars(report.evaluation[instrument]) if instrument in report.evaluation else None
+            ),
         }
         if instrument == "drums":
             # The fill vector's labelled windows are the train and eval records (the train

@@ -22,9 +22,17 @@ below are 0-based GM programs, as pretty_midi / note_seq number them):
    (strings 43 "Contrabass", synth lead 81) leaves the decision to the program.
 4. Otherwise the program decides: guitar 24-31, bass 32-39, anything else is not used.
 
+A track's notes on one channel are a *part*, and a part has one program for all its notes: its
+own first program change, else the first one on its channel in any track (see ``_midi_read``).
+Parts not taken are listed per file in the summary with the reason.
+
 Time: every time signature must be 4/4 (a file with none is 4/4 by the MIDI default), because
 the 2-bar MusicVAE models count 16 steps per bar; other files are skipped as ``not_4_4``. The
 tempo map and time signatures are kept unchanged on every output sequence.
+
+Files are read by ``_midi_read`` before note_seq sees them: faults that do not touch the music
+are repaired and counted, files that cannot be used are skipped with the cause named, and no file
+can cost more than a bounded amount of time and memory.
 """
 
 from __future__ import annotations
@@ -36,12 +44,13 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import note_seq
+import pretty_midi
 import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import BASS_PROGRAMS, BEATS_PER_BAR, DEFAULT_QPM, GUITAR_PROGRAMS
@@ -51,6 +60,7 @@ from metalosc.training._midi_io import (
     write_note_sequences,
     write_text_atomic,
 )
+from metalosc.training._midi_read import MidiFileError, Part, read_midi, to_pretty_midi
 from rich.table import Table
 from tqdm import tqdm
 
@@ -69,9 +79,21 @@ DEFAULT_GROOVE_STYLES = ("rock", "punk", "metal")
 
 
 class SkipReason(str, Enum):
-    """Why a whole file contributed nothing (counted in the summary, never raised)."""
+    """Why a whole file contributed nothing (counted in the summary, never raised); the
+    ``FileSplit.detail`` says it in a sentence."""
 
+    NOT_MIDI = "not_midi"
+    """Empty, or not a Standard MIDI File at all."""
+    TRUNCATED = "truncated"
+    """The file ends before what its header or a chunk declares."""
+    UNSUPPORTED = "unsupported"
+    """A valid file of a kind not read: SMPTE time division, format 2."""
+    TOO_BIG = "too_big"
+    """Over the per-file cost limits (bytes, ticks)."""
+    MALFORMED = "malformed"
+    """A track that cannot be read to its end (a byte where no event can start, ...)."""
     UNPARSEABLE = "unparseable"
+    """Anything else the parsers refused: a fault no check above names yet."""
     NOT_4_4 = "not_4_4"
     NO_USABLE_TRACK = "no_usable_track"
 
@@ -96,6 +118,24 @@ def instrument_from_name(name: str) -> Instrument | None:
     if _GUITAR_NAME.search(name):
         return "guitar"
     return None
+
+
+def why_not_taken(program: int, is_drum: bool, name: str, channel: int | None = None) -> str:
+    """Why :func:`classify_track` takes no instrument from a part (``channel`` from 1, if known),
+    in words for the split summary."""
+    gm = f"program {program} ({pretty_midi.program_to_instrument_name(program)})"
+    if is_drum:
+        return "drums are not taken from this corpus"
+    if _DRUM_NAME.search(name):
+        where = f"on channel {channel}" if channel is not None else "on a melodic channel"
+        return f"named like drums {where} without a drum program: not taken as drums"
+    named = instrument_from_name(name)
+    if named is not None:
+        return f"named like a {named} but {gm} is neither a guitar, a bass nor unset"
+    which = classify_track(program, is_drum, name)
+    if which is not None:
+        return f"a {which} part is not taken from this corpus"
+    return f"{gm} is not a guitar or a bass"
 
 
 def classify_track(program: int, is_drum: bool, name: str) -> Instrument | None:
@@ -150,6 +190,10 @@ class FileSplit:
     tracks: Mapping[Instrument, int] = field(default_factory=dict)
     skip_reason: SkipReason | None = None
     detail: str = ""
+    dropped_parts: tuple[str, ...] = ()
+    """Each part (track, channel) with notes that was not taken, and why."""
+    repairs: Mapping[str, int] = field(default_factory=dict)
+    """Faults dropped or repaired while reading the file, by kind."""
 
 
 def _instrument_names(seq: NoteSequence) -> dict[int, str]:
@@ -174,13 +218,15 @@ def split_note_sequence(
     collection: str,
     *,
     instruments: Sequence[Instrument] = INSTRUMENTS,
+    parts: Sequence[Part] = (),
 ) -> FileSplit:
     """Splits one parsed MIDI file into per-instrument sequences (pure; the testable core).
 
     Every output sequence keeps the file's tempo map and time signatures, the notes keep their
     track (``instrument``) and GM program, and all carry the song's id, ``filename`` (the
     relative path) and ``collection_name``. ``instruments`` limits what is taken (extra drum
-    corpora pass ``("drums",)``).
+    corpora pass ``("drums",)``); ``parts`` names the sequence's instruments, by index, for the
+    list of parts not taken (``_midi_read.to_pretty_midi`` gives them).
     """
     sid = song_id(relative_path, collection)
     if not is_four_four(seq):
@@ -190,12 +236,32 @@ def split_note_sequence(
         )
     names = _instrument_names(seq)
     tracks: dict[Instrument, set[int]] = {}
+    dropped: dict[int, str] = {}
     for note in seq.notes:
-        which = classify_track(note.program, note.is_drum, names.get(note.instrument, ""))
+        name = names.get(note.instrument, "")
+        which = classify_track(note.program, note.is_drum, name)
         if which is not None and which in instruments:
             tracks.setdefault(which, set()).add(note.instrument)
+        elif note.instrument not in dropped:
+            part = parts[note.instrument] if note.instrument < len(parts) else None
+            why = why_not_taken(
+                note.program, note.is_drum, name, part.channel if part is not None else None
+            )
+            label = part.label if part is not None else f'instrument {note.instrument} "{name}"'
+            dropped[note.instrument] = f"{label}: {why}"
+    dropped_parts = tuple(dropped[i] for i in sorted(dropped))
     if not tracks:
-        return FileSplit(relative_path, sid, skip_reason=SkipReason.NO_USABLE_TRACK)
+        return FileSplit(
+            relative_path,
+            sid,
+            skip_reason=SkipReason.NO_USABLE_TRACK,
+            detail=(
+                f"none of its {len(dropped_parts)} parts is taken (see dropped_parts)"
+                if dropped_parts
+                else "no notes"
+            ),
+            dropped_parts=dropped_parts,
+        )
     sequences: dict[Instrument, NoteSequence] = {}
     for instrument in INSTRUMENTS:
         if instrument not in tracks:
@@ -210,6 +276,7 @@ def split_note_sequence(
         sid,
         sequences=sequences,
         tracks={i: len(t) for i, t in tracks.items()},
+        dropped_parts=dropped_parts,
     )
 
 
@@ -220,22 +287,35 @@ def split_midi(
     *,
     instruments: Sequence[Instrument] = INSTRUMENTS,
 ) -> FileSplit:
-    """Parses one MIDI file's bytes with note_seq and splits it; never raises on bad MIDI.
+    """Reads one MIDI file's bytes (``_midi_read``), converts them with note_seq and splits
+    them; never raises on bad MIDI.
 
-    Any parser failure is a counted ``unparseable`` skip: pretty_midi raises a zoo of exception
-    types on corrupt bytes (note_seq wraps most, not all, in ``MIDIConversionError``), and one
-    broken file in a corpus of thousands must not stop the stage.
+    A file that cannot be used is a counted skip whose reason and detail name the cause (see
+    :class:`SkipReason`); faults that do not touch the music are repaired and counted in
+    ``FileSplit.repairs``. Time and memory per file are bounded whatever the bytes hold, and one
+    broken file in a corpus of thousands never stops the stage: a parser failure no check names
+    is an ``unparseable`` skip.
     """
+    sid = song_id(relative_path, collection)
     try:
-        seq = note_seq.midi_to_note_sequence(midi)
-    except Exception as exc:
+        content = read_midi(midi)
+        pm, parts = to_pretty_midi(content)
+        seq = note_seq.midi_to_note_sequence(pm)
+    except MidiFileError as fault:
+        return FileSplit(
+            relative_path, sid, skip_reason=SkipReason(fault.kind), detail=fault.detail
+        )
+    except Exception as exc:  # a fault no check names yet: counted, never fatal to the stage
         return FileSplit(
             relative_path,
-            song_id(relative_path, collection),
+            sid,
             skip_reason=SkipReason.UNPARSEABLE,
             detail=f"{type(exc).__name__}: {exc}"[:200],
         )
-    return split_note_sequence(seq, relative_path, collection, instruments=instruments)
+    result = split_note_sequence(
+        seq, relative_path, collection, instruments=instruments, parts=parts
+    )
+    return replace(result, repairs=dict(sorted(content.repairs.items())))
 
 
 @dataclass(frozen=True)
@@ -311,7 +391,9 @@ class SplitSummary:
 
     ``songs_per_instrument``: files that gave the instrument a sequence; ``tracks_per_instrument``:
     MIDI tracks merged into those sequences; ``bars_per_instrument``: the sequences' lengths in
-    4/4 bars (from 0 to their last note, through the tempo map), summed.
+    4/4 bars (from 0 to their last note, through the tempo map), summed. Per file (keyed
+    ``collection/relative path``): ``skipped``, the reason and its detail; ``dropped_parts``, the
+    parts not taken and why; ``repaired_files``, the faults repaired; ``repairs`` sums those.
     """
 
     files: int = 0
@@ -322,12 +404,25 @@ class SplitSummary:
     skips: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    dropped_parts: dict[str, list[str]] = field(default_factory=dict)
+    repairs: Counter[str] = field(default_factory=Counter)
+    repaired_files: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def add(self, result: FileSplit) -> None:
-        """Counts one file's result."""
+    def add(self, result: FileSplit, where: str = "") -> None:
+        """Counts one file's result; ``where`` names it in the per-file lists (default: its
+        relative path)."""
+        key = where or result.relative_path
         self.files += 1
+        if result.dropped_parts:
+            self.dropped_parts[key] = list(result.dropped_parts)
+        if result.repairs:
+            self.repaired_files[key] = dict(result.repairs)
+            self.repairs.update(result.repairs)
         if result.skip_reason is not None:
             self.skips[result.skip_reason.value] += 1
+            detail = f": {result.detail}" if result.detail else ""
+            self.skipped[key] = f"{result.skip_reason.value}{detail}"
             return
         self.files_used += 1
         for instrument, seq in result.sequences.items():
@@ -344,8 +439,12 @@ class SplitSummary:
             "tracks": {i: self.tracks_per_instrument[i] for i in INSTRUMENTS},
             "bars": {i: round(self.bars_per_instrument[i], 1) for i in INSTRUMENTS},
             "skips": dict(sorted(self.skips.items())),
+            "repairs": dict(sorted(self.repairs.items())),
             "seconds": round(self.seconds, 2),
             "outputs": self.outputs,
+            "skipped": dict(sorted(self.skipped.items())),
+            "dropped_parts": dict(sorted(self.dropped_parts.items())),
+            "repaired_files": dict(sorted(self.repaired_files.items())),
         }
 
 
@@ -365,7 +464,13 @@ def render_split_summary(summary: SplitSummary) -> Table:
         )
     for reason in SkipReason:
         table.add_row(f"skipped: {reason.value}", str(summary.skips[reason.value]), "", "")
-    table.caption = f"{summary.seconds:.1f} s"
+    for kind, count in sorted(summary.repairs.items()):
+        table.add_row(f"repaired: {kind}", str(count), "", "")
+    dropped = sum(len(parts) for parts in summary.dropped_parts.values())
+    table.caption = (
+        f"{summary.seconds:.1f} s; {dropped} parts not taken, in "
+        f"{len(summary.dropped_parts)} files (why: summary.json)"
+    )
     return table
 
 
@@ -389,7 +494,14 @@ def split_corpus(
                 result = split_midi(
                     path.read_bytes(), relative, source.collection, instruments=source.instruments
                 )
-                summary.add(result)
+                summary.add(result, f"{source.collection}/{relative}")
+                if result.repairs:
+                    log.info(
+                        "split.file_repaired",
+                        path=relative,
+                        collection=source.collection,
+                        repairs=dict(result.repairs),
+                    )
                 if result.skip_reason is not None:
                     log.info(
                         "split.file_skipped",
@@ -408,5 +520,12 @@ def split_corpus(
         summary.outputs[instrument] = str(target)
     summary.seconds = time.perf_counter() - started
     write_text_atomic(split_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
-    log.info("split.done", **summary.to_json())
+    log.info(
+        "split.done",
+        files=summary.files,
+        files_used=summary.files_used,
+        skips=dict(summary.skips),
+        repairs=dict(summary.repairs),
+        seconds=round(summary.seconds, 2),
+    )
     return summary
