@@ -24,7 +24,7 @@ from metalosc.training._cli import add_quality_arguments, quality_command
 from metalosc.training._excerpts import excerpt_tensions
 from metalosc.training._generate import assemble, part, song_chords
 from metalosc.training._midi_io import NoteSequence
-from metalosc.training._musescore import RenderError, render_score, render_scores
+from metalosc.runtime import RenderError, render_score, render_scores
 from metalosc.training._quality import REPORT_FILE, run_quality
 from metalosc.training._tension import _calibration
 

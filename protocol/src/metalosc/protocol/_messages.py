@@ -70,6 +70,8 @@ OscText = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
 """Free text: anything an OSC string can carry (OSC strings end at the first NUL)."""
 
 INT32_MAX = 2**31 - 1
+LEASE_MAX_S = 86_400
+"""The longest subscription lease a client may ask for (a day); the daemon may grant less."""
 FLOAT32_MAX = 3.4028234663852886e38
 """Upper bounds of otherwise unbounded `i` and `f` fields, so every valid message encodes."""
 
@@ -156,9 +158,11 @@ class MessageBase(BaseModel):
 
 class Subscribe(MessageBase):
     """Send events to the sender's host at `port` (default: the source port). Mode `bundle`
-    sends timetagged bundles ahead of time; `immediate` sends each event when due. The lease is
-    renewed by any message. Subscribing the same host and port again, from any source port,
-    replaces the earlier subscription: every event arrives once."""
+    sends timetagged bundles ahead of time; `immediate` sends each event when due. The
+    subscription lapses `lease` seconds (default: the daemon's, 60) after the subscriber's last
+    message: any message renews it, so a listener resends /metal/subscribe well within it.
+    Subscribing the same host and port again, from any source port, replaces the earlier
+    subscription: every event arrives once."""
 
     address: ClassVar[str] = "/metal/subscribe"
     direction: ClassVar[Direction] = "in"
@@ -167,6 +171,11 @@ class Subscribe(MessageBase):
         default=None, description="UDP port for events; 0 = the source port"
     )
     mode: Literal["bundle", "immediate"] = Field(default="bundle", description="delivery mode")
+    lease: Annotated[int | None, Wire(tag="i", none_as=0), Field(ge=1, le=LEASE_MAX_S)] = Field(
+        default=None,
+        description="seconds the subscription lasts after the subscriber's last message, up to "
+        "the daemon's lease_max; 0 = the daemon's lease",
+    )
 
 
 class Unsubscribe(MessageBase):
@@ -289,6 +298,24 @@ class SectionRequest(MessageBase):
     label: SectionLabel = Field(default="", description="label for the section event")
 
 
+class RecordStart(MessageBase):
+    """Start recording what plays (all three instruments, the tempo map, the sections) into a
+    take called `name`: a multi-track MIDI file and the take's log in the daemon's record
+    directory, written at /metal/record/stop."""
+
+    address: ClassVar[str] = "/metal/record/start"
+    direction: ClassVar[Direction] = "in"
+
+    name: SceneName = Field(description="take name (the file name: letters, digits, _ and -)")
+
+
+class RecordStop(MessageBase):
+    """Stop recording and write the take; answered with /metal/record."""
+
+    address: ClassVar[str] = "/metal/record/stop"
+    direction: ClassVar[Direction] = "in"
+
+
 class Ping(MessageBase):
     """Ask for /metal/pong with the same arguments and the server's time (clock sync, RTT)."""
 
@@ -387,6 +414,19 @@ class SectionStarted(MessageBase):
     tension: float = Field(ge=0.0, le=1.0, description="tension it was planned for")
 
 
+class RecordState(MessageBase):
+    """A recording started (`recording` 1, nothing written yet) or a take was written
+    (`recording` 0): its name, the MIDI file's path on the daemon's machine, the notes in it."""
+
+    address: ClassVar[str] = "/metal/record"
+    direction: ClassVar[Direction] = "out"
+
+    recording: bool = Field(description="1 = recording now, 0 = the take was written")
+    name: SceneName = Field(description="take name (a number is added if the name was taken)")
+    path: OscText = Field(description="the MIDI file, on the daemon's machine")
+    notes: int = Field(ge=0, le=INT32_MAX, description="notes recorded")
+
+
 class Error(MessageBase):
     """A message the server could not accept: its address and why."""
 
@@ -413,6 +453,8 @@ Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispa
     Key,
     Fill,
     SectionRequest,
+    RecordStart,
+    RecordStop,
     Ping,
     StateRequest,
     Note,
@@ -421,6 +463,7 @@ Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispa
     SectionStarted,
     Pong,
     State,
+    RecordState,
     Error,
 ]
 

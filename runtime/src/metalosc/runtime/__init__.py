@@ -10,6 +10,7 @@ offline pipeline) must mean the same thing by, defined once:
 * phrases in musical time (:class:`Phrase`, :func:`notes_from_sequence`);
 * the musical measures: :func:`phrase_features` / :func:`intensity`, chord symbols and
   inference (:func:`infer_chords`, :func:`chord_controls`), the bass's :func:`chord_fit`;
+* scores of MIDI files rendered by MuseScore (:func:`render_score`);
 * latent maths: :func:`slerp` and :func:`place_tension`;
 * keys and scales (:func:`fit_to_key`), arranging a phrase (:func:`into_key`,
   :func:`power_chords`) and the form measures a performance is judged by (:func:`measure_form`).
@@ -82,6 +83,7 @@ from ._meter import (
     bar_seconds,
 )
 from ._model import InstrumentModel
+from ._musescore import MSCORE, RenderError, render_score, render_scores
 from ._phrase import CHORD_FIT, Phrase, PhraseNote, notes_from_sequence
 from ._presets import (
     BASE_CONVERTERS,
@@ -113,6 +115,7 @@ __all__ = [
     "GUITAR_PROGRAMS",
     "INTENSITY_WEIGHTS",
     "KEY_FIT",
+    "MSCORE",
     "NATURAL_MINOR",
     "NO_CHORD",
     "PHRASE_BARS",
@@ -138,6 +141,7 @@ __all__ = [
     "Phrase",
     "PhraseNote",
     "Preset",
+    "RenderError",
     "TimedNote",
     "ZVector",
     "bar_seconds",
@@ -169,6 +173,8 @@ __all__ = [
     "phrase_features",
     "place_tension",
     "power_chords",
+    "render_score",
+    "render_scores",
     "riff_repetition",
     "scale_pitch_classes",
     "sixteenth_step",

@@ -34,6 +34,7 @@ from ._models import ExecutorSource, bundle_executors
 from ._notify import SystemdNotifier
 from ._outbox import Outbox
 from ._ratelimit import PeerRateLimiter
+from ._record import Recorder, RecordError
 from ._runner import ModelRunner
 from ._sched_fifo import raise_event_loop_priority
 from ._settings import Settings
@@ -66,6 +67,7 @@ class RunningServer:
     subscriptions: Subscriptions
     runners: Mapping[Instrument, ModelRunner]
     executors: ExecutorSource
+    recorder: Recorder
 
 
 async def _never() -> None:
@@ -161,7 +163,7 @@ async def _run(
         guitar_min_notes=settings.guitar_min_notes,
         power_chords=settings.power_chords,
     )
-    subscriptions = Subscriptions(settings.lease)
+    subscriptions = Subscriptions(settings.lease, settings.lease_max)
     endpoint = await open_udp(settings.host, settings.port)
     outbox = Outbox(
         endpoint.sendto,
@@ -172,6 +174,13 @@ async def _run(
     transport = Transport(
         clock, conductor, outbox.send_cue, controls.muted, metrics, lookahead=settings.lookahead
     )
+    recorder = Recorder(
+        settings.recordings,
+        clock,
+        settings=settings.model_dump(mode="json"),
+        seed=settings.seed,
+    )
+    transport.observer = recorder
     controller = Controller(
         controls=controls,
         clock=clock,
@@ -184,6 +193,7 @@ async def _run(
         lookahead=settings.lookahead,
         bundle_horizon=settings.bundle_horizon,
         bundle_capacity=settings.bundle_capacity,
+        recorder=recorder,
     )
 
     def peer_gone(peer: Peer) -> None:
@@ -233,6 +243,7 @@ async def _run(
                     subscriptions=subscriptions,
                     runners=runners,
                     executors=source,
+                    recorder=recorder,
                 )
             )
             try:
@@ -243,6 +254,7 @@ async def _run(
                 restore_priority()
                 notifier.stopping()
                 transport.stop()
+                await _save_recording(recorder, settings.grace)
                 nursery.cancel_scope.cancel()
     finally:
         endpoint.close()
@@ -313,6 +325,18 @@ def _freeze_heap() -> None:
     gc.collect()
     gc.freeze()
     log.debug("heap_frozen", objects=gc.get_freeze_count())
+
+
+async def _save_recording(recorder: Recorder, grace: float) -> None:
+    """Write a take still being recorded when the daemon stops (within ``grace`` seconds, even
+    while the stop cancels everything else: a take is worth keeping)."""
+    if recorder.recording is None:
+        return
+    with trio.CancelScope(shield=True, deadline=trio.current_time() + grace):
+        try:
+            await recorder.stop()
+        except RecordError as exc:
+            log.error("recording_lost", error=str(exc))
 
 
 async def _expire_leases(subscriptions: Subscriptions, period: float = 1.0) -> None:

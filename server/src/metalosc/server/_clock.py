@@ -70,6 +70,10 @@ class BeatClock:
                 return anchor
         return self._anchors[0]
 
+    def bpm_at(self, beat: float) -> float:
+        """The tempo (beats per minute) ``beat`` is played at."""
+        return self._anchor_for_beat(beat).bpm
+
     def beat_time(self, beat: float) -> float:
         """Trio time at which ``beat`` (fractional beats allowed) sounds."""
         return self._anchor_for_beat(beat).beat_time(beat)

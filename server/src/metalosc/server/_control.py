@@ -33,6 +33,9 @@ from metalosc.protocol import (
     Play,
     Pong,
     ProtocolError,
+    RecordStart,
+    RecordState,
+    RecordStop,
     SceneSave,
     SectionRequest,
     State,
@@ -52,6 +55,7 @@ from ._conductor import Conductor, ConductorError, Interpolation, SectionOrder
 from ._controls import Controls
 from ._metrics import Metrics
 from ._outbox import Outbox
+from ._record import Recorder, RecordError
 from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._subscriptions import Subscriptions
 from ._transport import Transport
@@ -100,6 +104,7 @@ class Controller:
         lookahead: float = 0.15,
         bundle_horizon: float = 60.0,
         bundle_capacity: int = 256,
+        recorder: Recorder | None = None,
     ) -> None:
         self.controls = controls
         self.clock = clock
@@ -110,6 +115,8 @@ class Controller:
         self.outbox = outbox
         self.metrics = metrics
         self.lookahead = lookahead
+        self.recorder = recorder
+        """Records takes (``/metal/record/*``); without one those requests are refused."""
         self.scheduled = ScheduledBundles(
             self._apply, horizon=bundle_horizon, capacity=bundle_capacity
         )
@@ -131,6 +138,8 @@ class Controller:
             Stop: self._stop,
             SceneSave: self._scene_save,
             Interpolate: self._interpolate,
+            RecordStart: self._record_start,
+            RecordStop: self._record_stop,
         }
 
     def state(self) -> State:
@@ -198,6 +207,10 @@ class Controller:
             await self.outbox.error(peer, message.address, "not a client-to-server message")
             return
         await handler(message, peer)
+        if self.recorder is not None and self.recorder.recording is not None:
+            playing = self.transport.playing
+            beat = self.clock.beat_at(trio.current_time()) if playing else None
+            self.recorder.control(message, self.transport.runs, beat)
 
     async def _ping(self, message: Ping, peer: Peer) -> None:
         now_unix = self.clock.to_unix(trio.current_time())
@@ -207,12 +220,14 @@ class Controller:
         await self.outbox.reply(self.state(), peer)
 
     async def _subscribe(self, message: Subscribe, peer: Peer) -> None:
-        sub = self.subscriptions.subscribe(peer, message.port, message.mode, trio.current_time())
+        now = trio.current_time()
+        sub = self.subscriptions.subscribe(peer, message.port, message.mode, now, message.lease)
         log.info(
             "subscribed",
             peer=f"{peer[0]}:{peer[1]}",
             destination=f"{sub.destination[0]}:{sub.destination[1]}",
             mode=message.mode,
+            lease_s=sub.lease_s,
         )
         await self.outbox.reply(self.state(), sub.destination)
 
@@ -287,3 +302,38 @@ class Controller:
         for order in self.conductor.take_orders():
             self.generator.decode_soon(order)
         await self.broadcast_state()
+
+    async def _record_start(self, message: RecordStart, peer: Peer) -> None:
+        if self.recorder is None:
+            await self.outbox.error(peer, message.address, "this daemon does not record")
+            return
+        try:
+            name = self.recorder.start(message.name)
+        except RecordError as exc:
+            await self.outbox.error(peer, message.address, str(exc))
+            return
+        midi, _ = self.recorder.paths(name)
+        await self._record_news(
+            RecordState(recording=True, name=name, path=str(midi), notes=0), peer
+        )
+
+    async def _record_stop(self, message: RecordStop, peer: Peer) -> None:
+        if self.recorder is None:
+            await self.outbox.error(peer, message.address, "this daemon does not record")
+            return
+        try:
+            saved = await self.recorder.stop()
+        except RecordError as exc:
+            await self.outbox.error(peer, message.address, str(exc))
+            return
+        state = RecordState(
+            recording=False, name=saved.name, path=str(saved.midi), notes=saved.notes
+        )
+        await self._record_news(state, peer)
+
+    async def _record_news(self, state: RecordState, peer: Peer) -> None:
+        """``/metal/record`` to whoever asked and to every subscriber (each once)."""
+        await self.outbox.reply(state, peer)
+        for sub in self.subscriptions.active():
+            if sub.destination != peer:
+                await self.outbox.reply(state, sub.destination)

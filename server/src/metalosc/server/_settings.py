@@ -6,13 +6,14 @@ setting named, never later in the middle of a song.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from metalosc.protocol import KeyName, Transition
 from metalosc.runtime import BASS_CANDIDATES
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +26,19 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the deployed interpreter is 3.11
     import tomli as tomllib
 
-__all__ = ["ConfigError", "RiffPattern", "Settings", "load_settings"]
+__all__ = ["ConfigError", "RiffPattern", "Settings", "default_state_dir", "load_settings"]
+
+
+def default_state_dir() -> Path:
+    """Where the daemon keeps what it writes (recordings …): systemd's ``$STATE_DIRECTORY``
+    (``StateDirectory=metalosc``), else ``$XDG_STATE_HOME/metalosc``, else
+    ``~/.local/state/metalosc``."""
+    systemd = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if systemd:
+        return Path(systemd)
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "metalosc"
+
 
 RiffPattern = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^A[A-Za-z]*(/A[A-Za-z]*)*$")
@@ -56,6 +69,19 @@ class Settings(BaseSettings):
         description="bass phrases decoded per guitar one; the best chord fit plays",
     )
     lease: float = Field(60.0, gt=0.0, description="seconds a subscription lives without a message")
+    lease_max: float = Field(
+        3600.0,
+        gt=0.0,
+        description="the longest lease a subscriber may ask for (/metal/subscribe's third "
+        "argument), in seconds; at least lease",
+    )
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        description="where the daemon writes its state (recordings …)",
+    )
+    record_dir: Path | None = Field(
+        None, description="where /metal/record writes takes; default: <state_dir>/recordings"
+    )
     seed: int | None = Field(None, description="random seed for reproducible music")
     bpm: float = Field(120.0, ge=40.0, le=320.0, description="tempo at start")
     tension: float = Field(0.5, ge=0.0, le=1.0, description="tension at start")
@@ -107,6 +133,19 @@ class Settings(BaseSettings):
         "auto", description="auto = console on a TTY, JSON otherwise"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _lease_max_covers_lease(self) -> Settings:
+        if self.lease_max < self.lease:
+            raise ValueError(
+                f"lease_max ({self.lease_max} s) is shorter than lease ({self.lease} s)"
+            )
+        return self
+
+    @property
+    def recordings(self) -> Path:
+        """The directory takes are written to: ``record_dir``, else ``<state_dir>/recordings``."""
+        return self.record_dir if self.record_dir is not None else self.state_dir / "recordings"
 
     @classmethod
     def settings_customise_sources(

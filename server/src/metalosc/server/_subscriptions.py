@@ -2,10 +2,13 @@
 
 A subscription belongs to the *peer* that asked (its source address) and sends to that peer's
 host at the requested port. Any message from the peer renews its lease; a lease not renewed for
-``lease_s`` seconds expires, and a destination that turns out to be gone (ICMP port unreachable) is
-dropped at once. A destination hears every event once: subscribing it again from another source
-port (every ``oscsend`` run, a restarted game's new socket) takes the subscription over instead of
-adding a second one, which would double every note. Pure: the caller passes the time.
+its length expires — ``lease_s`` seconds unless the subscriber asked for another length, which is
+granted up to ``max_lease_s`` (a listener that renews every few seconds can ask for a short lease,
+so that it is forgotten soon after it goes; a tablet can ask for an hour) — and a destination
+that turns out to be gone (ICMP port unreachable) is dropped at once. A destination hears every
+event once: subscribing it again from another source port (every ``oscsend`` run, a restarted
+game's new socket) takes the subscription over instead of adding a second one, which would
+double every note. Pure: the caller passes the time.
 """
 
 from __future__ import annotations
@@ -22,28 +25,52 @@ Mode = Literal["bundle", "immediate"]
 
 @dataclass
 class Subscription:
+    """Events of ``mode`` go to ``destination`` for ``peer``, until ``expires_at`` (the clock of
+    the times passed in), renewed by ``lease_s`` seconds at each of the peer's messages."""
+
     peer: Peer
     destination: Peer
     mode: Mode
     expires_at: float
+    lease_s: float = 60.0
 
 
 class Subscriptions:
     """Every subscription by the peer that asked; leases last ``lease_s`` seconds from the
-    peer's last message (times are passed in: pure)."""
+    peer's last message unless the subscriber asked for another length, granted up to
+    ``max_lease_s`` (times are passed in: pure). Raises ``ValueError`` for a lease that is not
+    positive or a maximum below the default."""
 
-    def __init__(self, lease_s: float = 60.0) -> None:
+    def __init__(self, lease_s: float = 60.0, max_lease_s: float | None = None) -> None:
         if lease_s <= 0:
             raise ValueError(f"lease must be positive, got {lease_s}")
+        longest = lease_s if max_lease_s is None else max_lease_s
+        if longest < lease_s:
+            raise ValueError(f"the longest lease ({longest} s) is shorter than the default")
         self.lease_s = lease_s
+        self.max_lease_s = longest
         self._by_peer: dict[Peer, Subscription] = {}
 
-    def subscribe(self, peer: Peer, port: int | None, mode: Mode, now: float) -> Subscription:
-        """(Re)subscribe ``peer``; events go to ``peer``'s host at ``port`` (default: its port).
-        Another peer's subscription to the same destination is replaced (module docstring)."""
+    def grant(self, requested: float | None) -> float:
+        """The lease (seconds) a subscriber asking for ``requested`` gets: the default for
+        ``None``, otherwise at most ``max_lease_s``."""
+        return self.lease_s if requested is None else min(float(requested), self.max_lease_s)
+
+    def subscribe(
+        self,
+        peer: Peer,
+        port: int | None,
+        mode: Mode,
+        now: float,
+        lease_s: float | None = None,
+    ) -> Subscription:
+        """(Re)subscribe ``peer`` for a lease of ``lease_s`` seconds (:meth:`grant`); events go
+        to ``peer``'s host at ``port`` (default: its port). Another peer's subscription to the
+        same destination is replaced (module docstring)."""
         destination = (peer[0], port if port is not None else peer[1])
         self.drop_destination(destination)
-        sub = Subscription(peer, destination, mode, now + self.lease_s)
+        lease = self.grant(lease_s)
+        sub = Subscription(peer, destination, mode, now + lease, lease)
         self._by_peer[peer] = sub
         return sub
 
@@ -55,7 +82,7 @@ class Subscriptions:
         """Renew ``peer``'s lease (called for every message it sends)."""
         sub = self._by_peer.get(peer)
         if sub is not None:
-            sub.expires_at = now + self.lease_s
+            sub.expires_at = now + sub.lease_s
 
     def expire(self, now: float) -> list[Subscription]:
         """Drop and return the subscriptions whose lease ran out."""

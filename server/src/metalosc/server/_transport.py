@@ -13,6 +13,7 @@ once; what was already sent still sounds, and nothing is sent half.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
 
 import structlog
 import trio
@@ -25,13 +26,26 @@ from ._cues import Cue, cue_messages, cues_for
 from ._metrics import Metrics
 from ._subscriptions import Mode
 
-__all__ = ["SendCue", "Transport"]
+__all__ = ["CueObserver", "SendCue", "Transport"]
 
 log = structlog.get_logger("metalosc.server.transport")
 
 SendCue = Callable[[Sequence[Message], float, Mode], Awaitable[None]]
 """``send_cue(messages, sound_unix, mode)``: deliver one cue to every subscriber of ``mode``
 (:meth:`metalosc.server.Outbox.send_cue`)."""
+
+
+class CueObserver(Protocol):
+    """Who hears every cue as the bundle loop sends it (the recorder)."""
+
+    def cue_sent(
+        self, run: int, plan: BarPlan | None, cue: Cue, muted: frozenset[Instrument]
+    ) -> None:
+        """``cue`` (beats since play started in ``run``, counted from 1) of the bar ``plan``
+        laid out was just sent, without the notes of the ``muted`` instruments. Must not
+        block."""
+        ...
+
 
 CHOSEN_BACKLOG = 16
 """Bar plans waiting for their reader; more are dropped (counted), never waited for."""
@@ -65,7 +79,11 @@ class Transport:
         self._send_cue = send_cue
         self._muted = muted
         self._playing = False
-        self._timeline: dict[int, list[Cue]] = {}
+        self._timeline: dict[int, tuple[BarPlan | None, list[Cue]]] = {}
+        self.runs = 0
+        """How many times play started (the current run's number while playing)."""
+        self.observer: CueObserver | None = None
+        """Told of every cue the bundle loop sends (the recorder), if set."""
         self._scope: trio.CancelScope | None = None
         self._changed = trio.Event()
         self._chosen_out, self.chosen = trio.open_memory_channel[BarPlan | None](CHOSEN_BACKLOG)
@@ -103,6 +121,7 @@ class Transport:
             with trio.CancelScope() as scope:
                 self._scope = scope
                 self._timeline.clear()
+                self.runs += 1
                 self.clock.restart(trio.current_time() + self.start_delay, self.clock.bpm)
                 log.info("transport_started", bpm=self.clock.bpm)
                 async with trio.open_nursery() as nursery:
@@ -114,19 +133,22 @@ class Transport:
     def bar(self, index: int) -> list[Cue]:
         """The cues of bar ``index``, asking the conductor what plays the first time a loop
         reaches it."""
-        cues = self._timeline.get(index)
-        if cues is None:
+        return self._planned(index)[1]
+
+    def _planned(self, index: int) -> tuple[BarPlan | None, list[Cue]]:
+        planned = self._timeline.get(index)
+        if planned is None:
             plan = self.conductor.next_bar(index)
             if plan is None:
                 self.metrics.inc("silent_bars")
-            cues = cues_for(plan, index)
-            self._timeline[index] = cues
+            planned = (plan, cues_for(plan, index))
+            self._timeline[index] = planned
             self._timeline.pop(index - 2, None)
             try:
                 self._chosen_out.send_nowait(plan)
             except trio.WouldBlock:
                 self.metrics.inc("plans_dropped")
-        return cues
+        return planned
 
     async def _loop(self, mode: Mode, lead: float) -> None:
         index = 0
@@ -134,7 +156,8 @@ class Transport:
             # Ask for a bar only when its first cue is due: a change that arrives until then
             # still lands on this bar line (a bar is at most one bar plus the look-ahead away).
             await self.clock.sleep_until_beat(index * BEATS_PER_BAR, lead=lead)
-            for cue in self.bar(index):
+            plan, cues = self._planned(index)
+            for cue in cues:
                 await self.clock.sleep_until_beat(cue.beat, lead=lead)
                 sound = self.clock.beat_time(cue.beat)
                 margin = sound - trio.current_time()
@@ -143,5 +166,8 @@ class Transport:
                     if margin < 0:
                         self.metrics.inc("late_sends")
                 messages = cue_messages(cue, self.clock, self._muted)
+                if mode == "bundle" and self.observer is not None:
+                    muted = frozenset(i for i, m in self._muted.items() if m)
+                    self.observer.cue_sent(self.runs, plan, cue, muted)
                 await self._send_cue(messages, self.clock.to_unix(sound), mode)
             index += 1

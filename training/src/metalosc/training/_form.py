@@ -33,7 +33,7 @@ from metalosc.runtime import (
 )
 from metalosc.training._generate import MIDI_INSTRUMENT, write_midi
 from metalosc.training._midi_io import NoteSequence, find_midi_files, write_text_atomic
-from metalosc.training._musescore import render_scores
+from metalosc.runtime import render_scores
 from metalosc.training._split import seconds_to_beats, split_midi
 from rich.table import Table
 

@@ -37,7 +37,7 @@ from metalosc.runtime import InstrumentModel
 from metalosc.training._cohesion import measure_cohesion
 from metalosc.training._excerpts import write_excerpts
 from metalosc.training._generate import load_bundles
-from metalosc.training._musescore import render_scores
+from metalosc.runtime import render_scores
 from metalosc.training._quality_report import REPORT_FILE, QualityReport, write_report
 from metalosc.training._tension import MIN_PHRASES, calibrate_tension
 
