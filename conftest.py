@@ -24,13 +24,18 @@ import pytest
 
 ALLOW_MISSING_TOOLS = "METALOSC_ALLOW_MISSING_TOOLS"
 
-#: The outside programs the suites use, and the Debian package that installs each one.
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+"""The General MIDI soundfont FluidSynth plays (a file, not a program: named by its path)."""
+
+#: The outside programs (and files) the suites use, and the Debian package that installs each.
 TOOL_PACKAGES = {
     "oscsend": "liblo-tools",
     "oscdump": "liblo-tools",
     "mcs": "mono-mcs",
     "mono": "mono-mcs",
     "mscore3": "musescore3",
+    "fluidsynth": "fluidsynth",
+    SOUNDFONT: "fluid-soundfont-gm",
 }
 
 _TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
@@ -59,6 +64,11 @@ def _missing_allowed(config: pytest.Config) -> bool:
     ) not in ("", "0")
 
 
+def _present(tool: str) -> bool:
+    """A program on PATH, or a file named by its absolute path."""
+    return os.path.exists(tool) if os.path.isabs(tool) else shutil.which(tool) is not None
+
+
 def install_hint(tools: list[str]) -> str:
     packages = sorted({TOOL_PACKAGES.get(tool, tool) for tool in tools})
     return f"sudo apt-get install {' '.join(packages)}"
@@ -68,7 +78,7 @@ def install_hint(tools: list[str]) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before any fixture runs: fail (or, allowed, skip) a test whose programs are missing."""
     tools = [tool for mark in item.iter_markers("requires_tools") for tool in mark.args]
-    missing = sorted({tool for tool in tools if shutil.which(tool) is None})
+    missing = sorted({tool for tool in tools if not _present(tool)})
     if not missing:
         return
     reason = f"{' and '.join(missing)} not installed: {install_hint(missing)}"

@@ -420,8 +420,13 @@ async def run_listener(
             assert synth is not None
             start = time.time()
             wav = WavSink(synth, options.wav, start_unix=start, seconds=options.seconds)
-            log.info("listen_wav_started", path=str(options.wav), start_unix=start,
-                     seconds=options.seconds, sample_rate=synth.sample_rate)  # fmt: skip
+            log.info(
+                "listen_wav_started",
+                path=str(options.wav),
+                start_unix=start,
+                seconds=options.seconds,
+                sample_rate=synth.sample_rate,
+            )
             sinks.append(wav)
         elif synth is not None:
             synth.start_audio(options.audio_driver)
@@ -433,9 +438,15 @@ async def run_listener(
             sinks.append(midi)
         async with trio.open_nursery() as nursery:
             await nursery.start(
-                partial(listen, options.server, sinks, bind=options.bind,
-                        lease_s=options.lease_s, report=report)
-            )  # fmt: skip
+                partial(
+                    listen,
+                    options.server,
+                    sinks,
+                    bind=options.bind,
+                    lease_s=options.lease_s,
+                    report=report,
+                )
+            )
             for timed in (card, midi):
                 if timed is not None:
                     nursery.start_soon(timed.run)

@@ -164,8 +164,9 @@ def take_midi(take: Take, *, title: str = "MetalOSC") -> mido.MidiFile:
         last = 0
         for start, stop, pitch, velocity in _playable(take.part(instrument)):
             # at one tick, note-offs go before note-ons: a repeated note sounds again
-            events.append((start, 3, mido.Message("note_on", channel=channel, note=pitch,
-                                                  velocity=velocity)))  # fmt: skip
+            events.append(
+                (start, 3, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity))
+            )
             events.append((stop, 2, mido.Message("note_off", channel=channel, note=pitch)))
             last = max(last, stop)
         events.append((max(end, last), 9, mido.MetaMessage("end_of_track")))
@@ -237,8 +238,9 @@ def read_midi(path: Path) -> MidiScore:
                 started = sounding.get((message.channel, message.note))
                 if started:
                     start, velocity = started.pop(0)
-                    notes.append(_note(name, message.channel, message.note, velocity, start,
-                                       tick, tpb))  # fmt: skip
+                    notes.append(
+                        _note(name, message.channel, message.note, velocity, start, tick, tpb)
+                    )
         for (channel, pitch), left in sounding.items():
             notes.extend(_note(name, channel, pitch, v, s, tick, tpb) for s, v in left)
         length = max(length, tick)
