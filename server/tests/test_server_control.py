@@ -110,7 +110,7 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
     controls = Controls()
     clock = BeatClock(trio.current_time(), 120.0)
     conductor = Conductor(buffers, controls)
-    subscriptions = Subscriptions(lease_s=60.0)
+    subscriptions = Subscriptions(lease_s=60.0, max_lease_s=600.0)
     metrics = Metrics()
     rig_sent: list[tuple[tuple[str, int], bytes]] = []
 
@@ -301,6 +301,47 @@ async def test_any_message_renews_the_lease(
     assert subs.expire(trio.current_time()) == []
     await trio.sleep(11.0)
     assert [s.peer for s in subs.expire(trio.current_time())] == [CLIENT]
+
+
+async def test_a_subscriber_may_ask_for_its_lease_up_to_the_longest_allowed(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A bare subscription lasts the default 60 s after the last message; one that asks for
+    300 s lasts 300 s, renewed by every message; asking for more than the maximum (600 s here)
+    gets the maximum."""
+    subs = rig.controller.subscriptions
+    await rig.send(Subscribe(port=9101, lease=300))
+    await trio.sleep(299.0)
+    assert subs.expire(trio.current_time()) == []
+    await rig.send(Ping())  # renews for its own lease, not the default
+    await trio.sleep(299.0)
+    assert subs.expire(trio.current_time()) == []
+    await trio.sleep(2.0)
+    assert [s.destination[1] for s in subs.expire(trio.current_time())] == [9101]
+
+    await rig.send(Subscribe(port=9102, lease=86_400))
+    (sub,) = subs.active()
+    assert sub.lease_s == 600.0
+    await rig.send(Subscribe(port=9103))  # the same peer: its bare subscription replaces it
+    (sub,) = subs.active()
+    assert (sub.destination[1], sub.lease_s) == (9103, 60.0)
+
+
+async def test_a_listener_that_resubscribes_every_third_of_its_lease_never_lapses(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    subs = rig.controller.subscriptions
+    for _ in range(30):  # 5 minutes of renewals, every 10 s of a 30 s lease
+        await rig.send(Subscribe(port=9104, lease=30))
+        await trio.sleep(10.0)
+        assert subs.expire(trio.current_time()) == []
+    await trio.sleep(20.0)  # the listener is gone: forgotten one lease after its last word
+    assert len(subs.expire(trio.current_time())) == 1
+
+
+def test_a_longest_lease_below_the_default_is_refused() -> None:
+    with pytest.raises(ValueError, match="shorter than the default"):
+        Subscriptions(lease_s=60.0, max_lease_s=10.0)
 
 
 async def test_tension_changes_the_phrases_played_from_the_next_phrase_on(
