@@ -15,7 +15,6 @@ import pytest
 import trio
 from metalosc.protocol import (
     INSTRUMENTS,
-    Bundle,
     Error,
     Instrument,
     Key,
@@ -106,7 +105,8 @@ def test_a_take_is_a_general_midi_file_with_a_track_per_instrument_and_drums_on_
     path = tmp_path / "take.mid"
     write_take(builder.take(), path, title="take")
     midi = mido.MidiFile(path)
-    assert midi.type == 1 and midi.ticks_per_beat == TICKS_PER_BEAT
+    assert midi.type == 1
+    assert midi.ticks_per_beat == TICKS_PER_BEAT
     names = [next(m.name for m in t if m.type == "track_name") for t in midi.tracks]
     assert names == ["take", "Distortion Guitar", "Electric Bass", "Drums"]
     programs = {m.channel: m.program for t in midi.tracks for m in t if m.type == "program_change"}
@@ -138,7 +138,7 @@ def test_a_file_that_is_not_midi_is_named(tmp_path: Path) -> None:
 
     junk = tmp_path / "junk.mid"
     junk.write_bytes(b"not midi at all")
-    with pytest.raises(MidiFileError, match="junk.mid"):
+    with pytest.raises(MidiFileError, match=r"junk\.mid"):
         read_midi(junk)
 
 
@@ -177,7 +177,8 @@ async def test_a_recorded_take_is_what_the_subscriber_heard_and_replays_note_for
         await client.phrases(1)
         await client.send(RecordStart(name="take"))
         started = await record_reply(client)
-        assert isinstance(started, RecordState) and started.recording
+        assert isinstance(started, RecordState)
+        assert started.recording
         assert started.path == str(tmp_path / "takes" / "take.mid")
         first = len(client.bundles)
         await client.phrases(2)
@@ -191,14 +192,17 @@ async def test_a_recorded_take_is_what_the_subscriber_heard_and_replays_note_for
         await client.send(RecordStop())
         saved = await record_reply(client)
         heard = [b for _, b in client.bundles[first:]]
-    assert isinstance(saved, RecordState) and not saved.recording
+    assert isinstance(saved, RecordState)
+    assert not saved.recording
     midi, log = Path(saved.path), tmp_path / "takes" / "take.take.json"
-    assert midi.is_file() and log.is_file()
+    assert midi.is_file()
+    assert log.is_file()
 
     score = read_midi(midi)
     assert saved.notes == len(score.notes) > 0
     take_log = read_take_log(log)
-    assert take_log.seed == 3 and take_log.settings["bpm"] == 300.0
+    assert take_log.seed == 3
+    assert take_log.settings["bpm"] == 300.0
     assert {c.address for c in take_log.controls} >= {"/metal/mute", "/metal/tempo", "/metal/key"}
     assert all(len(p.z) == 4 for p in take_log.phrases)  # the latent path: one z per phrase
 
@@ -235,21 +239,27 @@ async def test_recording_twice_stopping_unstarted_and_names_taken(
     async with UdpClient.open(server.address) as client:
         await client.send(RecordStop())
         refused = await record_reply(client)
-        assert isinstance(refused, Error) and "not recording" in refused.reason
+        assert isinstance(refused, Error)
+        assert "not recording" in refused.reason
         await client.send(RecordStart(name="riff"))
         assert isinstance(await record_reply(client), RecordState)
         await client.send(RecordStart(name="other"))
         twice = await record_reply(client)
-        assert isinstance(twice, Error) and "already recording 'riff'" in twice.reason
+        assert isinstance(twice, Error)
+        assert "already recording 'riff'" in twice.reason
         await client.send(RecordStop())
         first = await record_reply(client)
         await client.send(RecordStart(name="riff"))
         again = await record_reply(client)
         await client.send(RecordStop())
         second = await record_reply(client)
-    assert isinstance(first, RecordState) and first.name == "riff"
-    assert isinstance(again, RecordState) and again.name == "riff-2" and again.recording
-    assert isinstance(second, RecordState) and Path(second.path).name == "riff-2.mid"
+    assert isinstance(first, RecordState)
+    assert first.name == "riff"
+    assert isinstance(again, RecordState)
+    assert again.name == "riff-2"
+    assert again.recording
+    assert isinstance(second, RecordState)
+    assert Path(second.path).name == "riff-2.mid"
     assert sorted(p.name for p in (tmp_path / "takes").iterdir()) == [
         "riff-2.mid",
         "riff-2.take.json",
@@ -282,12 +292,14 @@ async def test_a_take_being_recorded_is_written_when_the_daemon_stops(
     tmp_path: Path, fake_source: FakeModelSource
 ) -> None:
     settings = Settings(port=0, bpm=300.0, buffer_depth=4, batch_size=4, record_dir=tmp_path)
-    async with open_server(settings, executors=fake_source) as running:
-        async with UdpClient.open(running.address) as client:
-            await client.send(Subscribe())
-            await client.send(RecordStart(name="cut"))
-            await record_reply(client)
-            await client.phrases(1)
+    async with (
+        open_server(settings, executors=fake_source) as running,
+        UdpClient.open(running.address) as client,
+    ):
+        await client.send(Subscribe())
+        await client.send(RecordStart(name="cut"))
+        await record_reply(client)
+        await client.phrases(1)
     # open_server cancels serve: the recording is saved on the way out
     assert read_midi(tmp_path / "cut.mid").notes
     assert read_take_log(tmp_path / "cut.take.json").name == "cut"

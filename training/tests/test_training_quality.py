@@ -18,13 +18,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from metalosc.protocol import INSTRUMENTS
-from metalosc.runtime import ChordFit, infer_chords, place_tension, strong_beat_chord_fit
+from metalosc.runtime import (
+    ChordFit,
+    RenderError,
+    infer_chords,
+    place_tension,
+    render_score,
+    render_scores,
+    strong_beat_chord_fit,
+)
 from metalosc.training import _quality
 from metalosc.training._cli import add_quality_arguments, quality_command
 from metalosc.training._excerpts import excerpt_tensions
 from metalosc.training._generate import assemble, part, song_chords
 from metalosc.training._midi_io import NoteSequence
-from metalosc.runtime import RenderError, render_score, render_scores
 from metalosc.training._quality import REPORT_FILE, run_quality
 from metalosc.training._tension import _calibration
 

@@ -276,6 +276,15 @@ def _exit_status(error: BaseException) -> int:
     return 0
 
 
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions inside ``group`` and the groups nested in it, in order."""
+    return [
+        leaf
+        for exc in group.exceptions
+        for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    ]
+
+
 def _report_bundle_errors(errors: Sequence[BaseException]) -> None:
     for exc in errors:
         if isinstance(exc, BaseExceptionGroup):
@@ -375,11 +384,15 @@ def _listen(args: argparse.Namespace) -> int:
 
     try:
         trio.run(run)
-    except SynthUnavailableError as exc:
-        print(f"metalosc listen: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except OSError as exc:
-        print(f"metalosc listen: {exc}", file=sys.stderr)
+    except (BaseExceptionGroup, SynthUnavailableError, OSError) as error:
+        # trio's nurseries wrap what the listener raises: a missing synth, soundfont, audio
+        # output or MIDI port is said in a line; anything else is a bug and keeps its traceback
+        group = error if isinstance(error, BaseExceptionGroup) else BaseExceptionGroup("", [error])
+        unavailable, rest = group.split((SynthUnavailableError, OSError))
+        if rest is not None or unavailable is None:
+            raise
+        for exc in _leaves(unavailable):
+            print(f"metalosc listen: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if args.wav is not None:
         print(f"wrote {args.wav}")

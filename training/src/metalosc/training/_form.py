@@ -30,10 +30,10 @@ from metalosc.runtime import (
     Performance,
     TimedNote,
     measure_form,
+    render_scores,
 )
 from metalosc.training._generate import MIDI_INSTRUMENT, write_midi
 from metalosc.training._midi_io import NoteSequence, find_midi_files, write_text_atomic
-from metalosc.runtime import render_scores
 from metalosc.training._split import seconds_to_beats, split_midi
 from rich.table import Table
 

@@ -33,11 +33,10 @@ from pathlib import Path
 import numpy as np
 import structlog
 from metalosc.protocol import Instrument
-from metalosc.runtime import InstrumentModel
+from metalosc.runtime import InstrumentModel, render_scores
 from metalosc.training._cohesion import measure_cohesion
 from metalosc.training._excerpts import write_excerpts
 from metalosc.training._generate import load_bundles
-from metalosc.runtime import render_scores
 from metalosc.training._quality_report import REPORT_FILE, QualityReport, write_report
 from metalosc.training._tension import MIN_PHRASES, calibrate_tension
 
