@@ -6,26 +6,32 @@ offline pipeline) must mean the same thing by, defined once:
 * the meter (:data:`STEPS_PER_BAR`, :data:`PHRASE_BEATS`, :data:`DEFAULT_QPM` …) and the GM
   programs and drum classes the band uses;
 * the model runtime: named :data:`PRESETS` and :func:`build_config` (Magenta configs),
-  :class:`ModelSession` (tensors) and :class:`InstrumentModel` (a model bundle, NoteSequences);
+  :class:`ModelSession` (tensors) and :class:`InstrumentModel` (a model bundle, NoteSequences)
+  on TensorFlow; :class:`OnnxInstrumentModel` (a bundle's ONNX decoder on ONNX Runtime, phrases
+  as :class:`StepSequence`) without it; :func:`load_instrument_model` picks one;
 * phrases in musical time (:class:`Phrase`, :func:`notes_from_sequence`);
 * the musical measures: :func:`phrase_features` / :func:`intensity`, chord symbols and
   inference (:func:`infer_chords`, :func:`chord_controls`), the bass's :func:`chord_fit`;
 * latent maths: :func:`slerp` and :func:`place_tension`.
 
-Importing this package is cheap (no TensorFlow, Magenta or note_seq at import time): the daemon
-imports it in its event-loop process. Modules are private; the public names are re-exported here.
+Importing this package is cheap (no TensorFlow, Magenta, note_seq or ONNX Runtime at import time):
+the daemon imports it in its event-loop process. Decoding with :class:`OnnxInstrumentModel` and
+measuring the phrases (features, chords, chord fit) imports none of TensorFlow, Magenta or
+note_seq either: that is what a model worker runs. Modules are private; the public names are re-exported here.
 :mod:`metalosc.runtime.testing` is public test support: hand-made NoteSequences for tests.
 """
 
+from ._chord_symbols import ChordSymbolError
 from ._chords import (
     NO_CHORD,
+    TRIAD_ENCODING,
     chord_controls,
     chord_tones,
     infer_chords,
     install_transition_cache,
     normalize_chord,
 )
-from ._drums import DRUM_CLASSES, drum_class, drum_class_pitches
+from ._drums import DRUM_CLASS_PITCHES, DRUM_CLASSES, drum_class, drum_class_pitches
 from ._features import INTENSITY_WEIGHTS, intensity, intensity_from_features, phrase_features
 from ._gm import BASS_PROGRAMS, DRUM_CHANNEL, GUITAR_PROGRAMS, PROGRAMS
 from ._harmony import (
@@ -49,6 +55,7 @@ from ._meter import (
     bar_seconds,
 )
 from ._model import InstrumentModel
+from ._onnx_model import Backend, OnnxDecoder, OnnxInstrumentModel, load_instrument_model
 from ._phrase import CHORD_FIT, Phrase, PhraseNote, notes_from_sequence
 from ._presets import (
     BASE_CONVERTERS,
@@ -59,9 +66,11 @@ from ._presets import (
     build_config,
     build_converter,
     get_preset,
+    output_encoding,
     stock_converter,
 )
 from ._session import DEFAULT_MAX_BATCH, GREEDY_TEMPERATURE, CheckpointError, ModelSession
+from ._steps import QuantizationInfo, StepNote, StepSequence, Tempo, sequences_from_samples
 
 __all__ = [
     "BASE_CONVERTERS",
@@ -74,6 +83,7 @@ __all__ = [
     "DEFAULT_STEPS",
     "DRUM_CHANNEL",
     "DRUM_CLASSES",
+    "DRUM_CLASS_PITCHES",
     "GREEDY_TEMPERATURE",
     "GUITAR_PROGRAMS",
     "INTENSITY_WEIGHTS",
@@ -88,13 +98,22 @@ __all__ = [
     "STEPS_PER_QUARTER",
     "STRONG_STEPS",
     "TENSION_PUSH",
+    "TRIAD_ENCODING",
+    "Backend",
     "CheckpointError",
     "ChordFit",
+    "ChordSymbolError",
     "InstrumentModel",
     "ModelSession",
+    "OnnxDecoder",
+    "OnnxInstrumentModel",
     "Phrase",
     "PhraseNote",
     "Preset",
+    "QuantizationInfo",
+    "StepNote",
+    "StepSequence",
+    "Tempo",
     "ZVector",
     "bar_seconds",
     "build_config",
@@ -110,10 +129,13 @@ __all__ = [
     "intensity",
     "intensity_from_features",
     "is_strong_step",
+    "load_instrument_model",
     "normalize_chord",
     "notes_from_sequence",
+    "output_encoding",
     "phrase_features",
     "place_tension",
+    "sequences_from_samples",
     "sixteenth_step",
     "slerp",
     "stock_converter",

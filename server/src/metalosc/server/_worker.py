@@ -1,11 +1,11 @@
 """Model execution in worker processes: one spawned process per model, behind a pipe.
 
-Why: decoding is mostly Python around the TF call — NoteSequence conversion, note_seq's chord
-inference (pure Python, up to ~0.8 s a call), features — and in a worker *thread* all of it holds
+Why: decoding is mostly Python around the model call — event-to-note conversion, chord inference,
+features — and in a worker *thread* all of it holds
 the daemon's GIL, so the event loop waited 10-17 ms (p99) to answer a ping while the three models
 decoded (``bench/ping_latency.py``, 2 busy cores). In a worker process the daemon only pickles a
 :class:`~metalosc.server.DecodeRequest` out and a batch of measured
-:class:`~metalosc.runtime.Phrase`\\ s back, TensorFlow is never imported in the daemon, and the
+:class:`~metalosc.runtime.Phrase`\\ s back, no model framework is imported in the daemon, and the
 workers run at a lower CPU priority (:data:`WORKER_NICE`): the same benchmark then answers in under
 2 ms (p99).
 
@@ -36,8 +36,15 @@ from typing import Literal, Protocol
 
 import structlog
 import trio
-from metalosc.protocol import INSTRUMENTS, Instrument, check_model_bundle, load_manifest
-from metalosc.runtime import Phrase
+from metalosc.protocol import (
+    INSTRUMENTS,
+    MANIFEST_FILE,
+    Instrument,
+    ModelBundleError,
+    check_model_bundle,
+    load_manifest,
+)
+from metalosc.runtime import Backend, Phrase
 
 from ._logging import configure_logging
 from ._runner import (
@@ -66,7 +73,7 @@ log = structlog.get_logger("metalosc.server.worker")
 
 _CONTEXT = multiprocessing.get_context("spawn")
 CLOSE_TIMEOUT_S = 2.0
-"""Seconds a worker may take to finish its decode and free its TF session when told to stop."""
+"""Seconds a worker may take to finish its decode and free its model when told to stop."""
 WORKER_NICE = 10
 """Workers run at a lower CPU priority than the daemon: decoding is background work with a
 buffer ahead of it, answering a ping is not; on a busy machine the scheduler then runs the event
@@ -110,25 +117,37 @@ class ModelFactory(Protocol):
 
 @dataclass(frozen=True)
 class BundleModelFactory:
-    """The production factory: :meth:`metalosc.runtime.InstrumentModel.load` of ``bundle_dir``
-    and the runtime's analysis.
+    """The production factory: the bundle ``bundle_dir`` on ``backend`` and the runtime's
+    analysis.
 
-    ``tf_threads`` caps TF's intra- and inter-op thread pools of the worker: three workers share
-    the machine's cores, and per-call pools as large as the machine only fight each other.
+    ``backend`` ``auto`` runs the bundle's ONNX decoder on ONNX Runtime when its manifest lists
+    one (the worker then never imports TensorFlow, Magenta or note_seq) and its TF checkpoint
+    otherwise (:meth:`metalosc.runtime.InstrumentModel.load`); ``onnx`` and ``tf`` insist.
+    ``threads`` caps the worker's ONNX Runtime or TF thread pools: three workers share the
+    machine's cores, and per-call pools as large as the machine only fight each other.
     """
 
     bundle_dir: Path
-    tf_threads: int | None = 1
+    threads: int | None = 1
+    backend: Backend = "auto"
 
     def load_model(self) -> InstrumentModelLike:
         """Load the bundle (raises ``ModelBundleError`` naming the broken file)."""
-        import tensorflow as tf
-        from metalosc.runtime import InstrumentModel
+        from metalosc.runtime import load_instrument_model
 
-        if self.tf_threads is not None:  # before the first session exists, or it has no effect
-            tf.config.threading.set_intra_op_parallelism_threads(self.tf_threads)
-            tf.config.threading.set_inter_op_parallelism_threads(self.tf_threads)
-        return InstrumentModel.load(self.bundle_dir)
+        backend = self.backend
+        if backend == "auto":
+            backend = "onnx" if load_manifest(self.bundle_dir).decoder is not None else "tf"
+        if backend == "tf" and self.threads is not None:
+            import tensorflow as tf
+
+            # before the first session exists, or it has no effect
+            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+        model: InstrumentModelLike = load_instrument_model(
+            self.bundle_dir, backend, threads=self.threads
+        )
+        return model
 
     def load_analysis(self) -> PhraseAnalysis:
         """The runtime's measures."""
@@ -191,8 +210,8 @@ def _worker_main(
     except BaseException:
         traceback.print_exc()
     finally:
-        # Skip the interpreter's teardown: TensorFlow's thread pools can take seconds to wind
-        # down at exit; everything that matters (the model, the pipe) is closed by now.
+        # Skip the interpreter's teardown: TensorFlow's thread pools (the TF backend) can take
+        # seconds to wind down at exit; everything that matters (the model, the pipe) is closed.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -349,14 +368,24 @@ async def start_process_executors(
     return {i: executors[i] for i in factories}
 
 
-def bundle_factories(models_dir: Path) -> dict[Instrument, ModelFactory]:
-    """The production factories for ``models_dir/{guitar,bass,drums}``.
+def bundle_factories(
+    models_dir: Path, backend: Backend = "auto"
+) -> dict[Instrument, ModelFactory]:
+    """The production factories for ``models_dir/{guitar,bass,drums}`` on ``backend``.
 
-    Each bundle's manifest and files are checked here first (milliseconds, no TensorFlow), so a
-    broken bundle is a ``ModelBundleError`` naming the file at once, not after three workers have
-    imported TensorFlow; what only loading can find is still raised by the worker's start.
+    Each bundle's manifest and files are checked here first (milliseconds, no model framework),
+    so a broken bundle is a ``ModelBundleError`` naming the file at once, not after three workers
+    have started; what only loading can find is still raised by the worker's start. ``onnx``
+    refuses a bundle whose manifest lists no ONNX decoder here too.
     """
     for instrument in INSTRUMENTS:
         bundle_dir = models_dir / instrument
-        check_model_bundle(bundle_dir, load_manifest(bundle_dir))
-    return {i: BundleModelFactory(models_dir / i) for i in INSTRUMENTS}
+        manifest = load_manifest(bundle_dir)
+        check_model_bundle(bundle_dir, manifest)
+        if backend == "onnx" and manifest.decoder is None:
+            raise ModelBundleError(
+                bundle_dir / MANIFEST_FILE,
+                "lists no ONNX decoder (re-export it: metalosc-train onnx; or serve with "
+                "model_backend = 'tf')",
+            )
+    return {i: BundleModelFactory(models_dir / i, backend=backend) for i in INSTRUMENTS}

@@ -36,6 +36,7 @@ from metalosc.protocol import (
 )
 from metalosc.runtime import ModelSession, Preset, intensity
 from metalosc.training._dataset import Examples
+from metalosc.training._onnx import export_onnx_decoder
 from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
@@ -154,7 +155,8 @@ def export_bundle(
                 created_at=dt.datetime.now(dt.timezone.utc),
                 z_size=session.z_size,
             )
-            write_manifest(tmp, manifest)
+            decoder = export_onnx_decoder(tmp, manifest)
+            write_manifest(tmp, manifest.model_copy(update={"decoder": decoder}))
             tmp.chmod(0o755)
             _replace_dir(tmp, out_dir)
         except BaseException:
