@@ -17,7 +17,8 @@ offline pipeline) must mean the same thing by, defined once:
 Importing this package is cheap (no TensorFlow, Magenta, note_seq or ONNX Runtime at import time):
 the daemon imports it in its event-loop process. Decoding with :class:`OnnxInstrumentModel` and
 measuring the phrases (features, chords, chord fit) imports none of TensorFlow, Magenta or
-note_seq either: that is what a model worker runs. Modules are private; the public names are re-exported here.
+note_seq either: that is what a model worker runs. Modules are private; the public names are
+re-exported here.
 :mod:`metalosc.runtime.testing` is public test support: hand-made NoteSequences for tests.
 """
 

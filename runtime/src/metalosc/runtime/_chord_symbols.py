@@ -1,4 +1,4 @@
-'''Chord symbols as note_seq reads them, without importing note_seq.
+"""Chord symbols as note_seq reads them, without importing note_seq.
 
 note_seq's ``chord_symbols_lib`` parses a symbol ("Am7", "C(add9)/G") into a root and scale
 degrees, and its ``TriadChordOneHotEncoding`` reads that as one of 48 triads or "no chord" — what
@@ -8,7 +8,7 @@ whose package import alone takes seconds and ~130 MB (it loads librosa, pandas, 
 parser is restated here: the same grammar (root, kind, degree modifications, bass), the same kind
 table, the same errors. ``runtime/tests/test_runtime_chord_symbols.py`` holds it equal to
 note_seq's on every symbol of the grammar it generates.
-'''
+"""
 
 from __future__ import annotations
 
@@ -36,40 +36,56 @@ _DEGREE_OFFSETS = {1: 0, 2: 2, 3: 4, 4: 5, 5: 7, 6: 9, 7: 11}
 #: note_seq's chord kinds: abbreviations and scale degrees, in its order (the parser tries the
 #: abbreviations in this order, so the order is part of the grammar).
 _KINDS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (('', 'maj', 'M'), ('1', '3', '5')),
-    (('m', 'min', '-'), ('1', 'b3', '5')),
-    (('+', 'aug'), ('1', '3', '#5')),
-    (('o', 'dim'), ('1', 'b3', 'b5')),
-    (('7',), ('1', '3', '5', 'b7')),
-    (('maj7', 'M7'), ('1', '3', '5', '7')),
-    (('m7', 'min7', '-7'), ('1', 'b3', '5', 'b7')),
-    (('o7', 'dim7'), ('1', 'b3', 'b5', 'bb7')),
-    (('+7', 'aug7'), ('1', '3', '#5', 'b7')),
-    (('m7b5', '-7b5', '/o', '/o7'), ('1', 'b3', 'b5', 'b7')),
-    (('mmaj7', 'mM7', 'minmaj7', 'minM7', '-maj7', '-M7', 'm(maj7)', 'm(M7)', 'min(maj7)', 'min(M7)', '-(maj7)', '-(M7)'), ('1', 'b3', '5', '7')),
-    (('6',), ('1', '3', '5', '6')),
-    (('m6', 'min6', '-6'), ('1', 'b3', '5', '6')),
-    (('9',), ('1', '3', '5', 'b7', '9')),
-    (('maj9', 'M9'), ('1', '3', '5', '7', '9')),
-    (('m9', 'min9', '-9'), ('1', 'b3', '5', 'b7', '9')),
-    (('+9', 'aug9'), ('1', '3', '#5', 'b7', '9')),
-    (('6/9',), ('1', '3', '5', '6', '9')),
-    (('11',), ('1', '3', '5', 'b7', '9', '11')),
-    (('maj11', 'M11'), ('1', '3', '5', '7', '9', '11')),
-    (('m11', 'min11', '-11'), ('1', 'b3', '5', 'b7', '9', '11')),
-    (('13',), ('1', '3', '5', 'b7', '9', '11', '13')),
-    (('maj13', 'M13'), ('1', '3', '5', '7', '9', '11', '13')),
-    (('m13', 'min13', '-13'), ('1', 'b3', '5', 'b7', '9', '11', '13')),
-    (('sus2',), ('1', '2', '5')),
-    (('sus', 'sus4'), ('1', '4', '5')),
-    (('sus7', '7sus'), ('1', '4', '5', 'b7')),
-    (('ped',), ('1',)),
-    (('5',), ('1', '5')),
+    (("", "maj", "M"), ("1", "3", "5")),
+    (("m", "min", "-"), ("1", "b3", "5")),
+    (("+", "aug"), ("1", "3", "#5")),
+    (("o", "dim"), ("1", "b3", "b5")),
+    (("7",), ("1", "3", "5", "b7")),
+    (("maj7", "M7"), ("1", "3", "5", "7")),
+    (("m7", "min7", "-7"), ("1", "b3", "5", "b7")),
+    (("o7", "dim7"), ("1", "b3", "b5", "bb7")),
+    (("+7", "aug7"), ("1", "3", "#5", "b7")),
+    (("m7b5", "-7b5", "/o", "/o7"), ("1", "b3", "b5", "b7")),
+    (
+        (
+            "mmaj7",
+            "mM7",
+            "minmaj7",
+            "minM7",
+            "-maj7",
+            "-M7",
+            "m(maj7)",
+            "m(M7)",
+            "min(maj7)",
+            "min(M7)",
+            "-(maj7)",
+            "-(M7)",
+        ),
+        ("1", "b3", "5", "7"),
+    ),
+    (("6",), ("1", "3", "5", "6")),
+    (("m6", "min6", "-6"), ("1", "b3", "5", "6")),
+    (("9",), ("1", "3", "5", "b7", "9")),
+    (("maj9", "M9"), ("1", "3", "5", "7", "9")),
+    (("m9", "min9", "-9"), ("1", "b3", "5", "b7", "9")),
+    (("+9", "aug9"), ("1", "3", "#5", "b7", "9")),
+    (("6/9",), ("1", "3", "5", "6", "9")),
+    (("11",), ("1", "3", "5", "b7", "9", "11")),
+    (("maj11", "M11"), ("1", "3", "5", "7", "9", "11")),
+    (("m11", "min11", "-11"), ("1", "b3", "5", "b7", "9", "11")),
+    (("13",), ("1", "3", "5", "b7", "9", "11", "13")),
+    (("maj13", "M13"), ("1", "3", "5", "7", "9", "11", "13")),
+    (("m13", "min13", "-13"), ("1", "b3", "5", "b7", "9", "11", "13")),
+    (("sus2",), ("1", "2", "5")),
+    (("sus", "sus4"), ("1", "4", "5")),
+    (("sus7", "7sus"), ("1", "4", "5", "b7")),
+    (("ped",), ("1",)),
+    (("5",), ("1", "5")),
 )
 _KIND_DEGREES: dict[str, tuple[str, ...]] = {}
-for _abbrevs, _degrees in _KINDS:
+for _abbrevs, _kind_degrees in _KINDS:
     for _abbrev in _abbrevs:
-        _KIND_DEGREES.setdefault(_abbrev, _degrees)
+        _KIND_DEGREES.setdefault(_abbrev, _kind_degrees)
 #: Degree modifications: name -> (operation, alteration in semitones).
 _MODIFICATIONS = {
     "add": ("add", 0),
@@ -81,15 +97,16 @@ _MODIFICATIONS = {
 }
 _ROOT = r"[A-G](?:#*|b*)(?![#b])"
 _SYMBOL = re.compile(
-    "(%s)(%s)(%s)(%s)$"
-    % (
+    "({})({})({})({})$".format(
         _ROOT,
         "|".join(re.escape(a) for a in _KIND_DEGREES),
-        r"(?:\(?(?:%s)[0-9]+\)?)*" % "|".join(re.escape(m) for m in _MODIFICATIONS),
+        r"(?:\(?(?:{})[0-9]+\)?)*".format("|".join(re.escape(m) for m in _MODIFICATIONS)),
         "|/" + _ROOT,
     )
 )
-_MODIFICATION = re.compile(r"\(?(%s)([0-9]+)\)?" % "|".join(re.escape(m) for m in _MODIFICATIONS))
+_MODIFICATION = re.compile(
+    r"\(?({})([0-9]+)\)?".format("|".join(re.escape(m) for m in _MODIFICATIONS))
+)
 _DEGREE = re.compile(r"(#*|b*)([0-9]+)$")
 _PITCH_CLASS = re.compile(r"([A-G])(#*|b*)$")
 
@@ -128,7 +145,8 @@ def _degrees(figure: str) -> tuple[int, dict[int, int]]:
         degrees[int(match.group(2))] = _alteration(match.group(1))
     while modifications:
         match = _MODIFICATION.match(modifications)
-        assert match is not None and match.end() > 0
+        assert match is not None
+        assert match.end() > 0
         operation, alter = _MODIFICATIONS[match.group(1)]
         degree = int(match.group(2))
         if operation == "add":

@@ -133,8 +133,9 @@ _CHORD_KIND_PITCHES = {
     "m7b5": (0, 3, 6, 10),
 }
 #: "No chord", then every (root, kind): note_seq's ``_CHORDS`` in its order.
-_CHORDS: tuple[tuple[int, str] | None, ...] = (None,) + tuple(
-    (root, kind) for root in range(12) for kind in _CHORD_KIND_PITCHES
+_CHORDS: tuple[tuple[int, str] | None, ...] = (
+    None,
+    *tuple((root, kind) for root in range(12) for kind in _CHORD_KIND_PITCHES),
 )
 #: note_seq's inference parameters (``infer_chords_for_sequence``'s defaults).
 _KEY_CHANGE_PROB = 0.001
@@ -203,14 +204,14 @@ def _hmm() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64
 def _pitch_vectors(notes: Sequence[Any], seconds_per_frame: float, total_time: float) -> Any:
     """[frames, 12] unit pitch-class profiles: each frame's pitched notes weighted by how long
     they sound in it (note_seq's ``sequence_note_pitch_vectors``)."""
-    num_frames = int(math.ceil(total_time / seconds_per_frame))
+    num_frames = math.ceil(total_time / seconds_per_frame)
     boundaries = seconds_per_frame * np.arange(1, num_frames)
     x = np.zeros([num_frames, 12])
     for note in notes:
         if note.is_drum or note.program in _UNPITCHED_PROGRAMS:
             continue
-        start_frame = bisect.bisect_right(boundaries, note.start_time)  # type: ignore[call-overload]
-        end_frame = bisect.bisect_left(boundaries, note.end_time)  # type: ignore[call-overload]
+        start_frame = bisect.bisect_right(boundaries, note.start_time)
+        end_frame = bisect.bisect_left(boundaries, note.end_time)
         pitch_class = note.pitch % 12
         if start_frame >= end_frame:
             x[start_frame, pitch_class] += note.end_time - note.start_time
@@ -269,7 +270,7 @@ def infer_chords(guitar: Any, bass: Any | None = None, bars: int = 2) -> list[st
             raise ValueError(f"note at a negative time: {note.start_time}-{note.end_time} s")
     seconds_per_chord = (BEATS_PER_BAR * STEPS_PER_QUARTER) / steps_per_second
     total_time = bars * bar_seconds(qpm)
-    num_frames = int(math.ceil(total_time / seconds_per_chord))
+    num_frames = math.ceil(total_time / seconds_per_chord)
     if num_frames == 0 or num_frames > _MAX_NUM_CHORDS:
         log.debug("chords.inference_failed", frames=num_frames)
         return chords

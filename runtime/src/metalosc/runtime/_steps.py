@@ -5,10 +5,11 @@ A MusicVAE decoder emits one one-hot event per 16th-note step; Magenta's data co
 NoteSequences, and :class:`~metalosc.runtime.InstrumentModel` then sets the band's program and
 channel and quantizes them. That module chain imports TensorFlow, and note_seq's package import
 alone costs seconds and ~130 MB per process, so :func:`sequences_from_samples` restates the
-conversion on the encoding the bundle's manifest records (:class:`~metalosc.protocol.MelodyEncoding`,
-:class:`~metalosc.protocol.DrumsEncoding`) and returns :class:`StepSequence`\\ s: frozen,
-NoteSequence-shaped records with the fields the runtime's measures, :func:`notes_from_sequence`
-and the training code read (a decoded phrase is never mutated). ``training/tests`` hold it equal
+conversion on the encoding the bundle's manifest records
+(:class:`~metalosc.protocol.MelodyEncoding`, :class:`~metalosc.protocol.DrumsEncoding`) and
+returns :class:`StepSequence`\\ s: frozen, NoteSequence-shaped records with the fields the
+runtime's measures, :func:`notes_from_sequence` and the training code read (a decoded phrase is
+never mutated). ``training/tests`` hold it equal
 to Magenta's converter plus ``InstrumentModel``'s post-processing on the same one-hot tensors.
 """
 

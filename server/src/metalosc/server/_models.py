@@ -58,9 +58,7 @@ def bundle_executors(settings: Settings) -> ExecutorSource:
                 log_format=settings.log_format,
                 log_level=settings.log_level,
             )
-        models = await trio.to_thread.run_sync(
-            load_models, settings.models, settings.model_backend
-        )
+        models = await trio.to_thread.run_sync(load_models, settings.models, settings.model_backend)
         analysis = model_analysis()
         return {i: ThreadExecutor(models[i], analysis) for i in INSTRUMENTS}
 

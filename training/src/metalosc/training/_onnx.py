@@ -55,7 +55,9 @@ DECODER_FILE = "decoder.onnx"
 ONNX_OPSET = 17
 
 
-def _sample_graph(tf: Any, decoder: Any, z: Any, temperature: Any, controls: Any, length: int) -> Any:
+def _sample_graph(
+    tf: Any, decoder: Any, z: Any, temperature: Any, controls: Any, length: int
+) -> Any:
     """``BaseLstmDecoder.sample`` with a run-time batch size and without control flow on
     constants (module docstring); returns the samples, ``[n, length, output_depth]``."""
     from magenta.contrib import seq2seq as contrib_seq2seq
@@ -212,7 +214,9 @@ def export_onnx_decoder(bundle_dir: Path, manifest: ModelManifest) -> OnnxDecode
         opset=ONNX_OPSET,
         custom_op_handlers={"StatelessMultinomial": (_multinomial, [])},
     )
-    _rename_io(model, {**{tf_name: name for name, tf_name in inputs.items()}, output: DECODER_OUTPUT})
+    _rename_io(
+        model, {**{tf_name: name for name, tf_name in inputs.items()}, output: DECODER_OUTPUT}
+    )
     spec = decoder_spec(manifest)
     target = bundle_dir / spec.file
     fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.file}.tmp-", dir=bundle_dir)
@@ -269,6 +273,8 @@ def add_onnx_decoder(bundle_dir: Path) -> ModelManifest:
     manifest = load_manifest(bundle_dir)
     check_model_bundle(bundle_dir, manifest.model_copy(update={"decoder": None}))
     spec = export_onnx_decoder(bundle_dir, manifest)
-    updated = manifest.model_copy(update={"schema_version": MANIFEST_SCHEMA_VERSION, "decoder": spec})
+    updated = manifest.model_copy(
+        update={"schema_version": MANIFEST_SCHEMA_VERSION, "decoder": spec}
+    )
     write_manifest(bundle_dir, ModelManifest.model_validate(updated.model_dump()))
     return updated
