@@ -116,3 +116,30 @@ async def test_a_bundle_without_a_decoder_is_served_through_tensorflow(
         assert executor.info.instrument == "drums"
     finally:
         executor.close()
+
+
+def test_a_bundle_needing_tensorflow_is_refused_where_it_is_not_installed(
+    tiny_bundle_paths: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A serving-only environment has no TensorFlow: a bundle without an ONNX decoder (or the
+    ``tf`` backend) is refused before any worker starts, naming the bundle's manifest."""
+    import json
+
+    from metalosc.protocol import ModelBundleError
+    from metalosc.server import _worker, bundle_factories
+
+    for instrument, bundle in tiny_bundle_paths.items():
+        shutil.copytree(bundle, tmp_path / instrument)
+    monkeypatch.setattr(_worker, "_tensorflow_installed", lambda: False)
+    assert set(bundle_factories(tmp_path)) == {"guitar", "bass", "drums"}
+    with pytest.raises(ModelBundleError, match="needs TensorFlow") as caught:
+        bundle_factories(tmp_path, "tf")
+    assert caught.value.path == tmp_path / "guitar" / "manifest.json"
+    manifest = tmp_path / "bass" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["schema_version"] = 1
+    del data["decoder"]
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ModelBundleError, match="install metalosc-server\\[tf\\]") as caught:
+        bundle_factories(tmp_path)
+    assert caught.value.path == manifest

@@ -58,6 +58,8 @@ def bundle_executors(settings: Settings) -> ExecutorSource:
                 log_format=settings.log_format,
                 log_level=settings.log_level,
             )
+        # the workers' checks first (a broken bundle, TensorFlow needed but not installed)
+        bundle_factories(settings.models, settings.model_backend)
         models = await trio.to_thread.run_sync(load_models, settings.models, settings.model_backend)
         analysis = model_analysis()
         return {i: ThreadExecutor(models[i], analysis) for i in INSTRUMENTS}

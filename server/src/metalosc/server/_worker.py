@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import importlib.util
 import multiprocessing
 import os
 import pickle
@@ -402,6 +403,12 @@ async def start_process_executors(
     return {i: executors[i] for i in factories}
 
 
+def _tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here (a serving-only environment has none); looks
+    without importing it."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def bundle_factories(models_dir: Path, backend: Backend = "auto") -> dict[Instrument, ModelFactory]:
     """The production factories for ``models_dir/{guitar,bass,drums}`` on ``backend``.
 
@@ -419,5 +426,12 @@ def bundle_factories(models_dir: Path, backend: Backend = "auto") -> dict[Instru
                 bundle_dir / MANIFEST_FILE,
                 "lists no ONNX decoder (re-export it: metalosc-train onnx; or serve with "
                 "model_backend = 'tf')",
+            )
+        if (backend == "tf" or manifest.decoder is None) and not _tensorflow_installed():
+            raise ModelBundleError(
+                bundle_dir / MANIFEST_FILE,
+                "needs TensorFlow (no ONNX decoder, or model_backend = 'tf'), which this "
+                "serving environment lacks: re-export the bundle (metalosc-train onnx) or "
+                "install metalosc-server[tf]",
             )
     return {i: BundleModelFactory(models_dir / i, backend=backend) for i in INSTRUMENTS}
