@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 from metalosc.protocol import (
     INSTRUMENTS,
@@ -151,6 +152,9 @@ def test_export_writes_the_decoder_and_lists_it(tiny_bundles: dict[Instrument, P
         )
         assert manifest.decoder.output.shape[0] == "n"
         assert isinstance(load_instrument_model(bundle), OnnxInstrumentModel)
+        # the first layer's product is factored: z's part is computed once, before the loop
+        graph = onnx.load(str(bundle / manifest.decoder.file)).graph
+        assert "factored_first_layer/z_product" in {o for n in graph.node for o in n.output}
 
 
 def _as_version_1(bundle: Path) -> None:
