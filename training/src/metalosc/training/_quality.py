@@ -19,8 +19,8 @@ Everything numpy draws (latents, the tension grid, random chords and pitches) co
 seed, and the models' graphs are seeded too; but Magenta samples notes with tfp inside a TF
 while-loop whose stateful random ops are not repeatable run to run, so at temperature 1 the
 numbers move by sampling noise from run to run (even near-greedy temperatures tie on the
-nearly flat logits of an untrained model). Exact repeats need seeded, stateless sampling in
-``ModelSession``.
+nearly flat logits of an untrained model). With ``backend="onnx"`` (the bundles' ONNX decoders)
+ONNX Runtime's sampling is seeded too, and a run repeats exactly.
 """
 
 from __future__ import annotations
@@ -48,18 +48,14 @@ log = structlog.get_logger(__name__)
 
 
 def seed_sampling(models: Mapping[Instrument, Any], seed: int) -> None:
-    """Seeds the models' sampling. TF: TensorFlow derives a fixed seed for every random op built
+    """Seeds the TF models' graphs: TensorFlow derives a fixed seed for every random op built
     after the graph gets one, and :class:`InstrumentModel` builds most decode ops lazily (per
-    batch size); this removes the seed lottery, not all variation: tfp's sampling inside
-    Magenta's decode loop still depends on thread timing (module docstring). ONNX: ONNX Runtime's
-    global seed, which its sampling ops draw from. Call right after loading."""
+    batch size). Call right after loading. This removes the seed lottery, not all variation:
+    tfp's sampling inside Magenta's decode loop still depends on thread timing (module
+    docstring). ONNX models are seeded before loading instead (:func:`run_quality`)."""
     for model in models.values():
         if isinstance(model, InstrumentModel):
             model.session.graph.seed = seed
-        else:
-            import onnxruntime
-
-            onnxruntime.set_seed(seed)
 
 
 @contextlib.contextmanager
@@ -101,6 +97,12 @@ def run_quality(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     with _timed(seconds, "load"):
+        if backend == "onnx":
+            import onnxruntime
+
+            # ONNX Runtime seeds each sampling op from its global seed when the session is
+            # created: the decodes are then the same run after run (one thread each).
+            onnxruntime.set_seed(seed)
         models = load_bundles(Path(bundles_dir), backend)
     try:
         seed_sampling(models, seed)
