@@ -226,21 +226,40 @@ def _pitch_vectors(notes: Sequence[Any], seconds_per_frame: float, total_time: f
     return x
 
 
+_scratch = threading.local()
+
+
+@functools.cache
+def _transition_by_target() -> NDArray[np.float64]:
+    """The transition log-likelihood transposed, [to, from], contiguous: each Viterbi step then
+    reduces along rows, the fast direction (the sums and the first-maximum choice are the same
+    as note_seq's column-wise ones: addition commutes, ties break on the lowest index)."""
+    transposed = np.ascontiguousarray(_hmm()[1].T)
+    transposed.flags.writeable = False
+    return transposed
+
+
 def _viterbi(frame_loglik: NDArray[np.float64]) -> list[int]:
     """The most likely chord index per frame under the key-chord HMM (note_seq's
     ``_key_chord_viterbi``, keys uniform at the start)."""
-    key_chord_loglik, transition_loglik, _ = _hmm()
+    key_chord_loglik, _, _ = _hmm()
+    transition = _transition_by_target()
     num_frames, num_chords = frame_loglik.shape
-    num_key_chords = len(transition_loglik)
+    num_key_chords = len(transition)
     loglik = np.zeros([num_frames, num_key_chords])
     path = np.zeros([num_frames, num_key_chords], dtype=np.int32)
     keys = np.repeat(np.arange(12), num_chords)
     chords = np.tile(np.arange(num_chords), 12)
     loglik[0] = -np.log(12) + key_chord_loglik[keys, chords] + frame_loglik[0, chords]
+    rows = np.arange(num_key_chords)
+    # One [1164, 1164] buffer per thread, reused: allocating it per call costs page faults.
+    mat = getattr(_scratch, "mat", None)
+    if mat is None:
+        mat = _scratch.mat = np.empty_like(transition)
     for frame in range(1, num_frames):
-        mat = loglik[frame - 1][:, np.newaxis] + transition_loglik
-        path[frame, :] = mat.argmax(axis=0)
-        loglik[frame, :] = mat.max(axis=0) + np.tile(frame_loglik[frame], 12)
+        np.add(transition, loglik[frame - 1], out=mat)
+        path[frame, :] = mat.argmax(axis=1)
+        loglik[frame, :] = mat[rows, path[frame, :]] + np.tile(frame_loglik[frame], 12)
     best = [int(np.argmax(loglik[-1]))]
     for frame in range(num_frames, 1, -1):
         best.append(int(path[frame - 1, best[-1]]))
