@@ -90,7 +90,7 @@ async def main(args: argparse.Namespace) -> None:
         underruns = {i: b.underruns for i, b in server.conductor.buffers.items()}
         print(
             f"late sends {late}, underruns {underruns}, silent phrases "
-            f"{server.metrics['silent_phrases']}"
+            f"{server.metrics['silent_bars']}"
         )
         ok = late == 0 and not any(underruns.values()) and min(leads, default=0) > 0
         print("PASS" if ok else "FAIL")

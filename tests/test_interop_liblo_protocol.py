@@ -246,9 +246,11 @@ def test_oscdump_prints_our_messages(oscdump: OscDump) -> None:
                 bass_muted=True,
                 drums_muted=False,
                 scene="boss",
+                key="E",
+                transition="phrase",
             ),
-            "ifffiiis",
-            [1, 0.5, 120.0, 1.0, 0, 1, 0, "boss"],
+            "ifffiiisss",
+            [1, 0.5, 120.0, 1.0, 0, 1, 0, "boss", "E", "phrase"],
         ),
         (
             Pong(args=(7, 0.1, "hi"), server_time=1_893_456_000.125),

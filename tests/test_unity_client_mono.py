@@ -257,6 +257,8 @@ async def test_probe_decodes_python_peer_events_and_timetags(
         bass_muted=True,
         drums_muted=False,
         scene="boss-1",
+        key="E",
+        transition="phrase",
     )
     error = Error(refused_address="/metal/tempo", reason="bpm 500.0 out of range (40..320)")
     result: dict[str, subprocess.CompletedProcess[bytes]] = {}
@@ -446,6 +448,7 @@ class StandInModel:
         self.instrument = instrument
         self.z_size = 4
         self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
+        self.fill_vector = np.zeros(4)
 
     def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, self.z_size))
@@ -536,8 +539,16 @@ def check_daemon_session(events: list[dict[str, Any]], lookahead: float, bpm: fl
 async def test_probe_plays_along_with_the_daemon(csharp: CSharpBuild) -> None:
     from metalosc.server import PhraseAnalysis, Settings, ThreadExecutor
 
+    # The stand-in guitar already lies in E minor (moved by 0); unvoiced, every note the client
+    # receives is one the stand-in decoded, so each can be checked exactly.
     settings = Settings(
-        port=0, bpm=DAEMON_BPM, lookahead=DAEMON_LOOKAHEAD, seed=0, buffer_depth=4, batch_size=4
+        port=0,
+        bpm=DAEMON_BPM,
+        lookahead=DAEMON_LOOKAHEAD,
+        seed=0,
+        buffer_depth=4,
+        batch_size=4,
+        power_chords=False,
     )
     analysis = PhraseAnalysis(
         intensity=lambda seq, instrument: float(len(seq.notes)),

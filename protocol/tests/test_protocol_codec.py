@@ -8,6 +8,7 @@ Floats sent as OSC `f` are drawn as 32-bit floats so that round trips compare ex
 from __future__ import annotations
 
 import struct
+import typing
 from fractions import Fraction
 
 import pytest
@@ -20,7 +21,10 @@ from metalosc.protocol import (
     Beat,
     Bundle,
     Error,
+    Fill,
     Interpolate,
+    Key,
+    KeyName,
     Message,
     MessageBase,
     Mute,
@@ -31,6 +35,8 @@ from metalosc.protocol import (
     Pong,
     ProtocolError,
     SceneSave,
+    SectionRequest,
+    SectionStarted,
     State,
     StateRequest,
     Stop,
@@ -38,6 +44,8 @@ from metalosc.protocol import (
     Temperature,
     Tempo,
     Tension,
+    Transition,
+    TransitionDefault,
     Unsubscribe,
     decode,
     decode_outgoing,
@@ -76,6 +84,9 @@ ping_args = st.tuples() | st.lists(
     max_size=6,
 ).map(tuple)
 
+transitions = st.sampled_from(typing.get_args(Transition))
+keys = st.sampled_from(typing.get_args(KeyName))
+
 INCOMING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
     Subscribe: st.builds(
         Subscribe,
@@ -83,7 +94,7 @@ INCOMING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
         mode=st.sampled_from(["bundle", "immediate"]),
     ),
     Unsubscribe: st.just(Unsubscribe()),
-    Tension: st.builds(Tension, value=f32(0.0, 1.0)),
+    Tension: st.builds(Tension, value=f32(0.0, 1.0), transition=st.none() | transitions),
     Tempo: st.builds(Tempo, bpm=f32(40.0, 320.0)),
     Interpolate: st.builds(
         Interpolate, scene=scene_names, bars=st.integers(1, 32).map(lambda n: 2 * n)
@@ -92,7 +103,13 @@ INCOMING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
     Play: st.just(Play()),
     Stop: st.just(Stop()),
     Mute: st.builds(Mute, instrument=instruments, muted=st.booleans()),
-    Temperature: st.builds(Temperature, value=f32(0.05000000074505806, 2.0)),
+    Temperature: st.builds(
+        Temperature, value=f32(0.05000000074505806, 2.0), transition=st.none() | transitions
+    ),
+    TransitionDefault: st.builds(TransitionDefault, when=transitions),
+    Key: st.builds(Key, key=keys),
+    Fill: st.just(Fill()),
+    SectionRequest: st.builds(SectionRequest, label=st.just("") | scene_names),
     Ping: st.builds(Ping, args=ping_args),
     StateRequest: st.just(StateRequest()),
 }
@@ -123,6 +140,15 @@ OUTGOING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
         bass_muted=st.booleans(),
         drums_muted=st.booleans(),
         scene=st.just("") | scene_names,
+        key=keys,
+        transition=transitions,
+    ),
+    SectionStarted: st.builds(
+        SectionStarted,
+        index=st.integers(0, 2**31 - 1),
+        label=st.just("") | scene_names,
+        key=keys,
+        tension=f32(0.0, 1.0),
     ),
     Error: st.builds(Error, refused_address=osc_text, reason=osc_text),
 }
@@ -190,6 +216,8 @@ def test_state_address_decodes_by_direction() -> None:
         bass_muted=True,
         drums_muted=False,
         scene="boss",
+        key="E",
+        transition="phrase",
     )
     assert decode(encode(StateRequest())) == StateRequest()
     assert decode_outgoing(encode(state)) == state

@@ -71,6 +71,8 @@ SEED_MESSAGES: list[Message] = [
         bass_muted=True,
         drums_muted=False,
         scene="boss",
+        key="E",
+        transition="phrase",
     ),
     Error(refused_address="/metal/x", reason="unknown address"),
 ]

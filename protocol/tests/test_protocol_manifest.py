@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pytest
 from metalosc.protocol import (
     ATTRIBUTES_FILE,
+    FILL_ATTRIBUTE,
     MANIFEST_FILE,
     ModelBundleError,
     ModelManifest,
@@ -203,6 +204,9 @@ def test_pickled_attributes_are_refused(bundle: Path) -> None:
         ({"tension": np.zeros((2, Z))}, "to match z_size"),
         ({"tension": np.arange(Z)}, "expected float"),
         ({"tension": np.full(Z, np.nan)}, "non-finite"),
+        ({"tension": np.zeros(Z), FILL_ATTRIBUTE: np.zeros(Z + 1)}, "'fill' is float64 (9,)"),
+        ({"tension": np.zeros(Z), FILL_ATTRIBUTE: np.arange(Z)}, "expected float"),
+        ({"tension": np.zeros(Z), FILL_ATTRIBUTE: np.full(Z, np.inf)}, "'fill' has non-finite"),
     ],
 )
 def test_bad_attribute_arrays(
@@ -210,6 +214,18 @@ def test_bad_attribute_arrays(
 ) -> None:
     np.savez(bundle / ATTRIBUTES_FILE, **arrays)
     expect_error(bundle, bundle / ATTRIBUTES_FILE, reason)
+
+
+def test_fill_and_other_extra_attributes_are_optional(bundle: Path) -> None:
+    """A bundle without a fill vector is valid; with one (or any other key), too."""
+    tension = np.linspace(-1, 1, Z).astype(np.float32)
+    check_model_bundle(bundle, load_manifest(bundle))
+    np.savez(
+        bundle / ATTRIBUTES_FILE,
+        tension=tension,
+        **{FILL_ATTRIBUTE: np.ones(Z, np.float32), "anything": np.zeros((3, 3), np.int8)},
+    )
+    check_model_bundle(bundle, load_manifest(bundle))
 
 
 def test_manifest_values_are_validated_in_python() -> None:

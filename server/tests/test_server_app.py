@@ -17,10 +17,13 @@ import pytest
 import trio
 from metalosc.protocol import (
     INSTRUMENTS,
+    KEY_PITCH_CLASSES,
     Beat,
     Bundle,
     Error,
+    Fill,
     Interpolate,
+    Key,
     ModelBundleError,
     Note,
     PhraseStarted,
@@ -28,6 +31,7 @@ from metalosc.protocol import (
     Play,
     Pong,
     SceneSave,
+    SectionStarted,
     State,
     Stop,
     Subscribe,
@@ -35,7 +39,7 @@ from metalosc.protocol import (
     decode_packet,
     encode,
 )
-from metalosc.runtime import TENSION_PUSH
+from metalosc.runtime import TENSION_PUSH, diatonic_share, estimate_tonic
 from metalosc.server import RunningServer, Settings, reload_models
 from metalosc.server.testing import FakeModelSource, UdpClient, open_server, slots_heard
 from structlog.testing import capture_logs
@@ -304,3 +308,64 @@ async def test_an_immediate_subscriber_gets_each_cue_when_it_is_due(
                     sounds = server.clock.beat_unix(message.bar * 4 + message.beat)
                     assert arrived >= sounds - 0.005  # not ahead of time, unlike bundle mode
     assert server.subscriptions.active("bundle") == []
+
+
+async def test_a_fill_request_over_the_wire_fills_the_next_phrase(
+    start_server: ServerStarter,
+) -> None:
+    """``/metal/fill``, a stinger: the next phrase's drums are a fill, decoded from the groove's
+    latent moved along the fill vector (the fake drums' fill direction makes them denser). In
+    16-bar sections asked for just after a section starts, no section turnaround is near."""
+    async with start_server(section_bars=16) as server, open_client(server) as client:
+        await client.send(Subscribe())
+        await client.expect_state(playing=True)
+        with trio.fail_after(20):
+            while True:
+                _, packet = await client.receive()
+                if isinstance(packet, Bundle) and any(
+                    isinstance(m, SectionStarted) for m in packet.messages
+                ):
+                    break
+        await client.send(Fill())
+        heard = await client.slots(4)
+    drums = [s.notes["drums"] for s in heard]
+    groove = min(drums)
+    # one of the next two phrases (the one in flight may still be the groove) fills, and then
+    # the groove comes back
+    assert max(drums[:2]) > groove
+    assert drums[-1] == groove
+
+
+async def test_a_key_change_over_the_wire_lands_on_the_next_section(
+    server: RunningServer, client: UdpClient
+) -> None:
+    """``/metal/key D``: the music stays in E until a section starts, then the section event
+    says D and the guitar and bass notes of that section are centred on D."""
+    await client.send(Subscribe())
+    await client.expect_state(playing=True)
+    await client.send(Key(key="D"))
+    await client.expect_state(key="D")
+    bundles: list[Bundle] = []
+    with trio.fail_after(20):
+        started = None
+        while started is None:
+            _, packet = await client.receive()
+            if isinstance(packet, Bundle):
+                bundles.append(packet)
+                started = next((m for m in packet.messages if isinstance(m, SectionStarted)), None)
+    assert started.key == "D"
+    first_beat = next(m for m in bundles[-1].messages if isinstance(m, Beat))
+    start = first_beat.bar * 4
+    notes: list[Note] = []
+    with trio.fail_after(20):
+        while not notes or max(n.beat for n in notes) < start + 8:
+            _, packet = await client.receive()
+            if isinstance(packet, Bundle):
+                notes += [
+                    m
+                    for m in packet.messages
+                    if isinstance(m, Note) and m.instrument != "drums" and m.beat >= start
+                ]
+    pitches = [(n.pitch, n.duration_s) for n in notes]
+    assert estimate_tonic(pitches) == KEY_PITCH_CLASSES["D"]
+    assert diatonic_share(pitches, KEY_PITCH_CLASSES["D"]) > 0.9

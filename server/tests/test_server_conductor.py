@@ -87,6 +87,7 @@ def test_conductor_follows_tension(make_phrase: PhraseMaker) -> None:
     conductor.controls.tension = 0.0
     calm = conductor.next_phrases(0)
     conductor.controls.tension = 1.0
+    conductor.change("phrase")  # what the controller does with a tension message
     intense = conductor.next_phrases(1)
     assert calm is not None
     assert intense is not None

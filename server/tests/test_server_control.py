@@ -21,9 +21,11 @@ from metalosc.protocol import (
     Interpolate,
     Message,
     Mute,
+    PhraseStarted,
     Ping,
     Pong,
     SceneSave,
+    SectionStarted,
     State,
     StateRequest,
     Stop,
@@ -46,6 +48,7 @@ from metalosc.server import (
     Outbox,
     PeerRateLimiter,
     PhraseBuffer,
+    SectionOrder,
     Subscriptions,
     Transport,
 )
@@ -124,8 +127,9 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
         def poke(self) -> None:
             tension_pokes.append(controls.tension)
 
-        def decode_soon(self, interpolation: Interpolation) -> None:
-            interpolations.append(interpolation)
+        def decode_soon(self, order: Interpolation | SectionOrder) -> None:
+            if isinstance(order, Interpolation):  # section orders ride along; not asserted here
+                interpolations.append(order)
 
     controller = Controller(
         controls=controls,
@@ -380,3 +384,52 @@ async def test_tempo_change_keeps_the_beats_already_sent_and_respaces_after_the_
         list(expected.values()), abs=1e-6
     )
     assert list(times) == list(expected)  # and no beat past start + 6.0 + lookahead
+
+
+async def test_a_next_bar_tension_jump_is_heard_within_one_bar(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    """ "The enemy appears": with ``transition bar`` the phrase in flight is cut at the next bar
+    line the look-ahead still allows, so the new tension sounds less than a bar (plus the
+    look-ahead) after the message, wherever in the phrase it arrives."""
+    bar_s = 4 * 60.0 / 120.0
+    await rig.send(Subscribe(port=9100))
+    await rig.send(Tension(value=0.1))
+    await trio.sleep(9.3)  # inside a phrase's first bar (phrases start every 4 s from 0.2 s)
+    for at in (0.0, 1.1, 2.6, 3.7):  # then at other points of a phrase
+        await trio.sleep(at)
+        await rig.send(Tension(value=0.1, transition="bar"))
+        await trio.sleep(5.0)
+        sent = trio.current_time()
+        since = len(rig.sent)
+        await rig.send(Tension(value=0.9, transition="bar"))
+        await trio.sleep(4.0)
+        first = next(
+            bundle
+            for bundle in rig.bundles(("127.0.0.1", 9100), since=since)
+            if any(isinstance(m, PhraseStarted) and m.tension > 0.85 for m in bundle.messages)
+        )
+        assert first.timetag is not None
+        heard_after = first.timetag - rig.controller.clock.to_unix(sent)
+        assert 0 < heard_after <= bar_s + rig.player.lookahead
+        # the cut lands on a bar line, and a section starts there
+        assert any(isinstance(m, SectionStarted) for m in first.messages)
+        beats = [m for m in first.messages if isinstance(m, Beat)]
+        assert beats
+        assert beats[0].beat == 0
+
+
+async def test_sections_are_announced_on_their_first_beat(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    await rig.send(Subscribe(port=9100))
+    await trio.sleep(4 * 8 * 60.0 / 120.0 * 2)  # two 8-bar sections at 120 BPM
+    announced = [
+        (m, next(b for b in bundle.messages if isinstance(b, Beat)))
+        for bundle in rig.bundles(("127.0.0.1", 9100))
+        for m in bundle.messages
+        if isinstance(m, SectionStarted)
+    ]
+    assert [(s.index, beat.bar, beat.beat) for s, beat in announced[:2]] == [(0, 0, 0), (1, 8, 0)]
+    assert all(s.key == "E" for s, _ in announced)
+    assert announced[0][0].tension == pytest.approx(0.5)

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import trio
 import trio.testing
-from metalosc.protocol import INSTRUMENTS, Beat, Message, Note, PhraseStarted
+from metalosc.protocol import INSTRUMENTS, Beat, Instrument, Message, Note, PhraseStarted
 from metalosc.runtime import Phrase, PhraseNote
 from metalosc.server import (
+    BarPlan,
     BeatClock,
     Conductor,
     Controls,
     Metrics,
     PhraseBuffer,
-    PhraseSet,
     Transport,
     cue_messages,
     cues_for,
@@ -29,13 +29,14 @@ from metalosc.server import (
 PhraseMaker = Callable[..., Phrase]
 
 
-def _phrase_set(make_phrase: PhraseMaker) -> PhraseSet:
-    return PhraseSet(0, {i: make_phrase(i, 2) for i in INSTRUMENTS}, 0.5)
+def _plan(phrases: dict[Instrument, Phrase], bar: int, half: int, tension: float) -> BarPlan:
+    return BarPlan(bar, phrases, half, tension, phrase_start=half == 0)
 
 
 def test_cues_group_everything_sounding_together(make_phrase: PhraseMaker) -> None:
-    cues = cues_for(_phrase_set(make_phrase), first_beat=8)
-    assert [c.beat for c in cues] == [8.0, 8.5, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    phrases = {i: make_phrase(i, 2) for i in INSTRUMENTS}  # notes at beats 0 and 0.5
+    cues = cues_for(_plan(phrases, bar=2, half=0, tension=0.5), bar=2)
+    assert [c.beat for c in cues] == [8.0, 8.5, 9.0, 10.0, 11.0]
     first = cues[0]
     assert first.beat_marker
     assert len(first.phrase_starts) == 3
@@ -43,17 +44,21 @@ def test_cues_group_everything_sounding_together(make_phrase: PhraseMaker) -> No
     assert cues[1].notes
     assert not cues[1].beat_marker
     assert all(not c.notes for c in cues[2:])
+    # the phrase's second bar: no phrase start, none of the first bar's notes
+    second = cues_for(_plan(phrases, bar=3, half=1, tension=0.5), bar=3)
+    assert [c.beat for c in second] == [12.0, 13.0, 14.0, 15.0]
+    assert all(not c.notes and not c.phrase_starts for c in second)
 
 
 def test_nothing_decoded_still_keeps_the_beat() -> None:
-    cues = cues_for(None, first_beat=0)
-    assert [c.beat for c in cues] == [float(b) for b in range(8)]
+    cues = cues_for(None, bar=0)
+    assert [c.beat for c in cues] == [float(b) for b in range(4)]
     assert all(c.beat_marker and not c.notes for c in cues)
 
 
 def test_render_converts_beats_to_seconds_at_send_time() -> None:
     phrase = Phrase("guitar", np.zeros(4), (PhraseNote(45, 90, 1.0, 3.0),), 1.0)
-    cue = cues_for(PhraseSet(0, {"guitar": phrase}, 0.25), first_beat=0)[1]
+    cue = cues_for(_plan({"guitar": phrase}, bar=0, half=0, tension=0.25), bar=0)[1]
     clock = BeatClock(0.0, 120.0)
     muted = dict.fromkeys(INSTRUMENTS, False)
     messages = cue_messages(cue, clock, muted)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from metalosc.protocol import Instrument, ModelBundleError
+from metalosc.protocol import FILL_ATTRIBUTE, Instrument, ModelBundleError
 from metalosc.runtime import InstrumentModel, build_config
 from metalosc.training._synthetic import instrument_part, synthetic_song
 
@@ -28,6 +28,10 @@ def test_load_exposes_manifest_and_tension(models: dict[str, InstrumentModel]) -
         assert model.z_size == 8
         assert model.tension_vector.shape == (8,)
         assert np.all(np.isfinite(model.tension_vector))
+        # The tiny bundles have no fill vector (no labelled drums): zeros, no push.
+        assert FILL_ATTRIBUTE not in model.attributes
+        np.testing.assert_array_equal(model.fill_vector, np.zeros(8, np.float32))
+        assert model.fill_vector.dtype == np.float32
     assert models["bass"].chord_conditioned
     assert not models["guitar"].chord_conditioned
 

@@ -115,6 +115,8 @@ def test_ort_and_tf_decode_the_same_notes_at_the_greedy_temperature(
         assert [notes_from_sequence(s) for s in ours] == [notes_from_sequence(s) for s in theirs]
         if instrument == "guitar":
             assert [infer_chords(s) for s in ours] == [infer_chords(s) for s in theirs]
+        np.testing.assert_array_equal(onnx_model.fill_vector, tf_model.fill_vector)
+        np.testing.assert_array_equal(onnx_model.tension_vector, tf_model.tension_vector)
     finally:
         onnx_model.close()
         tf_model.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from metalosc.training._cli import build_parser, main
 
-COMMANDS = ("split", "convert", "train", "evaluate", "export", "generate", "all")
+COMMANDS = ("split", "convert", "train", "evaluate", "export", "attributes", "generate", "all")
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -50,6 +50,14 @@ DECODER_OUTPUT = "samples"
 """Decoder output: ``[n, steps, output_depth]`` float32, one one-hot event per step."""
 TENSION_ATTRIBUTE = "tension"
 """Key in attributes.npz of the tension vector: [z_size] float, calm -> intense direction."""
+FILL_ATTRIBUTE = "fill"
+"""Key in attributes.npz of the drums' fill vector: [z_size] float, beat -> fill direction (mean
+posterior z of drum fills minus that of beats, the MusicVAE paper's attribute vectors). Optional:
+only drums bundles computed from fill-labelled data carry it; readers take a missing one as zeros
+(no push)."""
+_OPTIONAL_ATTRIBUTES = (FILL_ATTRIBUTE,)
+"""Keys in attributes.npz that a bundle may lack but that are validated when present. Any other
+key beyond `tension` is carried along unchecked."""
 
 _SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 
@@ -276,6 +284,16 @@ def _check_checkpoint(bundle_dir: Path, checkpoint: str) -> None:
             _check_readable(prefix.with_name(name), "checkpoint data shard")
 
 
+def _check_vector(path: Path, key: str, vector: np.ndarray[Any, Any], z_size: int) -> None:
+    if vector.shape != (z_size,) or not np.issubdtype(vector.dtype, np.floating):
+        raise ModelBundleError(
+            path,
+            f"'{key}' is {vector.dtype} {vector.shape}, expected float ({z_size},) to match z_size",
+        )
+    if not np.all(np.isfinite(vector)):
+        raise ModelBundleError(path, f"'{key}' has non-finite values")
+
+
 def _check_attributes(path: Path, z_size: int) -> None:
     if not path.is_file():
         raise ModelBundleError(path, "missing")
@@ -283,25 +301,21 @@ def _check_attributes(path: Path, z_size: int) -> None:
         with np.load(path, allow_pickle=False) as archive:
             if TENSION_ATTRIBUTE not in archive.files:
                 raise ModelBundleError(path, f"no '{TENSION_ATTRIBUTE}' array")
-            tension = archive[TENSION_ATTRIBUTE]
+            keys = [TENSION_ATTRIBUTE, *(k for k in _OPTIONAL_ATTRIBUTES if k in archive.files)]
+            vectors = {key: archive[key] for key in keys}
     except ModelBundleError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise ModelBundleError(path, f"unreadable: {e}") from None
-    if tension.shape != (z_size,) or not np.issubdtype(tension.dtype, np.floating):
-        raise ModelBundleError(
-            path,
-            f"'{TENSION_ATTRIBUTE}' is {tension.dtype} {tension.shape}, "
-            f"expected float ({z_size},) to match z_size",
-        )
-    if not np.all(np.isfinite(tension)):
-        raise ModelBundleError(path, f"'{TENSION_ATTRIBUTE}' has non-finite values")
+    for key, vector in vectors.items():
+        _check_vector(path, key, vector, z_size)
 
 
 def check_model_bundle(bundle_dir: Path, manifest: ModelManifest) -> None:
     """Checks that the files `manifest` names exist and are readable: the checkpoint's `.index`
     and every `.data-NNNNN-of-NNNNN` shard, attributes.npz with a finite `tension` vector of
-    length `z_size`, and the ONNX decoder file when there is one. Raises ModelBundleError naming
+    length `z_size` (and, when present, a finite `fill` vector of that length; other keys are
+    not checked), and the ONNX decoder file when there is one. Raises ModelBundleError naming
     the missing or broken file."""
     bundle_dir = Path(bundle_dir)
     _check_checkpoint(bundle_dir, manifest.checkpoint)

@@ -13,6 +13,8 @@ fails where it is built rather than on the wire.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, ClassVar, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -25,6 +27,30 @@ Direction = Literal["in", "out"]
 
 OscTag = Literal["i", "f", "d", "s"]
 """The OSC type tags MetalOSC itself sends."""
+
+Transition = Literal["phrase", "bar", "section"]
+"""Where a change lands, like Wwise's "next bar / next cue": at the next 2-bar phrase, at the next
+bar line (the phrase in flight is cut after its first bar), or at the next section."""
+
+KeyName = Literal[
+    "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B"
+]  # fmt: skip
+"""A tonal centre, spelled with a sharp or a flat; the key is its natural minor (E = E minor)."""
+KEY_PITCH_CLASSES: Mapping[KeyName, int] = MappingProxyType(
+    {
+        "C": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F": 5, "F#": 6, "Gb": 6,
+        "G": 7, "G#": 8, "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11,
+    }
+)  # fmt: skip
+"""The pitch class (0 = C) of every key spelling."""
+KEY_NAMES: tuple[KeyName, ...] = (
+    "C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"
+)  # fmt: skip
+"""The spelling the server reports for each pitch class: the way Metal charts spell keys."""
+
+LABEL_MAX = 32
+SectionLabel = Annotated[str, StringConstraints(max_length=LABEL_MAX, pattern=r"^[A-Za-z0-9_-]*$")]
+"""A section's label for the game ("verse", "boss", …), "" when the daemon names it."""
 
 SCENE_NAME_MAX = 32
 _SCENE_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -106,12 +132,16 @@ class Unsubscribe(MessageBase):
 
 
 class Tension(MessageBase):
-    """Musical intensity: 0 calm, 1 the most intense phrases the models know."""
+    """Musical intensity: 0 calm, 1 the most intense phrases the models know. A change lands at
+    the next `transition` boundary (default: the daemon's), where a new section starts."""
 
     address: ClassVar[str] = "/metal/tension"
     direction: ClassVar[Direction] = "in"
 
     value: float = Field(ge=0.0, le=1.0, description="intensity")
+    transition: Transition | None = Field(
+        default=None, description="where the change lands; default: /metal/transition's"
+    )
 
 
 class Tempo(MessageBase):
@@ -167,12 +197,51 @@ class Mute(MessageBase):
 
 
 class Temperature(MessageBase):
-    """Sampling temperature of the models: low is safe and repetitive, high is wild."""
+    """Sampling temperature of the models: low is safe and repetitive, high is wild. A change
+    lands at the next `transition` boundary, like a tension change."""
 
     address: ClassVar[str] = "/metal/temperature"
     direction: ClassVar[Direction] = "in"
 
     value: float = Field(ge=0.05, le=2.0, description="temperature")
+    transition: Transition | None = Field(
+        default=None, description="where the change lands; default: /metal/transition's"
+    )
+
+
+class TransitionDefault(MessageBase):
+    """Where tension and temperature changes land unless a message says otherwise."""
+
+    address: ClassVar[str] = "/metal/transition"
+    direction: ClassVar[Direction] = "in"
+
+    when: Transition = Field(description="phrase, bar or section")
+
+
+class Key(MessageBase):
+    """The session's tonal centre from the next section on; every guitar phrase (and the bass
+    decoded on its chords) is moved into its natural minor scale."""
+
+    address: ClassVar[str] = "/metal/key"
+    direction: ClassVar[Direction] = "in"
+
+    key: KeyName = Field(description="tonal centre")
+
+
+class Fill(MessageBase):
+    """A drum fill at the next phrase: a stinger the game cues."""
+
+    address: ClassVar[str] = "/metal/fill"
+    direction: ClassVar[Direction] = "in"
+
+
+class SectionRequest(MessageBase):
+    """Start a new section at the next phrase ("the boss appears"), optionally labelled."""
+
+    address: ClassVar[str] = "/metal/section"
+    direction: ClassVar[Direction] = "in"
+
+    label: SectionLabel = Field(default="", description="label for the section event")
 
 
 class Ping(MessageBase):
@@ -257,6 +326,20 @@ class State(MessageBase):
     bass_muted: bool = Field(description="bass muted")
     drums_muted: bool = Field(description="drums muted")
     scene: OptionalSceneName = Field(description='interpolation target, "" = none running')
+    key: KeyName = Field(description="tonal centre (natural minor) of the section playing")
+    transition: Transition = Field(description="where changes land by default")
+
+
+class SectionStarted(MessageBase):
+    """A section starts on this beat: the game can follow the form (like a timeline marker)."""
+
+    address: ClassVar[str] = "/metal/section"
+    direction: ClassVar[Direction] = "out"
+
+    index: int = Field(ge=0, le=INT32_MAX, description="sections since play started")
+    label: SectionLabel = Field(description="the requested label, or the daemon's")
+    key: KeyName = Field(description="tonal centre")
+    tension: float = Field(ge=0.0, le=1.0, description="tension it was planned for")
 
 
 class Error(MessageBase):
@@ -281,11 +364,16 @@ Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispa
     Stop,
     Mute,
     Temperature,
+    TransitionDefault,
+    Key,
+    Fill,
+    SectionRequest,
     Ping,
     StateRequest,
     Note,
     Beat,
     PhraseStarted,
+    SectionStarted,
     Pong,
     State,
     Error,

@@ -12,7 +12,9 @@ offline pipeline) must mean the same thing by, defined once:
 * phrases in musical time (:class:`Phrase`, :func:`notes_from_sequence`);
 * the musical measures: :func:`phrase_features` / :func:`intensity`, chord symbols and
   inference (:func:`infer_chords`, :func:`chord_controls`), the bass's :func:`chord_fit`;
-* latent maths: :func:`slerp` and :func:`place_tension`.
+* latent maths: :func:`slerp` and :func:`place_tension`;
+* keys and scales (:func:`fit_to_key`), arranging a phrase (:func:`into_key`,
+  :func:`power_chords`) and the form measures a performance is judged by (:func:`measure_form`).
 
 Importing this package is cheap (no TensorFlow, Magenta, note_seq or ONNX Runtime at import time):
 the daemon imports it in its event-loop process. Decoding with :class:`OnnxInstrumentModel` and
@@ -22,6 +24,15 @@ re-exported here.
 :mod:`metalosc.runtime.testing` is public test support: hand-made NoteSequences for tests.
 """
 
+from ._arrange import (
+    KEY_FIT,
+    POWER_CHORD_BELOW,
+    POWER_CHORD_INTERVAL,
+    into_key,
+    power_chords,
+    transpose_chord,
+    transposed,
+)
 from ._chord_symbols import ChordSymbolError
 from ._chords import (
     NO_CHORD,
@@ -34,6 +45,19 @@ from ._chords import (
 )
 from ._drums import DRUM_CLASS_PITCHES, DRUM_CLASSES, drum_class, drum_class_pitches
 from ._features import INTENSITY_WEIGHTS, intensity, intensity_from_features, phrase_features
+from ._form import (
+    GROOVE_CLASSES,
+    FormMeasures,
+    Performance,
+    TimedNote,
+    groove_consistency,
+    groove_similarity,
+    guitar_bass_agreement,
+    key_consistency,
+    measure_form,
+    riff_repetition,
+    timed,
+)
 from ._gm import BASS_PROGRAMS, DRUM_CHANNEL, GUITAR_PROGRAMS, PROGRAMS
 from ._harmony import (
     BASS_CANDIDATES,
@@ -44,7 +68,16 @@ from ._harmony import (
     sixteenth_step,
     strong_beat_chord_fit,
 )
-from ._latent import TENSION_PUSH, ZVector, place_tension, slerp
+from ._key import (
+    NATURAL_MINOR,
+    KeyFit,
+    diatonic_share,
+    estimate_tonic,
+    fit_to_key,
+    key_pitch_class,
+    scale_pitch_classes,
+)
+from ._latent import FULL_AXIS, TENSION_AXES, TENSION_PUSH, ZVector, place_tension, slerp
 from ._meter import (
     BEATS_PER_BAR,
     DEFAULT_QPM,
@@ -85,29 +118,39 @@ __all__ = [
     "DRUM_CHANNEL",
     "DRUM_CLASSES",
     "DRUM_CLASS_PITCHES",
+    "FULL_AXIS",
     "GREEDY_TEMPERATURE",
+    "GROOVE_CLASSES",
     "GUITAR_PROGRAMS",
     "INTENSITY_WEIGHTS",
+    "KEY_FIT",
+    "NATURAL_MINOR",
     "NO_CHORD",
     "PHRASE_BARS",
     "PHRASE_BEATS",
     "PHRASE_STEPS",
+    "POWER_CHORD_BELOW",
+    "POWER_CHORD_INTERVAL",
     "PRESETS",
     "PRESET_SETS",
     "PROGRAMS",
     "STEPS_PER_BAR",
     "STEPS_PER_QUARTER",
     "STRONG_STEPS",
+    "TENSION_AXES",
     "TENSION_PUSH",
     "TRIAD_ENCODING",
     "Backend",
     "CheckpointError",
     "ChordFit",
     "ChordSymbolError",
+    "FormMeasures",
     "InstrumentModel",
+    "KeyFit",
     "ModelSession",
     "OnnxDecoder",
     "OnnxInstrumentModel",
+    "Performance",
     "Phrase",
     "PhraseNote",
     "Preset",
@@ -115,6 +158,7 @@ __all__ = [
     "StepNote",
     "StepSequence",
     "Tempo",
+    "TimedNote",
     "ZVector",
     "bar_seconds",
     "build_config",
@@ -122,23 +166,39 @@ __all__ = [
     "chord_controls",
     "chord_fit",
     "chord_tones",
+    "diatonic_share",
     "drum_class",
     "drum_class_pitches",
+    "estimate_tonic",
+    "fit_to_key",
     "get_preset",
+    "groove_consistency",
+    "groove_similarity",
+    "guitar_bass_agreement",
     "infer_chords",
     "install_transition_cache",
     "intensity",
     "intensity_from_features",
+    "into_key",
     "is_strong_step",
+    "key_consistency",
+    "key_pitch_class",
     "load_instrument_model",
+    "measure_form",
     "normalize_chord",
     "notes_from_sequence",
     "output_encoding",
     "phrase_features",
     "place_tension",
+    "power_chords",
+    "riff_repetition",
+    "scale_pitch_classes",
     "sequences_from_samples",
     "sixteenth_step",
     "slerp",
     "stock_converter",
     "strong_beat_chord_fit",
+    "timed",
+    "transpose_chord",
+    "transposed",
 ]

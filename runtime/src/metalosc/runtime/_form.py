@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from ._drums import drum_class
 from ._key import diatonic_share
 from ._meter import BEATS_PER_BAR, PHRASE_BARS, STEPS_PER_QUARTER
+from ._phrase import Phrase
 
 __all__ = [
     "GROOVE_CLASSES",
@@ -36,10 +37,12 @@ __all__ = [
     "Performance",
     "TimedNote",
     "groove_consistency",
+    "groove_similarity",
     "guitar_bass_agreement",
     "key_consistency",
     "measure_form",
     "riff_repetition",
+    "timed",
 ]
 
 REPEAT_JACCARD = 0.8
@@ -83,6 +86,21 @@ class Performance:
     def parts(self) -> Mapping[str, tuple[TimedNote, ...]]:
         """The three parts by instrument name."""
         return {"guitar": self.guitar, "bass": self.bass, "drums": self.drums}
+
+
+def timed(phrase: Phrase, start: float = 0.0, half: int | None = None) -> tuple[TimedNote, ...]:
+    """The notes of ``phrase`` placed at beat ``start`` of a piece; with ``half`` (0 or 1) only
+    those starting in that bar of the phrase, moved to start at ``start``."""
+    out = []
+    for note in phrase.notes:
+        if (
+            half is not None
+            and not half * BEATS_PER_BAR <= note.start_beat < (half + 1) * BEATS_PER_BAR
+        ):
+            continue
+        offset = start - (half or 0) * BEATS_PER_BAR
+        out.append(TimedNote(note.pitch, offset + note.start_beat, offset + note.end_beat))
+    return tuple(out)
 
 
 def _step(beat: float) -> int:
@@ -142,6 +160,14 @@ def riff_repetition(
         if any(_jaccard(current, other) >= threshold for other in before if other):
             repeats += 1
     return repeats / counted if counted else float("nan")
+
+
+def groove_similarity(a: Phrase, b: Phrase) -> float:
+    """The Jaccard similarity of two drum phrases' hits by (16th step, drum class) — the
+    groove consistency of playing ``b`` after ``a`` (NaN when neither has a hit)."""
+    (first,) = _onset_sets([list(timed(a))], "class")
+    (second,) = _onset_sets([list(timed(b))], "class")
+    return _jaccard(first, second)
 
 
 def groove_consistency(drums: Iterable[TimedNote], bars: int) -> float:

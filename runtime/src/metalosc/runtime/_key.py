@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from metalosc.protocol import KEY_NAMES, KEY_PITCH_CLASSES
+
 __all__ = [
-    "KEY_NAMES",
     "NATURAL_MINOR",
     "KeyFit",
     "diatonic_share",
@@ -29,10 +30,6 @@ __all__ = [
     "scale_pitch_classes",
 ]
 
-KEY_NAMES: tuple[str, ...] = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-"""The twelve tonal centres by pitch class (0 = C), spelled as Metal charts spell them."""
-_ALIASES = {"Db": 1, "D#": 3, "Gb": 6, "G#": 8, "A#": 10, "Cb": 11, "Fb": 4, "E#": 5, "B#": 0}
-
 NATURAL_MINOR: tuple[int, ...] = (0, 2, 3, 5, 7, 8, 10)
 """Semitones above the tonic of the natural minor (Aeolian) scale."""
 
@@ -41,22 +38,19 @@ WeightedPitch = tuple[int, float]
 
 
 def key_pitch_class(name: str) -> int:
-    """The pitch class (0 = C) of a key name such as ``"E"``, ``"f#"``, ``"Bb"``, ``"Em"``.
+    """The pitch class (0 = C) of a key name such as ``"E"``, ``"f#"``, ``"Bb"`` or ``"Em"``
+    (every key is minor, so a trailing ``m``/``min``/``minor`` is accepted).
 
-    A trailing ``m``/``min``/``minor`` is accepted (every key is minor). Raises ``ValueError``
-    for anything else."""
+    Raises ``ValueError`` for anything else."""
     text = name.strip()
     for suffix in ("minor", "min", "m"):
         if text.lower().endswith(suffix) and len(text) > len(suffix):
             text = text[: -len(suffix)].strip()
             break
-    if not text:
-        raise ValueError(f"not a key: {name!r}")
-    spelled = text[0].upper() + text[1:].lower().replace("♯", "#").replace("♭", "b")
-    if spelled in KEY_NAMES:
-        return KEY_NAMES.index(spelled)
-    if spelled in _ALIASES:
-        return _ALIASES[spelled]
+    spelled = text[:1].upper() + text[1:].replace("♯", "#").replace("♭", "b")
+    for key, pc in KEY_PITCH_CLASSES.items():
+        if key == spelled:
+            return pc
     raise ValueError(f"not a key: {name!r} (expected one of {', '.join(KEY_NAMES)})")
 
 

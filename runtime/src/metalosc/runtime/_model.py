@@ -4,6 +4,9 @@
 TensorFlow backend use: a bundle (manifest, weights-only checkpoint, attribute vectors) loaded into
 a :class:`~metalosc.runtime.ModelSession`, decoding latents into quantized 2-bar NoteSequences and
 encoding phrases back into latents, with chord symbols for the chord-conditioned bass.
+``attributes`` holds every array of the bundle's attributes.npz; ``tension_vector`` and
+``fill_vector`` name the latent directions a player steers along (``fill_vector`` is zeros when
+the bundle has none).
 Not thread-safe: callers serialize calls.
 """
 
@@ -18,6 +21,7 @@ import numpy as np
 import structlog
 from metalosc.protocol import (
     ATTRIBUTES_FILE,
+    FILL_ATTRIBUTE,
     TENSION_ATTRIBUTE,
     Instrument,
     ModelBundleError,
@@ -95,6 +99,16 @@ class InstrumentModel:
             bundle=str(bundle_dir),
         )
         return cls(session, manifest, attributes)
+
+    @property
+    def fill_vector(self) -> NDArray[Any]:
+        """The bundle's fill attribute vector ([z_size] float32: mean latent of drum fills minus
+        that of beats), or zeros when the bundle has none (every non-drums bundle, and drums
+        bundles exported without fill labels): adding a multiple of zeros changes nothing."""
+        vector = self.attributes.get(FILL_ATTRIBUTE)
+        if vector is None:
+            return np.zeros(self.z_size, np.float32)
+        return np.asarray(vector, np.float32)
 
     @property
     def session(self) -> ModelSession:

@@ -24,6 +24,7 @@ from metalosc.protocol import (
     DECODER_CONTROLS,
     DECODER_TEMPERATURE,
     DECODER_Z,
+    FILL_ATTRIBUTE,
     TENSION_ATTRIBUTE,
     Instrument,
     ModelBundleError,
@@ -193,6 +194,16 @@ class OnnxInstrumentModel:
             backend="onnx",
         )
         return cls(decoder, manifest, attributes)
+
+    @property
+    def fill_vector(self) -> NDArray[Any]:
+        """The bundle's fill attribute vector (``[z_size]`` float32: mean latent of drum fills
+        minus that of beats), or zeros when the bundle has none, as
+        :attr:`InstrumentModel.fill_vector`."""
+        vector = self.attributes.get(FILL_ATTRIBUTE)
+        if vector is None:
+            return np.zeros(self.z_size, np.float32)
+        return np.asarray(vector, np.float32)
 
     @property
     def decoder(self) -> OnnxDecoder:

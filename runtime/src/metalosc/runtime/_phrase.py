@@ -43,6 +43,8 @@ class Phrase:
 
     ``accompaniment`` holds, for a guitar phrase, bass phrases decoded on this phrase's chords: the
     bass must be picked among them so that it plays against the harmony it was conditioned on.
+    ``key`` is the tonal centre (pitch class, 0 = C) a guitar phrase and its bass were moved into,
+    ``None`` for a phrase in the key it was decoded in.
     """
 
     instrument: Instrument
@@ -53,6 +55,7 @@ class Phrase:
     chords: tuple[str, ...] = ()
     accompaniment: tuple[Phrase, ...] = ()
     id: int = 0
+    key: int | None = None
 
 
 def notes_from_sequence(seq: Any) -> tuple[PhraseNote, ...]:

@@ -11,10 +11,20 @@ Modules are private; the public names are re-exported here. Test support is in
 :mod:`metalosc.server.testing`.
 """
 
-from ._app import GraceExpiredError, RunningServer, reload_models, serve
+from ._app import GraceExpiredError, RunningServer, form_rules, reload_models, serve
 from ._buffer import PhraseBuffer
 from ._clock import Anchor, BeatClock
-from ._conductor import Conductor, ConductorError, Interpolation, PhraseSet, Scene
+from ._conductor import (
+    BarPlan,
+    Conductor,
+    ConductorError,
+    FormRules,
+    Interpolation,
+    PhraseSet,
+    Scene,
+    Section,
+    SectionOrder,
+)
 from ._control import Controller
 from ._controls import Controls
 from ._cues import Cue, cue_messages, cues_for
@@ -24,6 +34,7 @@ from ._metrics import Metrics
 from ._models import ExecutorSource, bundle_executors, load_models
 from ._notify import SystemdNotifier
 from ._outbox import Outbox
+from ._perform import Performed, perform
 from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._runner import (
     DecodeRequest,
@@ -52,6 +63,7 @@ from ._worker import (
 
 __all__ = [
     "Anchor",
+    "BarPlan",
     "BeatClock",
     "BundleModelFactory",
     "Conductor",
@@ -63,6 +75,7 @@ __all__ = [
     "DecodeRequest",
     "Executor",
     "ExecutorSource",
+    "FormRules",
     "Generator",
     "GraceExpiredError",
     "InstrumentModelLike",
@@ -75,12 +88,15 @@ __all__ = [
     "Outbox",
     "Peer",
     "PeerRateLimiter",
+    "Performed",
     "PhraseAnalysis",
     "PhraseBuffer",
     "PhraseSet",
     "ProcessExecutor",
     "RunningServer",
     "Scene",
+    "Section",
+    "SectionOrder",
     "Settings",
     "Subscription",
     "Subscriptions",
@@ -97,10 +113,12 @@ __all__ = [
     "cue_messages",
     "cues_for",
     "decode_phrases",
+    "form_rules",
     "load_models",
     "load_settings",
     "model_analysis",
     "open_udp",
+    "perform",
     "reload_models",
     "serve",
     "start_process_executors",

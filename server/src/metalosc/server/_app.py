@@ -17,13 +17,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import structlog
 import trio
-from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.protocol import INSTRUMENTS, KEY_PITCH_CLASSES, Instrument
+from metalosc.runtime import PHRASE_BARS
 
 from ._buffer import PhraseBuffer
 from ._clock import BeatClock
-from ._conductor import Conductor
+from ._conductor import Conductor, FormRules
 from ._control import Controller
 from ._controls import Controls
 from ._generation import Generator
@@ -123,7 +125,11 @@ async def _run(
     task_status: trio.TaskStatus[RunningServer],
 ) -> None:
     metrics = Metrics()
-    controls = Controls(tension=settings.tension, temperature=settings.temperature)
+    controls = Controls(
+        tension=settings.tension,
+        temperature=settings.temperature,
+        transition=settings.transition,
+    )
     buffers = {
         i: PhraseBuffer(
             i,
@@ -136,7 +142,14 @@ async def _run(
     clock = BeatClock(
         trio.current_time(), settings.bpm, unix_offset=time.time() - trio.current_time()
     )
-    conductor = Conductor(buffers, controls)
+    conductor = Conductor(
+        buffers,
+        controls,
+        form_rules(settings),
+        key=KEY_PITCH_CLASSES[settings.key],
+        fill_vector=runners["drums"].info.fill_vector,
+        rng=np.random.default_rng(None if settings.seed is None else [settings.seed, 1]),
+    )
     generator = Generator(
         runners,
         buffers,
@@ -144,6 +157,9 @@ async def _run(
         seed=settings.seed,
         batch_size=settings.batch_size,
         bass_candidates=settings.bass_candidates,
+        key=lambda: conductor.target_key,
+        guitar_min_notes=settings.guitar_min_notes,
+        power_chords=settings.power_chords,
     )
     subscriptions = Subscriptions(settings.lease)
     endpoint = await open_udp(settings.host, settings.port)
@@ -234,13 +250,37 @@ async def _run(
 async def _follow_transport(
     transport: Transport, generator: Generator, conductor: Conductor, controller: Controller
 ) -> None:
-    """After every chosen slot: decode replacements for what was taken, and tell subscribers
-    when a morph has arrived at its scene."""
-    async for _ in transport.chosen:
+    """After every bar: decode what the conductor ordered and replacements for what it took;
+    log a section's start, and tell subscribers when a morph has arrived at its scene."""
+    async for plan in transport.chosen:
+        for order in conductor.take_orders():
+            generator.decode_soon(order)
+        if plan is None or not plan.phrase_start:
+            continue
         generator.poke()
+        section = plan.section
+        if section is not None:
+            log.info(
+                "section_started",
+                index=section.index,
+                label=section.label,
+                key=section.key_name,
+                tension=round(section.tension, 3),
+                pattern=section.pattern,
+                bar=section.start_bar,
+            )
         if conductor.finish_interpolation():
             log.info("interpolation_arrived")
             await controller.broadcast_state()
+
+
+def form_rules(settings: Settings) -> FormRules:
+    """The conductor's form rules from the daemon's settings."""
+    return FormRules(
+        section_phrases=settings.section_bars // PHRASE_BARS,
+        patterns=settings.riff_patterns,
+        tension_step=settings.tension_step,
+    )
 
 
 async def reload_models(server: RunningServer) -> bool:

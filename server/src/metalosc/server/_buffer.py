@@ -13,7 +13,7 @@ and counted as an underrun.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -105,15 +105,25 @@ class PhraseBuffer:
         score += (1.0 - INTENSITY_WEIGHT) * _percentile(ref_l, latent)
         return score
 
-    def pick(self, tension: float, candidates: Sequence[Phrase] | None = None) -> Phrase | None:
+    def pick(
+        self,
+        tension: float,
+        candidates: Sequence[Phrase] | None = None,
+        *,
+        prefer: Callable[[Phrase], bool] | None = None,
+    ) -> Phrase | None:
         """The phrase whose score is closest to ``tension``, taken out of the pool.
 
         ``candidates`` restricts the choice (the bass picks among the phrases decoded on the guitar
-        phrase's chords). An empty pool reuses the nearest recently played phrase (an underrun);
-        ``None`` only before anything was ever decoded.
+        phrase's chords); ``prefer`` narrows it to the phrases it accepts when there are any (a
+        riff that fits the key). An empty pool reuses the nearest recently played phrase (an
+        underrun); ``None`` only before anything was ever decoded.
         """
         from_pool = candidates is None
         choices = list(self._pool if candidates is None else candidates)
+        if prefer is not None:
+            preferred = [p for p in choices if prefer(p)]
+            choices = preferred or choices
         if not choices:
             self.underruns += 1
             choices = list(self._history)

@@ -16,8 +16,12 @@ from typing import Any, Protocol
 import structlog
 import trio
 from metalosc.protocol import (
+    KEY_NAMES,
+    KEY_PITCH_CLASSES,
     Bundle,
+    Fill,
     Interpolate,
+    Key,
     Message,
     MessageBase,
     Mute,
@@ -26,6 +30,7 @@ from metalosc.protocol import (
     Pong,
     ProtocolError,
     SceneSave,
+    SectionRequest,
     State,
     StateRequest,
     Stop,
@@ -33,12 +38,13 @@ from metalosc.protocol import (
     Temperature,
     Tempo,
     Tension,
+    TransitionDefault,
     Unsubscribe,
     decode_packet,
 )
 
 from ._clock import BeatClock
-from ._conductor import Conductor, ConductorError, Interpolation
+from ._conductor import Conductor, ConductorError, Interpolation, SectionOrder
 from ._controls import Controls
 from ._metrics import Metrics
 from ._outbox import Outbox
@@ -60,8 +66,8 @@ class Decoding(Protocol):
         """Decode for the current controls now (the tension moved)."""
         ...
 
-    def decode_soon(self, interpolation: Interpolation) -> None:
-        """Decode a morph's path in the background."""
+    def decode_soon(self, order: Interpolation | SectionOrder) -> None:
+        """Decode what the conductor ordered (a morph's path …) in the background."""
         ...
 
 
@@ -105,6 +111,10 @@ class Controller:
             Tension: self._tension,
             Tempo: self._tempo,
             Temperature: self._temperature,
+            TransitionDefault: self._transition,
+            Key: self._key,
+            Fill: self._fill,
+            SectionRequest: self._section,
             Mute: self._mute,
             Play: self._play,
             Stop: self._stop,
@@ -124,6 +134,8 @@ class Controller:
             bass_muted=controls.muted["bass"],
             drums_muted=controls.muted["drums"],
             scene=self.conductor.scene_target,
+            key=KEY_NAMES[self.conductor.target_key],
+            transition=controls.transition,
         )
 
     async def broadcast_state(self) -> None:
@@ -175,6 +187,7 @@ class Controller:
 
     async def _tension(self, message: Tension, peer: Peer) -> None:
         self.controls.tension = message.value
+        self.conductor.change(message.transition or self.controls.transition)
         self.generator.poke()  # decode for the new tension now, not when a phrase is taken
         await self.broadcast_state()
 
@@ -187,7 +200,27 @@ class Controller:
 
     async def _temperature(self, message: Temperature, peer: Peer) -> None:
         self.controls.temperature = message.value
+        self.conductor.change(message.transition or self.controls.transition)
+        self.generator.poke()
         await self.broadcast_state()
+
+    async def _transition(self, message: TransitionDefault, peer: Peer) -> None:
+        self.controls.transition = message.when
+        await self.broadcast_state()
+
+    async def _key(self, message: Key, peer: Peer) -> None:
+        self.conductor.request_key(KEY_PITCH_CLASSES[message.key])
+        self.generator.poke()  # phrases for the new key, before its section starts
+        log.info("key_requested", key=message.key)
+        await self.broadcast_state()
+
+    async def _fill(self, message: Fill, peer: Peer) -> None:
+        self.conductor.request_fill()
+        log.info("fill_requested")
+
+    async def _section(self, message: SectionRequest, peer: Peer) -> None:
+        self.conductor.request_section(message.label)
+        log.info("section_requested", label=message.label)
 
     async def _mute(self, message: Mute, peer: Peer) -> None:
         self.controls.muted[message.instrument] = message.muted
@@ -211,10 +244,11 @@ class Controller:
 
     async def _interpolate(self, message: Interpolate, peer: Peer) -> None:
         try:
-            interpolation = self.conductor.plan_interpolation(message.scene, message.bars)
+            self.conductor.plan_interpolation(message.scene, message.bars)
         except ConductorError as exc:
             await self.outbox.error(peer, message.address, str(exc))
             return
         log.info("interpolation_started", scene=message.scene, bars=message.bars)
-        self.generator.decode_soon(interpolation)
+        for order in self.conductor.take_orders():
+            self.generator.decode_soon(order)
         await self.broadcast_state()

@@ -1,30 +1,49 @@
-"""The background work that keeps the phrase buffers full and decodes interpolation paths.
+"""The background work that keeps the phrase buffers full and decodes what the conductor orders.
 
 The generator samples latents around the current tension, has the model runners decode them in
 batches (one ``session.run`` for many phrases is ~20x cheaper per phrase on the big model than one
 at a time), and offers the phrases to the buffers. It runs as one service: a refill loop per
-buffer, woken whenever a phrase is taken or the tension moves, and a queue of interpolation
-paths to decode.
+buffer, woken whenever a phrase is taken or the tension moves, and a queue of orders — a morph's
+path, a section's riff variations and drum fill — to decode.
 
-The bass is conditioned on chords, so it is decoded *with* each guitar phrase, on the chords
-inferred from it: a few bass candidates per guitar phrase, each scored by how well its strong
-beats fit those chords (``chord_fit`` feature), among which the conductor picks.
+Every guitar phrase is arranged before anything else hears it: a phrase that leaves a bar (nearly)
+empty is not the band and is dropped (``guitar_min_notes``), the rest are moved into the key the
+music is heading for (:func:`metalosc.runtime.into_key`) and voiced as power chords. The bass is
+conditioned on chords, so it is decoded *with* each guitar phrase, on the chords of the moved
+guitar: a few candidates per guitar phrase, each scored by how often it sounds with the guitar on
+beats 1 and 3 (``agreement``) and how well its strong beats fit the chords (``chord_fit``), among
+which the conductor picks.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import structlog
 import trio
 from metalosc.protocol import Instrument
-from metalosc.runtime import BASS_CANDIDATES, NO_CHORD, Phrase, ZVector, place_tension
+from metalosc.runtime import (
+    BASS_CANDIDATES,
+    BEATS_PER_BAR,
+    KEY_FIT,
+    NO_CHORD,
+    PHRASE_BARS,
+    TENSION_AXES,
+    Phrase,
+    ZVector,
+    diatonic_share,
+    guitar_bass_agreement,
+    into_key,
+    place_tension,
+    power_chords,
+    timed,
+)
 
 from ._buffer import PhraseBuffer
-from ._conductor import Interpolation
+from ._conductor import AGREEMENT, Interpolation, SectionOrder
 from ._controls import Controls
 from ._runner import DecodeRequest, ModelRunner
 
@@ -34,14 +53,16 @@ log = structlog.get_logger("metalosc.server.generation")
 
 
 class Generator:
-    """Keeps the guitar (with its bass candidates) and drum buffers at depth, and decodes
-    interpolation paths.
+    """Keeps the guitar (with its bass candidates) and drum buffers at depth, and decodes the
+    conductor's orders (morph paths, section variations and fills).
 
     ``runners`` decode, ``buffers`` receive, ``controls`` give the tension and temperature to
-    decode for. Latents are drawn from ``seed``'s generator; ``batch_size`` phrases per decode,
-    ``bass_candidates`` bass phrases per guitar phrase; sampled tensions scatter around the
-    current one with standard deviation ``tension_spread``; a move of the tension by more than
-    ``retune_step`` since a buffer's last batch decodes a fresh batch for it.
+    decode for, ``key()`` the key (pitch class) new guitar phrases are moved into. Latents are
+    drawn from ``seed``'s generator; ``batch_size`` phrases per decode, ``bass_candidates`` bass
+    phrases per guitar phrase; sampled tensions scatter around the current one with standard
+    deviation ``tension_spread``; a move of the tension by more than ``retune_step`` since a
+    buffer's last batch decodes a fresh batch for it. A refilled guitar phrase needs
+    ``guitar_min_notes`` onsets in each of its bars; ``power_chords`` voices the guitar.
     """
 
     def __init__(
@@ -55,6 +76,9 @@ class Generator:
         bass_candidates: int = BASS_CANDIDATES,
         tension_spread: float = 0.35,
         retune_step: float = 0.1,
+        key: Callable[[], int] = lambda: 4,
+        guitar_min_notes: int = 2,
+        power_chords: bool = True,
     ) -> None:
         self.runners = runners
         self.buffers = buffers
@@ -64,26 +88,32 @@ class Generator:
         self.bass_candidates = bass_candidates
         self.tension_spread = tension_spread
         self.retune_step = retune_step
+        self.key = key
+        self.guitar_min_notes = guitar_min_notes
+        self.power_chords = power_chords
         self.interpolations_failed = 0
+        self.orders_failed = 0
+        self.guitar_dropped = 0
+        self._dry_refills = 0
         self._tuned_for: dict[Instrument, float] = {}
         self._unsupported_chords: set[tuple[str, ...]] = set()
         self._ids = itertools.count(1)
         self._wanted = trio.Event()
-        self._paths_in, self._paths_out = trio.open_memory_channel[Interpolation](4)
+        self._orders_in, self._orders_out = trio.open_memory_channel[Order](16)
 
     def poke(self) -> None:
         """Wake the refill loops (a phrase was taken, or the tension moved)."""
         self._wanted.set()
         self._wanted = trio.Event()
 
-    def decode_soon(self, interpolation: Interpolation) -> None:
-        """Queue ``interpolation``'s path for decoding by :meth:`run` (never blocks; a path that
-        does not fit the queue is dropped and counted as failed, and the morph plays stand-ins)."""
+    def decode_soon(self, order: Order) -> None:
+        """Queue ``order`` for decoding by :meth:`run` (never blocks; an order that does not fit
+        the queue is dropped and counted as failed, and the conductor plays stand-ins)."""
         try:
-            self._paths_in.send_nowait(interpolation)
+            self._orders_in.send_nowait(order)
         except trio.WouldBlock:
-            self.interpolations_failed += 1
-            log.warning("interpolation_queue_full", scene=interpolation.scene)
+            self.orders_failed += 1
+            log.warning("decode_queue_full", order=type(order).__name__)
 
     def sample(self, instrument: Instrument, n: int) -> ZVector:
         """``[n, z_size]`` latents ~ N(0, I), each placed along the tension direction at a
@@ -98,25 +128,44 @@ class Generator:
         z = runner.sample_z(n, self.rng)
         spread = self.rng.normal(0.0, self.tension_spread, n)
         targets = np.clip(self.controls.tension + spread, 0.0, 1.0)
-        return place_tension(z, runner.tension_vector, targets)
+        return place_tension(z, runner.tension_vector, targets, TENSION_AXES[instrument])
 
     def _take_ids(self, n: int) -> list[int]:
         return [next(self._ids) for _ in range(n)]
 
     async def decode_guitar_with_bass(
-        self, z: ZVector, bass_z: ZVector | None = None
+        self,
+        z: ZVector,
+        bass_z: ZVector | None = None,
+        *,
+        key: int | None = None,
+        admit: bool = False,
     ) -> list[Phrase]:
-        """Guitar phrases from ``z`` ``[n, z_size]``, each carrying bass phrases decoded on its
-        own chords (``accompaniment``).
+        """Guitar phrases from ``z`` ``[n, z_size]``, moved into ``key`` (default: ``key()``)
+        and voiced, each carrying bass phrases decoded on its chords (``accompaniment``).
 
         ``bass_z`` (``[n, bass z_size]``, one row per guitar phrase) decodes exactly those bass
-        latents (interpolation); otherwise ``bass_candidates`` fresh latents per guitar phrase.
+        latents (a morph); otherwise ``bass_candidates`` fresh latents per guitar phrase. With
+        ``admit``, phrases with fewer than ``guitar_min_notes`` onsets in a bar, or that no
+        transposition puts at least ``MIN_KEY_FIT`` into the key, are dropped (counted in
+        ``guitar_dropped``), so fewer phrases may come back.
         """
         temperature = self.controls.temperature
         request = DecodeRequest.of(z, temperature, None, self._take_ids(len(z)), infer_chords=True)
-        guitar = await self.runners["guitar"].decode(request)
+        decoded = await self.runners["guitar"].decode(request)
+        tonic = self.key() if key is None else key
+        guitar: dict[int, Phrase] = {}
+        for i, phrase in enumerate(decoded):
+            moved = into_key(phrase, tonic)
+            if admit and not (
+                _plays_every_bar(phrase, self.guitar_min_notes)
+                and moved.features[KEY_FIT] >= MIN_KEY_FIT
+            ):
+                self.guitar_dropped += 1
+                continue
+            guitar[i] = power_chords(moved) if self.power_chords else moved
         groups: dict[tuple[str, ...], list[int]] = {}
-        for i, phrase in enumerate(guitar):
+        for i, phrase in guitar.items():
             groups.setdefault(phrase.chords, []).append(i)
         accompaniment: dict[int, tuple[Phrase, ...]] = {}
         per = 1 if bass_z is not None else self.bass_candidates
@@ -124,10 +173,12 @@ class Generator:
             zb = bass_z[members] if bass_z is not None else self.sample("bass", per * len(members))
             bass = await self._decode_bass(zb, temperature, list(chords))
             for j, i in enumerate(members):
-                accompaniment[i] = tuple(bass[j * per : (j + 1) * per])
+                candidates = bass[j * per : (j + 1) * per]
+                accompaniment[i] = tuple(_with_agreement(b, guitar[i]) for b in candidates)
         self.buffers["bass"].observe(p for ps in accompaniment.values() for p in ps)
         return [
-            dataclasses.replace(p, accompaniment=accompaniment[i]) for i, p in enumerate(guitar)
+            dataclasses.replace(phrase, accompaniment=accompaniment[i])
+            for i, phrase in guitar.items()
         ]
 
     async def _decode_bass(self, z: ZVector, temperature: float, chords: list[str]) -> list[Phrase]:
@@ -162,12 +213,16 @@ class Generator:
         self._tuned_for[instrument] = tension
         z = self.sample(instrument, n)
         if instrument == "guitar":
-            phrases = await self.decode_guitar_with_bass(z)
+            # A model that plays (almost) nothing at this tension must not starve the buffer:
+            # after a few batches in which every phrase was dropped, take what it decodes.
+            admit = self._dry_refills < MAX_DRY_REFILLS
+            phrases = await self.decode_guitar_with_bass(z, admit=admit)
+            self._dry_refills = 0 if phrases else self._dry_refills + 1
         else:
             request = DecodeRequest.of(z, self.controls.temperature, None, self._take_ids(n))
             phrases = await self.runners[instrument].decode(request)
         buffer.add(phrases, self.controls.tension)
-        log.debug("buffer_refilled", instrument=instrument, added=n, depth=len(buffer))
+        log.debug("buffer_refilled", instrument=instrument, added=len(phrases), depth=len(buffer))
         return n
 
     async def warm_up(self, sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> None:
@@ -200,16 +255,39 @@ class Generator:
             pass
 
     async def run(self) -> None:
-        """Forever: keep the buffers full and decode queued interpolation paths."""
+        """Forever: keep the buffers full and decode queued orders."""
         async with trio.open_nursery() as nursery:
             for instrument in ("guitar", "drums"):
                 nursery.start_soon(self._refill_forever, instrument)
-            async for interpolation in self._paths_out:
-                try:
-                    await self.decode_interpolation(interpolation)
-                except Exception:  # the morph plays buffered stand-ins; the music goes on
-                    self.interpolations_failed += 1
-                    log.exception("interpolation_decode_failed", scene=interpolation.scene)
+            async for order in self._orders_out:
+                await self.decode_order(order)
+
+    async def decode_order(self, order: Order) -> None:
+        """Decode one order; a failure is logged and counted, and the conductor plays stand-ins
+        for what is missing (the music goes on)."""
+        if isinstance(order, Interpolation):
+            try:
+                await self.decode_interpolation(order)
+            except Exception:
+                self.interpolations_failed += 1
+                log.exception("interpolation_decode_failed", scene=order.scene)
+            return
+        try:
+            await self.decode_section(order)
+        except Exception:
+            self.orders_failed += 1
+            log.exception("section_decode_failed", order=order.id)
+
+    async def decode_section(self, order: SectionOrder) -> None:
+        """Decode a section's riff variations (with their bass candidates, in the section's key)
+        and its drum fill, and hand them to the order."""
+        if order.variation_z is not None:
+            order.guitar = await self.decode_guitar_with_bass(order.variation_z, key=order.key)
+        if order.fill_z is not None:
+            ids = self._take_ids(len(order.fill_z))
+            request = DecodeRequest.of(order.fill_z, self.controls.temperature, None, ids)
+            order.drums = await self.runners["drums"].decode(request)
+        log.debug("section_decoded", order=order.id)
 
     async def _refill_forever(self, instrument: Instrument) -> None:
         while True:
@@ -227,7 +305,7 @@ class Generator:
         results: dict[Instrument, list[Phrase]] = {}
 
         async def guitar_and_bass() -> None:
-            guitar = await self.decode_guitar_with_bass(guitar_z, bass_z)
+            guitar = await self.decode_guitar_with_bass(guitar_z, bass_z, key=interpolation.key)
             results["guitar"] = guitar
             results["bass"] = [g.accompaniment[0] for g in guitar]
 
@@ -248,3 +326,37 @@ class Generator:
             for k in range(len(points))
         ]
         log.info("interpolation_decoded", scene=interpolation.scene, phrases=len(points))
+
+
+MIN_KEY_FIT = 0.8
+"""A guitar phrase whose best transposition leaves more than a fifth of it outside the key is
+chromatic noodling, not a riff in the key: dropped at refill (about a fifth of the default guitar's
+phrases at high tension)."""
+MAX_DRY_REFILLS = 3
+"""Guitar batches in a row with every phrase dropped before the rest are admitted anyway."""
+
+Order = Interpolation | SectionOrder
+"""What the conductor asks the generator to decode ahead of time."""
+
+
+def _plays_every_bar(phrase: Phrase, min_onsets: int) -> bool:
+    """Whether ``phrase`` has at least ``min_onsets`` note onsets in each of its bars."""
+    onsets = [set() for _ in range(PHRASE_BARS)]  # type: list[set[float]]
+    for note in phrase.notes:
+        bar = int(note.start_beat // BEATS_PER_BAR)
+        if 0 <= bar < PHRASE_BARS:
+            onsets[bar].add(note.start_beat)
+    return all(len(bar) >= min_onsets for bar in onsets)
+
+
+def _with_agreement(bass: Phrase, guitar: Phrase) -> Phrase:
+    """``bass`` with its ``agreement`` with ``guitar`` and its ``key_fit`` to the guitar's key
+    measured (features), and the guitar's key."""
+    agreement = guitar_bass_agreement(timed(guitar), timed(bass))
+    features = {**bass.features, AGREEMENT: 0.0 if agreement != agreement else agreement}
+    if guitar.key is not None:
+        share = diatonic_share(
+            [(n.pitch, n.end_beat - n.start_beat) for n in bass.notes], guitar.key
+        )
+        features[KEY_FIT] = 1.0 if share != share else share  # no notes: nothing off key
+    return dataclasses.replace(bass, features=features, key=guitar.key)

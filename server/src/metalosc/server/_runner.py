@@ -56,6 +56,11 @@ class InstrumentModelLike(Protocol):
         """``[z_size]``: the bundle's tension attribute vector."""
         ...
 
+    @property
+    def fill_vector(self) -> npt.NDArray[Any]:
+        """``[z_size]``: the bundle's fill attribute vector (zeros when it has none)."""
+        ...
+
     def decode(
         self, z: npt.NDArray[Any], temperature: float = 1.0, chords: Sequence[str] | None = None
     ) -> list[Any]:
@@ -94,17 +99,19 @@ def model_analysis() -> PhraseAnalysis:
 @dataclass(frozen=True)
 class ModelInfo:
     """What the daemon knows of a loaded model without touching it: its instrument, latent size
-    and tension attribute vector (``[z_size]`` float64; zeros when the bundle has none)."""
+    and attribute vectors (``[z_size]`` float64 each; zeros when the bundle has none)."""
 
     instrument: Instrument
     z_size: int
     tension_vector: npt.NDArray[np.float64]
+    fill_vector: npt.NDArray[np.float64]
 
     @classmethod
     def of(cls, model: InstrumentModelLike) -> ModelInfo:
         """The info of a loaded model."""
-        vector = np.asarray(model.tension_vector, dtype=np.float64)
-        return cls(model.instrument, int(model.z_size), vector)
+        tension = np.asarray(model.tension_vector, dtype=np.float64)
+        fill = np.asarray(model.fill_vector, dtype=np.float64)
+        return cls(model.instrument, int(model.z_size), tension, fill)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from metalosc.protocol import KeyName, Transition
 from metalosc.runtime import BASS_CANDIDATES
-from pydantic import Field, ValidationError
+from pydantic import Field, StringConstraints, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,7 +25,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the deployed interpreter is 3.11
     import tomli as tomllib
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "RiffPattern", "Settings", "load_settings"]
+
+RiffPattern = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^A[A-Za-z]*(/A[A-Za-z]*)*$")
+]
+"""A riff pattern: one letter per phrase of a section, starting with ``A``; alternatives separated
+by ``/`` take turns, section by section."""
 
 
 class ConfigError(Exception):
@@ -53,6 +60,24 @@ class Settings(BaseSettings):
     bpm: float = Field(120.0, ge=40.0, le=320.0, description="tempo at start")
     tension: float = Field(0.5, ge=0.0, le=1.0, description="tension at start")
     temperature: float = Field(1.0, ge=0.05, le=2.0, description="sampling temperature at start")
+    key: KeyName = Field("E", description="tonal centre at start (natural minor)")
+    section_bars: Literal[4, 8, 16] = Field(8, description="bars in a section")
+    riff_patterns: tuple[RiffPattern, RiffPattern, RiffPattern] = Field(
+        ("AABA/AABa", "AABa/AABA", "AAAB/AABa"),
+        description="the guitar's riff pattern for calm, middling and intense sections: a "
+        "letter per phrase, cycled; upper case = a riff (repeats play it again), lower case = a "
+        "variation of that riff; alternatives separated by / take turns",
+    )
+    transition: Transition = Field(
+        "phrase", description="where tension and temperature changes land: phrase, bar, section"
+    )
+    tension_step: float = Field(
+        0.1, gt=0.0, le=1.0, description="tension move that starts a new section at its boundary"
+    )
+    power_chords: bool = Field(True, description="voice guitar notes below C4 as power chords")
+    guitar_min_notes: int = Field(
+        2, ge=0, le=16, description="note onsets a guitar phrase needs in each bar to be played"
+    )
     autoplay: bool = Field(True, description="start playing once ready")
     grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
     error_rate: float = Field(5.0, gt=0.0, description="/metal/error replies per second per peer")

@@ -2,11 +2,12 @@
 
 ``play()`` puts beat 0 ``start_delay`` seconds from now; two loops then walk the same cues: the
 bundle loop sends each cue ``lookahead`` seconds before it sounds (timetag = sound time), the
-immediate loop sends it when it sounds. The first loop to reach a 2-bar slot asks the conductor
-what plays there (a pure, instant choice from already-decoded buffers), and every chosen
-:class:`~metalosc.server.PhraseSet` is published on :attr:`Transport.chosen` for whoever keeps
-the buffers full. The loops never block: they only sleep on the beat clock. ``stop()`` cancels
-them at once; what was already sent still sounds, and nothing is sent half.
+immediate loop sends it when it sounds. The first loop to reach a bar asks the conductor what
+plays there (a pure, instant choice from already-decoded buffers) — bar by bar, so that a change
+can land on the next bar line — and every :class:`~metalosc.server.BarPlan` is published on
+:attr:`Transport.chosen` for whoever keeps the buffers full and decodes what the conductor
+ordered. The loops never block: they only sleep on the beat clock. ``stop()`` cancels them at
+once; what was already sent still sounds, and nothing is sent half.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import structlog
 import trio
 from metalosc.protocol import Instrument, Message
-from metalosc.runtime import PHRASE_BEATS
+from metalosc.runtime import BEATS_PER_BAR
 
 from ._clock import BeatClock
-from ._conductor import Conductor, PhraseSet
+from ._conductor import BarPlan, Conductor
 from ._cues import Cue, cue_messages, cues_for
 from ._metrics import Metrics
 from ._subscriptions import Mode
@@ -33,14 +34,14 @@ SendCue = Callable[[Sequence[Message], float, Mode], Awaitable[None]]
 (:meth:`metalosc.server.Outbox.send_cue`)."""
 
 CHOSEN_BACKLOG = 16
-"""Chosen phrase sets waiting for their reader; more are dropped (counted), never waited for."""
+"""Bar plans waiting for their reader; more are dropped (counted), never waited for."""
 
 
 class Transport:
     """Play/stop and the send loops.
 
-    ``clock`` is the beat clock (its tempo is the transport's tempo), ``conductor`` chooses each
-    slot's phrases, ``send_cue`` delivers, ``muted`` is read at send time. Times are trio times;
+    ``clock`` is the beat clock (its tempo is the transport's tempo), ``conductor`` chooses what
+    each bar plays, ``send_cue`` delivers, ``muted`` is read at send time. Times are trio times;
     ``lookahead`` and ``start_delay`` are seconds (``start_delay`` defaults to ``lookahead`` +
     50 ms, so beat 0 can be sent ahead like every other beat).
     """
@@ -67,8 +68,8 @@ class Transport:
         self._timeline: dict[int, list[Cue]] = {}
         self._scope: trio.CancelScope | None = None
         self._changed = trio.Event()
-        self._chosen_out, self.chosen = trio.open_memory_channel[PhraseSet | None](CHOSEN_BACKLOG)
-        """Every slot's choice, in order (``None``: nothing was decoded yet)."""
+        self._chosen_out, self.chosen = trio.open_memory_channel[BarPlan | None](CHOSEN_BACKLOG)
+        """Every bar's plan, in order (``None``: nothing was decoded yet)."""
 
     @property
     def playing(self) -> bool:
@@ -110,26 +111,30 @@ class Transport:
             self._scope = None
             log.info("transport_stopped")
 
-    def slot(self, index: int) -> list[Cue]:
-        """The cues of 2-bar slot ``index``, choosing its phrases the first time a loop asks."""
+    def bar(self, index: int) -> list[Cue]:
+        """The cues of bar ``index``, asking the conductor what plays the first time a loop
+        reaches it."""
         cues = self._timeline.get(index)
         if cues is None:
-            chosen = self.conductor.next_phrases(index)
-            if chosen is None:
-                self.metrics.inc("silent_phrases")
-            cues = cues_for(chosen, index * PHRASE_BEATS)
+            plan = self.conductor.next_bar(index)
+            if plan is None:
+                self.metrics.inc("silent_bars")
+            cues = cues_for(plan, index)
             self._timeline[index] = cues
             self._timeline.pop(index - 2, None)
             try:
-                self._chosen_out.send_nowait(chosen)
+                self._chosen_out.send_nowait(plan)
             except trio.WouldBlock:
-                self.metrics.inc("chosen_dropped")
+                self.metrics.inc("plans_dropped")
         return cues
 
     async def _loop(self, mode: Mode, lead: float) -> None:
         index = 0
         while True:
-            for cue in self.slot(index):
+            # Ask for a bar only when its first cue is due: a change that arrives until then
+            # still lands on this bar line (a bar is at most one bar plus the look-ahead away).
+            await self.clock.sleep_until_beat(index * BEATS_PER_BAR, lead=lead)
+            for cue in self.bar(index):
                 await self.clock.sleep_until_beat(cue.beat, lead=lead)
                 sound = self.clock.beat_time(cue.beat)
                 margin = sound - trio.current_time()

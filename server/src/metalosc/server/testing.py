@@ -44,6 +44,7 @@ from metalosc.protocol import (
     decode_packet,
     encode,
 )
+from metalosc.runtime import PHRASE_STEPS
 
 from ._app import RunningServer, serve
 from ._runner import Executor, PhraseAnalysis, ThreadExecutor
@@ -70,6 +71,7 @@ __all__ = [
 
 Z_SIZE = 4
 """Latent size of the fake models."""
+MINOR_PENTATONIC = (0, 3, 5, 7, 10)
 EXIT_TEMPERATURE = 0.123
 """Decoding at this temperature kills the process (a worker crashing mid-decode)."""
 SLOW_TEMPERATURE = 0.456
@@ -77,14 +79,16 @@ SLOW_TEMPERATURE = 0.456
 
 
 def fake_sequence(n_notes: int, pitch: int = 40) -> SimpleNamespace:
-    """A duck-typed quantized NoteSequence: ``n_notes`` sixteenths, one every eighth note from
-    the phrase start, pitches cycling over ``pitch``..``pitch + 4``."""
+    """A duck-typed quantized NoteSequence: ``n_notes`` sixteenths spread evenly over the two
+    bars (``32 // n_notes`` steps apart), pitches cycling over the minor pentatonic scale on
+    ``pitch`` (E G A B D from 40: a riff in E minor, as the daemon's key fit wants one)."""
+    spacing = PHRASE_STEPS // max(1, n_notes)
     notes = [
         SimpleNamespace(
-            pitch=pitch + (k % 5),
+            pitch=pitch + MINOR_PENTATONIC[k % len(MINOR_PENTATONIC)],
             velocity=100,
-            quantized_start_step=2 * k,
-            quantized_end_step=2 * k + 1,
+            quantized_start_step=spacing * k,
+            quantized_end_step=spacing * k + 1,
             start_time=0.0,
             end_time=0.0,
             is_drum=False,
@@ -110,6 +114,8 @@ class FakeModel:
         self.instrument = instrument
         self.z_size = Z_SIZE
         self.tension_vector = np.array([1.0, 0.0, 0.0, 0.0])
+        # Fills lie along the tension direction too: a fake fill is a denser phrase.
+        self.fill_vector = np.array([1.0, 0.0, 0.0, 0.0])
         self.decode_calls: list[tuple[int, float, list[str] | None]] = []
         self.decoded_z: list[npt.NDArray[np.float64]] = []
         self.closed = False

@@ -138,6 +138,141 @@ def quality_command(args: argparse.Namespace) -> int:
     return 1 if args.strict and not report.meets_targets else 0
 
 
+def _default_corpus() -> Path:
+    """The Freedoom songs beside the checkout (``$METALOSC_DATA/freedoom/musics`` if set)."""
+    data = os.environ.get("METALOSC_DATA")
+    root = Path(data) if data else Path("../shared/data/midi")
+    return root / "freedoom" / "musics"
+
+
+def add_form_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `form` subcommand's arguments."""
+    from metalosc.training._form import DEFAULT_TENSIONS
+
+    parser.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
+    parser.add_argument("out", type=Path, help="output directory (form.json, .mid, .png)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="songs to compare with (default: ../shared/data/midi/freedoom/musics, "
+        "or $METALOSC_DATA/freedoom/musics)",
+    )
+    parser.add_argument(
+        "--tensions",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_TENSIONS),
+        help="tensions to play at",
+    )
+    parser.add_argument("--bars", type=_at_least(8), default=128, help="bars per tension")
+    parser.add_argument("--score-bars", type=_at_least(2), default=32, help="bars per score")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-render", action="store_true", help="skip MuseScore rendering")
+    parser.add_argument("--json", action="store_true", help="print the JSON instead of a table")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a measure is outside the corpus's interquartile range",
+    )
+
+
+def form_command(args: argparse.Namespace) -> int:
+    """Runs `form` from parsed arguments, prints the table (or JSON); the exit status."""
+    from metalosc.training._form import render_form_report, run_form
+
+    report = run_form(
+        args.bundles,
+        args.out,
+        args.corpus or _default_corpus(),
+        tensions=args.tensions,
+        bars=args.bars,
+        seed=args.seed,
+        render=not args.no_render,
+        score_bars=args.score_bars,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        _console().print(render_form_report(report))
+    met = report.inside_all() and report.calm_plays()
+    return 1 if args.strict and not met else 0
+
+
+def default_groove_dir() -> Path:
+    """Where the Groove MIDI Dataset is by default: ``$METALOSC_DATA/groove``, else
+    ``../shared/data/midi/groove`` (the corpora beside the checkout, as ``./dev`` has it)."""
+    return Path(os.environ.get("METALOSC_DATA") or "../shared/data/midi") / "groove"
+
+
+def add_attributes_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `attributes` subcommand's arguments."""
+    from metalosc.training._fill import FILL_RESPONSE_SAMPLES
+    from metalosc.training._split import DEFAULT_GROOVE_STYLES
+
+    parser.add_argument("bundle", type=Path, help="a drums bundle directory (rewritten in place)")
+    parser.add_argument(
+        "--groove",
+        type=Path,
+        default=None,
+        help="the Groove MIDI Dataset (with info.csv); default $METALOSC_DATA/groove, "
+        "else ../shared/data/midi/groove",
+    )
+    parser.add_argument(
+        "--style",
+        action="append",
+        metavar="STYLE",
+        help="Groove style to take beats and fills from, repeatable "
+        f"(default: {', '.join(DEFAULT_GROOVE_STYLES)}, what the drums model trains on)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=_at_least(0),
+        default=FILL_RESPONSE_SAMPLES,
+        help="prior samples decoded at z + k*fill to measure the response (0: skip)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def attributes_command(args: argparse.Namespace) -> int:
+    """Runs `attributes` from parsed arguments and prints what it wrote; the exit status."""
+    from metalosc.protocol import load_manifest
+    from metalosc.runtime import build_config
+    from metalosc.training._attributes import update_fill_vector
+    from metalosc.training._fill import files_with_examples, groove_windows
+    from metalosc.training._split import DEFAULT_GROOVE_STYLES
+    from rich.table import Table
+
+    styles = tuple(args.style or DEFAULT_GROOVE_STYLES)
+    groove = args.groove or default_groove_dir()
+    windows = groove_windows(groove, styles)
+    manifest = load_manifest(args.bundle)
+    config = build_config(manifest.magenta_config, manifest.hparams, manifest.converter)
+    fill_files_used = files_with_examples(windows.fill, config)
+    update = update_fill_vector(args.bundle, windows, samples=args.samples, seed=args.seed)
+    console = _console()
+    vector = update.vector
+    console.print(
+        f"{update.bundle}: fill vector from {vector.fill_examples} fill and "
+        f"{vector.beat_examples} beat examples (of {vector.fill_available} and "
+        f"{vector.beat_available}), norm {vector.norm:.3f}\n"
+        f"Groove {groove}, styles {', '.join(styles)}: {windows.files('fill')} fill files "
+        f"({fill_files_used} yield 2-bar examples), "
+        f"{windows.files('beat')} beat files"
+    )
+    if update.response is not None:
+        response = update.response
+        table = Table(title=f"decoded at z + k·fill ({response.samples} prior samples)")
+        for column in ("k", "tom share of hits", "phrases with toms", "hits per phrase"):
+            table.add_column(column, justify="right")
+        for row in zip(
+            response.ks, response.tom_share, response.with_toms, response.notes, strict=True
+        ):
+            table.add_row(f"{row[0]:g}", f"{row[1]:.3f}", f"{row[2]:.3f}", f"{row[3]:.1f}")
+        console.print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests for --help)."""
     from metalosc.runtime import PRESET_SETS, PRESETS
@@ -206,6 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
     p.add_argument("--instrument", action="append", choices=INSTRUMENTS, help="repeatable")
 
+    p = sub.add_parser(
+        "attributes",
+        help="(re)compute a drums bundle's fill vector from its own weights, in place",
+        description="Recompute the fill attribute vector (mean latent of Groove fills minus "
+        "that of Groove beats) of a drums bundle with the bundle's own weights, and rewrite its "
+        "attributes.npz (other arrays kept as they are) and manifest metrics atomically.",
+    )
+    add_attributes_arguments(p)
+
     p = sub.add_parser("generate", help="multi-track MIDI files from three bundles")
     p.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
     p.add_argument("out", type=Path, help="output directory for .mid files")
@@ -219,6 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
         "quality", help="tension calibration, band cohesion and score renders of three bundles"
     )
     add_quality_arguments(p)
+
+    p = sub.add_parser(
+        "form",
+        help="the daemon's musical form against the corpus's: riffs, groove, key, guitar-bass",
+        description="Play the bundles with the daemon's own music engine (no sockets) for "
+        "--bars bars at each tension, measure riff repetition, groove consistency, key "
+        "consistency and guitar-bass agreement, and compare them with the same measures over "
+        "the corpus's songs with guitar, bass and drums; writes form.json, a MIDI file per "
+        "tension and (with MuseScore 3) score pages.",
+    )
+    add_form_arguments(p)
 
     p = sub.add_parser("all", help="every stage in order, skipping up-to-date ones")
     p.add_argument("input_dir", type=Path, help="directory of MIDI files (recursive)")
@@ -306,6 +461,10 @@ def _run(args: argparse.Namespace) -> int:
             console.print(str(path))
     elif args.command == "quality":
         return quality_command(args)
+    elif args.command == "form":
+        return form_command(args)
+    elif args.command == "attributes":
+        return attributes_command(args)
     elif args.command == "all":
         _run_all(args, console)
     return 0

@@ -26,6 +26,9 @@ from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
 
+#: Examples encoded per attribute vector and class (a deterministic sample when there are more).
+MAX_ATTRIBUTE_EXAMPLES = 4096
+
 
 @dataclass(frozen=True)
 class Packed:
@@ -115,6 +118,28 @@ def extract_examples(sequences: Iterable[NoteSequence], config: Any) -> Examples
         controls=pack(controls, converter.control_depth, length),
         lengths=np.asarray(lengths, np.int32),
         sequences=count,
+    )
+
+
+def sample_examples(examples: Examples, max_examples: int, seed: int = 0) -> Examples:
+    """`examples` unchanged when there are at most `max_examples`, else a deterministic sample of
+    that many (kept in their order)."""
+    if len(examples) <= max_examples:
+        return examples
+    rng = np.random.default_rng(seed)
+    return examples.subset(np.sort(rng.choice(len(examples), max_examples, replace=False)))
+
+
+def posterior_means(session: Any, examples: Examples) -> NDArray[np.float32]:
+    """[N, z_size] posterior means of `examples` under a :class:`metalosc.runtime.ModelSession`
+    (the latents the MusicVAE paper's attribute vectors average)."""
+    return np.asarray(
+        session.encode_tensors(
+            list(examples.inputs.dense()),
+            examples.lengths.tolist(),
+            list(examples.controls.dense()) if session.control_depth else None,
+        ),
+        np.float32,
     )
 
 

@@ -3,7 +3,9 @@
 A bundle is a directory: `manifest.json` (written with `metalosc.protocol.write_manifest`), a
 weights-only checkpoint `model.ckpt.*` (the model's variables and global_step — global_step
 only so that Magenta's own `TrainedModel` can restore it too — but no optimizer slots, a third
-of a training checkpoint), and `attributes.npz` with the latent **tension** vector.
+of a training checkpoint), and `attributes.npz` with the latent **tension** vector (and, for
+drums exported with fill-labelled examples, the **fill** vector: see
+:mod:`metalosc.training._fill`).
 
 The tension vector follows the MusicVAE paper's attribute vectors: every training example is
 scored with :func:`metalosc.runtime.intensity` (on the phrase as the model sees it:
@@ -29,21 +31,33 @@ import numpy as np
 import structlog
 from metalosc.protocol import (
     ATTRIBUTES_FILE,
+    FILL_ATTRIBUTE,
     TENSION_ATTRIBUTE,
     Instrument,
     ModelManifest,
     write_manifest,
 )
 from metalosc.runtime import ModelSession, Preset, intensity
-from metalosc.training._dataset import Examples
+from metalosc.training._dataset import (
+    MAX_ATTRIBUTE_EXAMPLES,
+    Examples,
+    posterior_means,
+    sample_examples,
+)
+from metalosc.training._fill import (
+    MIN_FILL_EXAMPLES,
+    FillResponse,
+    FillVector,
+    LabelledExamples,
+    fill_response,
+    fill_vector,
+)
 from metalosc.training._onnx import export_onnx_decoder
 from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_NAME = "model.ckpt"
-#: Examples scored for the tension vector (a deterministic sample when there are more).
-MAX_ATTRIBUTE_EXAMPLES = 4096
 
 
 @dataclass(frozen=True)
@@ -75,15 +89,9 @@ def tension_vector(
     """Mean z of the top intensity quartile minus mean z of the bottom quartile."""
     if len(examples) < 4:
         raise ValueError(f"need at least 4 examples for a tension vector, got {len(examples)}")
-    if len(examples) > max_examples:
-        rng = np.random.default_rng(seed)
-        examples = examples.subset(np.sort(rng.choice(len(examples), max_examples, replace=False)))
+    examples = sample_examples(examples, max_examples, seed)
     scores = example_intensities(session, examples, instrument)
-    mu = session.encode_tensors(
-        list(examples.inputs.dense()),
-        examples.lengths.tolist(),
-        list(examples.controls.dense()) if session.control_depth else None,
-    )
+    mu = posterior_means(session, examples)
     order = np.argsort(scores, kind="stable")
     quarter = max(1, len(order) // 4)
     low, high = order[:quarter], order[-quarter:]
@@ -107,6 +115,25 @@ def write_weights(session: ModelSession, prefix: Path, global_step: int) -> None
         saver.save(session.session, str(prefix), write_meta_graph=False, write_state=False)
 
 
+def export_fill_vector(
+    session: ModelSession, labelled: LabelledExamples | None, *, seed: int = 0
+) -> tuple[FillVector, FillResponse] | None:
+    """The fill vector of `labelled` and its response, or None (logged) when there are no labels
+    or fewer than :data:`MIN_FILL_EXAMPLES` examples of a class: the bundle then has none."""
+    if labelled is None or (len(labelled.fill) == 0 and len(labelled.beat) == 0):
+        return None
+    if min(len(labelled.fill), len(labelled.beat)) < MIN_FILL_EXAMPLES:
+        log.warning(
+            "export.no_fill_vector",
+            reason=f"fewer than {MIN_FILL_EXAMPLES} examples of a class",
+            fill_examples=len(labelled.fill),
+            beat_examples=len(labelled.beat),
+        )
+        return None
+    vector = fill_vector(session, labelled.fill, labelled.beat, seed=seed)
+    return vector, fill_response(session, vector.vector, seed=seed)
+
+
 def _replace_dir(tmp: Path, target: Path) -> None:
     """Moves the finished bundle `tmp` to `target`, replacing an older bundle there."""
     old = None
@@ -126,10 +153,13 @@ def export_bundle(
     *,
     data_fingerprint: str,
     metrics: Mapping[str, float],
+    fill: LabelledExamples | None = None,
     seed: int = 0,
 ) -> Path:
     """Writes the bundle of `checkpoint` (a training checkpoint of `preset`) to `out_dir`;
-    `examples` are the training examples the tension vector is computed from."""
+    `examples` are the training examples the tension vector is computed from; `fill`, labelled
+    drum examples, adds the fill vector (when there are enough of both classes) and its figures
+    to the metrics."""
     import tensorflow as tf
 
     out_dir = Path(out_dir)
@@ -138,11 +168,17 @@ def export_bundle(
     session = ModelSession(preset.build_config(), checkpoint)
     try:
         tension = tension_vector(session, examples, preset.instrument, seed=seed)
+        fill_result = export_fill_vector(session, fill, seed=seed)
+        attributes = {TENSION_ATTRIBUTE: tension.vector}
+        fill_metrics: dict[str, float] = {}
+        if fill_result is not None:
+            attributes[FILL_ATTRIBUTE] = fill_result[0].vector
+            fill_metrics = {**fill_result[0].metrics(), **fill_result[1].metrics()}
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
         try:
             write_weights(session, tmp / CHECKPOINT_NAME, global_step)
             with (tmp / ATTRIBUTES_FILE).open("wb") as f:
-                np.savez(f, **{TENSION_ATTRIBUTE: tension.vector})
+                np.savez(f, **attributes)
             manifest = ModelManifest(
                 instrument=preset.instrument,
                 preset=preset.name,
@@ -151,7 +187,7 @@ def export_bundle(
                 converter=dict(preset.converter),
                 checkpoint=CHECKPOINT_NAME,
                 data_fingerprint=data_fingerprint,
-                metrics={**metrics, "global_step": float(global_step)},
+                metrics={**metrics, **fill_metrics, "global_step": float(global_step)},
                 created_at=dt.datetime.now(dt.timezone.utc),
                 z_size=session.z_size,
             )
@@ -173,5 +209,6 @@ def export_bundle(
         tension_norm=float(np.linalg.norm(tension.vector)),
         intensity_low=round(tension.low_intensity, 3),
         intensity_high=round(tension.high_intensity, 3),
+        **fill_metrics,
     )
     return out_dir

@@ -24,6 +24,7 @@ from metalosc.runtime import (
     DEFAULT_QPM,
     DRUM_CHANNEL,
     PHRASE_BARS,
+    TENSION_AXES,
     Backend,
     InstrumentModel,
     bar_seconds,
@@ -156,7 +157,7 @@ def generate_songs(
     for instrument in ("guitar", "drums"):
         model = models[instrument]
         z = np.concatenate([latent_walk(model, phrases, rng) for _ in range(count)])
-        z = place_tension(z, model.tension_vector, tension)
+        z = place_tension(z, model.tension_vector, tension, TENSION_AXES[instrument])
         decoded[instrument] = model.decode(z, temperature)
     progressions = [infer_chords(g, bars=PHRASE_BARS) for g in decoded["guitar"]]
     bass = models["bass"]
@@ -166,6 +167,7 @@ def generate_songs(
                 np.concatenate([latent_walk(bass, phrases, rng) for _ in range(count)]),
                 bass.tension_vector,
                 tension,
+                TENSION_AXES["bass"],
             )
             for _ in range(bass_candidates)
         ]

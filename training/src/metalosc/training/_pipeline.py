@@ -35,7 +35,8 @@ from metalosc.training._evaluate import (
     write_evaluation,
 )
 from metalosc.training._export import export_bundle
-from metalosc.training._midi_io import write_text_atomic
+from metalosc.training._fill import LabelledExamples, label_windows, labelled_examples
+from metalosc.training._midi_io import read_note_sequences, write_text_atomic
 from metalosc.training._split import (
     SPLIT_DIR,
     MidiSource,
@@ -235,7 +236,27 @@ def export_stage(
         Path(out) if out else bundle_dir(work, instrument),
         data_fingerprint=fingerprint_files([train_file]),
         metrics=metrics,
+        fill=labelled_drum_examples(work, preset) if instrument == "drums" else None,
     )
+
+
+def labelled_drum_examples(work: Path, preset: Preset) -> LabelledExamples | None:
+    """The fill- and beat-labelled drum examples of the work directory, or None without labels.
+
+    The labels are the Groove MIDI Dataset's, read from each window's ``filename`` (the split
+    stage's relative path, which names the file a beat or a fill); the train and eval windows
+    both count: the fill vector describes the model's latent space, it does not train it.
+    Without ``--extra-drums`` (or with a drum corpus that is not Groove) nothing is labelled.
+    """
+    windows = label_windows(
+        window
+        for split in ("train", "eval")
+        for window in read_note_sequences(_data_file(work, "drums", split))
+    )
+    if len(windows) == 0:
+        log.info("export.no_fill_labels", work=str(work))
+        return None
+    return labelled_examples(windows, preset.build_config())
 
 
 # -- all ------------------------------------------------------------------------------------------
@@ -374,15 +395,20 @@ def run_all(
     for instrument in INSTRUMENTS:
         target = bundle_dir(work, instrument)
         stamp = work / BUNDLES_DIR / f".{instrument}{STAMP_FILE}"
-        inputs = {
+        export_inputs: dict[str, object] = {
             "checkpoint": checkpoint_prints[instrument],
             "data": fingerprint_files([record_path(work, instrument, "train")]),
             "metrics": vars(report.evaluation[instrument]),
         }
-        ran = not is_up_to_date(stamp, inputs, [target / "manifest.json"])
+        if instrument == "drums":
+            # The fill vector's labelled windows are the train and eval records (the train
+            # file is in "data" already). A stamp from before the fill vector lacks the key,
+            # so the next `all` exports the drums once more and adds it.
+            export_inputs["fill_labels"] = fingerprint_files([record_path(work, "drums", "eval")])
+        ran = not is_up_to_date(stamp, export_inputs, [target / "manifest.json"])
         if ran:
             export_stage(work, instrument)
-            write_stamp(stamp, inputs)
+            write_stamp(stamp, export_inputs)
         report.bundles[instrument] = target
         done(f"export {instrument}", ran, target)
     return report

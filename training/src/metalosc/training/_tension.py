@@ -26,6 +26,7 @@ import structlog
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import (
     PHRASE_BARS,
+    TENSION_AXES,
     InstrumentModel,
     infer_chords,
     intensity,
@@ -160,7 +161,7 @@ def calibrate_tension(
         base = model.sample_z(phrases + anchor_latents, rng)
         # The anchors reuse the same latents at each anchor tension (a paired comparison).
         rows = np.concatenate([base[:phrases], np.tile(base[phrases:], (len(ANCHORS), 1))])
-        z = place_tension(rows, model.tension_vector, tensions)
+        z = place_tension(rows, model.tension_vector, tensions, TENSION_AXES[instrument])
         if model.chord_conditioned:
             progressions = [infer_chords(g, bars=PHRASE_BARS) for g in decoded["guitar"]]
             decoded[instrument] = decode_best_bass(model, z[None], progressions, temperature)

@@ -225,7 +225,7 @@ namespace MetalOSC.Tests
                 var packet = new OscBundle(OscTimeTag.FromUnixSeconds(1764054000.5))
                     .Add(new OscMessage("/metal/note").Add("bass").Add(40).Add(90).Add(0.5f).Add(2f))
                     .Add(new OscBundle(OscTimeTag.FromUnixSeconds(1764054001.0))
-                        .Add(new OscMessage("/metal/state").Add(1).Add(0.5f).Add(120f).Add(1f).Add(0).Add(0).Add(1).Add("boss")));
+                        .Add(new OscMessage("/metal/state").Add(1).Add(0.5f).Add(120f).Add(1f).Add(0).Add(0).Add(1).Add("boss").Add("E").Add("phrase")));
                 byte[] bytes = OscWriter.Encode(packet);
                 var reader = new OscReader(MetalAddresses.KnownStrings);
                 var handler = new ParsingCollector();
@@ -285,7 +285,7 @@ namespace MetalOSC.Tests
             t.Add("events: state with int and T/F booleans", () =>
             {
                 var ev = Parse(new OscMessage("/metal/state").Add(1).Add(0.5f).Add(140f).Add(0.9f)
-                    .Add(0).Add(true).Add(1).Add("boss"), 1);
+                    .Add(0).Add(true).Add(1).Add("boss").Add("D").Add("bar"), 1);
                 Check.Equal(MetalEventKind.State, ev.Kind, "kind");
                 Check.True(ev.State.Playing, "playing");
                 Check.Equal(140f, ev.State.Bpm, "bpm");
@@ -294,6 +294,30 @@ namespace MetalOSC.Tests
                 Check.True(ev.State.IsMuted(Instrument.Bass), "bass");
                 Check.True(ev.State.IsMuted(Instrument.Drums), "drums");
                 Check.Equal("boss", ev.State.Scene, "scene");
+                Check.Equal("D", ev.State.Key, "key");
+                Check.Equal("bar", ev.State.Transition, "transition");
+            });
+
+            t.Add("events: a section start with its index, label, key and tension", () =>
+            {
+                var ev = Parse(new OscMessage("/metal/section").Add(3).Add("boss").Add("D").Add(0.9f), 1);
+                Check.Equal(MetalEventKind.Section, ev.Kind, "kind");
+                Check.Equal(3, ev.Section.Index, "index");
+                Check.Equal("boss", ev.Section.Label, "label");
+                Check.Equal("D", ev.Section.Key, "key");
+                Check.Equal(0.9f, ev.Section.Tension, "tension");
+            });
+
+            t.Add("messages: key, fill, section and transitions as the server reads them", () =>
+            {
+                Check.Equal("/metal/key", MetalMessages.Key("F#").Address, "key address");
+                Check.Throws<ArgumentException>(() => MetalMessages.Key("H"), "unknown key");
+                Check.Equal(0, MetalMessages.Fill().Count, "fill has no arguments");
+                Check.Equal(0, MetalMessages.Section().Count, "unlabelled section");
+                Check.Equal(1, MetalMessages.Section("boss").Count, "labelled section");
+                Check.Throws<ArgumentException>(() => MetalMessages.Section("a b"), "bad label");
+                Check.Equal(2, MetalMessages.Tension(0.9f, "bar").Count, "tension with a transition");
+                Check.Throws<ArgumentException>(() => MetalMessages.Tension(0.9f, "now"), "bad transition");
             });
 
             t.Add("events: pong splits echoed args from the server time", () =>
@@ -319,8 +343,8 @@ namespace MetalOSC.Tests
             AddBadEvent(t, "pitch out of range", new OscMessage("/metal/note").Add("bass").Add(128).Add(1).Add(1f).Add(1f), "pitch 128");
             AddBadEvent(t, "negative duration", new OscMessage("/metal/note").Add("bass").Add(40).Add(1).Add(-0.5f).Add(1f), "must not be negative");
             AddBadEvent(t, "string where number expected", new OscMessage("/metal/phrase").Add("bass").Add(1).Add("x"), "must be a number");
-            AddBadEvent(t, "bool out of 0/1", new OscMessage("/metal/state").Add(2).Add(0f).Add(120f).Add(1f).Add(0).Add(0).Add(0).Add(""), "0/1 or T/F");
-            AddBadEvent(t, "bare state request from server", new OscMessage("/metal/state"), "expected 8 arguments");
+            AddBadEvent(t, "bool out of 0/1", new OscMessage("/metal/state").Add(2).Add(0f).Add(120f).Add(1f).Add(0).Add(0).Add(0).Add("").Add("E").Add("phrase"), "0/1 or T/F");
+            AddBadEvent(t, "bare state request from server", new OscMessage("/metal/state"), "expected 10 arguments");
             AddBadEvent(t, "empty pong", new OscMessage("/metal/pong"), "server time");
             AddBadEvent(t, "non-finite float", new OscMessage("/metal/phrase").Add("bass").Add(1).Add(float.NaN), "not finite");
 

@@ -17,7 +17,13 @@ namespace MetalOSC.Core
         public const string Stop = "/metal/stop";
         public const string Mute = "/metal/mute";
         public const string Temperature = "/metal/temperature";
+        public const string Transition = "/metal/transition";
+        public const string Key = "/metal/key";
+        public const string Fill = "/metal/fill";
         public const string Ping = "/metal/ping";
+
+        /// <summary>Both directions: a request for a new section from the client, a section start from the server.</summary>
+        public const string Section = "/metal/section";
 
         /// <summary>Both directions: a bare request from the client, the full state from the server.</summary>
         public const string State = "/metal/state";
@@ -32,7 +38,8 @@ namespace MetalOSC.Core
         /// <summary>Every string a server event may carry that the decoder should not allocate anew.</summary>
         public static readonly string[] KnownStrings =
         {
-            Note, Beat, Phrase, Pong, State, Error, "guitar", "bass", "drums", "",
+            Note, Beat, Phrase, Pong, State, Section, Error, "guitar", "bass", "drums", "",
+            "phrase", "bar", "section", "E",
         };
     }
 }

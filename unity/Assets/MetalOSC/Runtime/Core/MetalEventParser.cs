@@ -57,7 +57,7 @@ namespace MetalOSC.Core
                     result.Phrase.Tension = GetFloat(message, 2);
                     return true;
                 case MetalAddresses.State:
-                    Expect(message, 8);
+                    Expect(message, 10);
                     result.Kind = MetalEventKind.State;
                     result.State.Playing = GetBool(message, 0);
                     result.State.Tension = GetFloat(message, 1);
@@ -67,6 +67,16 @@ namespace MetalOSC.Core
                     result.State.BassMuted = GetBool(message, 5);
                     result.State.DrumsMuted = GetBool(message, 6);
                     result.State.Scene = GetString(message, 7);
+                    result.State.Key = GetString(message, 8);
+                    result.State.Transition = GetString(message, 9);
+                    return true;
+                case MetalAddresses.Section:
+                    Expect(message, 4);
+                    result.Kind = MetalEventKind.Section;
+                    result.Section.Index = GetInt(message, 0);
+                    result.Section.Label = GetString(message, 1);
+                    result.Section.Key = GetString(message, 2);
+                    result.Section.Tension = GetFloat(message, 3);
                     return true;
                 case MetalAddresses.Error:
                     Expect(message, 2);

@@ -43,7 +43,7 @@ namespace MetalOSC.Core
 
     /// <summary>
     /// <c>/metal/state i playing, f tension, f bpm, f temperature, i guitar_muted, i bass_muted,
-    /// i drums_muted, s scene</c>, sent after every change so UIs can follow the server.
+    /// i drums_muted, s scene, s key, s transition</c>, sent after every change so UIs can follow the server.
     /// </summary>
     public struct StateEvent
     {
@@ -58,6 +58,12 @@ namespace MetalOSC.Core
         /// <summary>Scene being morphed to; empty when no interpolation is running.</summary>
         public string Scene;
 
+        /// <summary>Tonal centre (natural minor) of the music, e.g. "E".</summary>
+        public string Key;
+
+        /// <summary>Where tension and temperature changes land by default: "phrase", "bar" or "section".</summary>
+        public string Transition;
+
         /// <summary>Whether <paramref name="instrument"/> is muted.</summary>
         public bool IsMuted(Instrument instrument)
         {
@@ -68,6 +74,21 @@ namespace MetalOSC.Core
                 default: return DrumsMuted;
             }
         }
+    }
+
+    /// <summary>
+    /// <c>/metal/section i index, s label, s key, f tension</c>: a section of the music starts on this bundle's
+    /// time (like a timeline marker the game can follow).
+    /// </summary>
+    public struct SectionEvent
+    {
+        public int Index;
+        public string Label;
+        public string Key;
+        public float Tension;
+
+        /// <summary>When the section starts on the local DSP clock (set when the event is raised).</summary>
+        public double LocalDspTime;
     }
 
     /// <summary><c>/metal/error s address, s reason</c>: the server rejected one of our messages.</summary>
@@ -121,6 +142,7 @@ namespace MetalOSC.Core
         Beat,
         Phrase,
         State,
+        Section,
         Error,
         Pong,
 
@@ -142,6 +164,7 @@ namespace MetalOSC.Core
         public BeatEvent Beat;
         public PhraseEvent Phrase;
         public StateEvent State;
+        public SectionEvent Section;
         public ErrorEvent Error;
         public PongEvent Pong;
 

@@ -49,11 +49,81 @@ namespace MetalOSC.Core
             return new OscMessage(MetalAddresses.Unsubscribe);
         }
 
-        /// <summary><c>/metal/tension f</c> with 0..1 musical intensity.</summary>
-        public static OscMessage Tension(float value)
+        /// <summary>Changes land at the next 2-bar phrase.</summary>
+        public const string TransitionPhrase = "phrase";
+
+        /// <summary>Changes land at the next bar line (the phrase in flight is cut).</summary>
+        public const string TransitionBar = "bar";
+
+        /// <summary>Changes land at the next section.</summary>
+        public const string TransitionSection = "section";
+
+        /// <summary>The tonal centres the server accepts for <see cref="Key"/>.</summary>
+        public static readonly string[] KeyNames =
+        {
+            "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B",
+        };
+
+        /// <summary>
+        /// <c>/metal/tension f [s transition]</c> with 0..1 musical intensity; <paramref name="transition"/> says
+        /// where it lands ("phrase", "bar", "section"; null = the server's default).
+        /// </summary>
+        public static OscMessage Tension(float value, string transition = null)
         {
             CheckRange(value, 0f, 1f, nameof(value), "tension");
-            return new OscMessage(MetalAddresses.Tension).Add(value);
+            var message = new OscMessage(MetalAddresses.Tension).Add(value);
+            if (transition != null) message.Add(CheckTransition(transition, nameof(transition)));
+            return message;
+        }
+
+        /// <summary><c>/metal/transition s</c>: where tension and temperature changes land by default.</summary>
+        public static OscMessage Transition(string when)
+        {
+            return new OscMessage(MetalAddresses.Transition).Add(CheckTransition(when, nameof(when)));
+        }
+
+        /// <summary><c>/metal/key s</c>: the tonal centre (natural minor) from the next section on.</summary>
+        public static OscMessage Key(string key)
+        {
+            if (Array.IndexOf(KeyNames, key) < 0)
+            {
+                throw new ArgumentException("key must be one of " + string.Join(", ", KeyNames) + ", got '" + key + "'", nameof(key));
+            }
+            return new OscMessage(MetalAddresses.Key).Add(key);
+        }
+
+        /// <summary><c>/metal/fill</c>: a drum fill at the next phrase (a stinger).</summary>
+        public static OscMessage Fill()
+        {
+            return new OscMessage(MetalAddresses.Fill);
+        }
+
+        /// <summary><c>/metal/section [s label]</c>: a new section at the next phrase, optionally labelled.</summary>
+        public static OscMessage Section(string label = "")
+        {
+            if (label == null || label.Length > 32)
+            {
+                throw new ArgumentException("label must be at most 32 characters", nameof(label));
+            }
+            foreach (char c in label)
+            {
+                if (!(char.IsLetterOrDigit(c) && c < 128) && c != '_' && c != '-')
+                {
+                    throw new ArgumentException("label may hold only A-Z, a-z, 0-9, _ and -, got '" + label + "'", nameof(label));
+                }
+            }
+            var message = new OscMessage(MetalAddresses.Section);
+            if (label.Length > 0) message.Add(label);
+            return message;
+        }
+
+        private static string CheckTransition(string when, string name)
+        {
+            if (when != TransitionPhrase && when != TransitionBar && when != TransitionSection)
+            {
+                throw new ArgumentException("transition must be 'phrase', 'bar' or 'section', got '" + when + "'", name);
+            }
+            return when;
         }
 
         /// <summary><c>/metal/tempo f</c> in beats per minute, 40..320, applied at the next beat.</summary>

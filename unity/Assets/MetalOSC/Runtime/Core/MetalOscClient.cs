@@ -67,6 +67,9 @@ namespace MetalOSC.Core
         /// <summary>The server's full state (after any change, or on request).</summary>
         public event Action<StateEvent> StateReceived;
 
+        /// <summary>A section of the music starts (its time on the local DSP clock is set).</summary>
+        public event Action<SectionEvent> SectionStarted;
+
         /// <summary>The server rejected one of our messages.</summary>
         public event Action<ErrorEvent> ErrorReceived;
 
@@ -232,6 +235,10 @@ namespace MetalOSC.Core
                     break;
                 case MetalEventKind.State:
                     StateReceived?.Invoke(ev.State);
+                    break;
+                case MetalEventKind.Section:
+                    ev.Section.LocalDspTime = NoteScheduling.ToDspTime(ev.TimeTag, Clock, _dspMapper, dspNow);
+                    SectionStarted?.Invoke(ev.Section);
                     break;
                 case MetalEventKind.Error:
                     ErrorReceived?.Invoke(ev.Error);
