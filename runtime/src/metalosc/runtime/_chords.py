@@ -157,8 +157,8 @@ def _chord_figure(index: int) -> str:
 
 @functools.cache
 def _hmm() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """(key-chord log-likelihood [12, 97], transition log-likelihood [1164, 1164], unit chord
-    pitch vectors [97, 12]), computed as note_seq computes them."""
+    """(key-chord log-likelihood [12, 97], transition log-likelihood [1164, 1164] indexed
+    [to, from], unit chord pitch vectors [97, 12]), computed as note_seq computes them."""
     num_chords = len(_CHORDS)
     in_key = np.zeros([12, num_chords], dtype=np.int32)
     out_of_key = np.zeros([12, num_chords], dtype=np.int32)
@@ -196,9 +196,13 @@ def _hmm() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64
         for offset in _CHORD_KIND_PITCHES[kind]:
             vectors[i + 1, (root + offset) % 12] = 1
     vectors[1:, :] /= np.linalg.norm(vectors[1:, :], axis=1)[:, np.newaxis]
-    for array in (key_chord, transition, vectors):
+    # The log transitions are kept transposed, [to, from] and contiguous (see _viterbi): one
+    # 10.8 MB matrix per process that infers chords, nothing else kept.
+    by_target = np.ascontiguousarray(np.log(transition).T)
+    logs = (np.log(key_chord), by_target, vectors)
+    for array in logs:
         array.flags.writeable = False
-    return np.log(key_chord), np.log(transition), vectors
+    return logs
 
 
 def _pitch_vectors(notes: Sequence[Any], seconds_per_frame: float, total_time: float) -> Any:
@@ -226,24 +230,10 @@ def _pitch_vectors(notes: Sequence[Any], seconds_per_frame: float, total_time: f
     return x
 
 
-_scratch = threading.local()
-
-
-@functools.cache
-def _transition_by_target() -> NDArray[np.float64]:
-    """The transition log-likelihood transposed, [to, from], contiguous: each Viterbi step then
-    reduces along rows, the fast direction (the sums and the first-maximum choice are the same
-    as note_seq's column-wise ones: addition commutes, ties break on the lowest index)."""
-    transposed = np.ascontiguousarray(_hmm()[1].T)
-    transposed.flags.writeable = False
-    return transposed
-
-
 def _viterbi(frame_loglik: NDArray[np.float64]) -> list[int]:
     """The most likely chord index per frame under the key-chord HMM (note_seq's
     ``_key_chord_viterbi``, keys uniform at the start)."""
-    key_chord_loglik, _, _ = _hmm()
-    transition = _transition_by_target()
+    key_chord_loglik, transition, _ = _hmm()
     num_frames, num_chords = frame_loglik.shape
     num_key_chords = len(transition)
     loglik = np.zeros([num_frames, num_key_chords])
@@ -252,12 +242,11 @@ def _viterbi(frame_loglik: NDArray[np.float64]) -> list[int]:
     chords = np.tile(np.arange(num_chords), 12)
     loglik[0] = -np.log(12) + key_chord_loglik[keys, chords] + frame_loglik[0, chords]
     rows = np.arange(num_key_chords)
-    # One [1164, 1164] buffer per thread, reused: allocating it per call costs page faults.
-    mat = getattr(_scratch, "mat", None)
-    if mat is None:
-        mat = _scratch.mat = np.empty_like(transition)
     for frame in range(1, num_frames):
-        np.add(transition, loglik[frame - 1], out=mat)
+        # Rows are the target pair: each step reduces along rows, the fast direction. The sums
+        # and the first-maximum choice are note_seq's column-wise ones (addition commutes, ties
+        # break on the lowest index).
+        mat = transition + loglik[frame - 1]
         path[frame, :] = mat.argmax(axis=1)
         loglik[frame, :] = mat[rows, path[frame, :]] + np.tile(frame_loglik[frame], 12)
     best = [int(np.argmax(loglik[-1]))]
