@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from metalosc.protocol import INSTRUMENTS
+from metalosc.server import configure_logging
 
 if TYPE_CHECKING:  # the stages import TensorFlow and Magenta: only when a command runs them
     from metalosc.training._pipeline import StageResult
@@ -29,24 +30,10 @@ EXIT_FAILURE = 1
 
 
 def _configure_logging(verbose: bool) -> None:
-    """structlog once, in main: console on a TTY, JSON lines otherwise; quiet TensorFlow."""
+    """The daemon's structlog set-up (console on a TTY, JSON otherwise) on stderr; quiet
+    TensorFlow."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    level = logging.DEBUG if verbose else logging.INFO
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stderr.isatty()
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
+    configure_logging(level="debug" if verbose else "info")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         from absl import logging as absl_logging
