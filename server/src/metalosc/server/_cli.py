@@ -37,7 +37,7 @@ EXIT_CONFIG = 2
 EXIT_GRACE_EXPIRED = 70
 
 GIL_SWITCH_INTERVAL_S = 0.0005
-"""The model threads run Python between TF calls (sequence conversion, features, chords); with
+"""The model threads run Python between model calls (note conversion, features, chords); with
 CPython's default 5 ms switch interval the event loop waited up to tens of ms for the GIL under
 decode load (bench/ping_latency.py: pong p99 18 ms -> 10 ms with 0.5 ms on 2 busy cores)."""
 
@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["process", "thread"],
         help="run each model in a worker process or in a worker thread "
         f"[{defaults['model_execution'].default}]",
+    )
+    run.add_argument(
+        "--model-backend",
+        choices=["auto", "onnx", "tf"],
+        help="decode with the bundles' ONNX decoders (no TensorFlow) or their TF checkpoints; "
+        f"auto = ONNX where a bundle has one [{defaults['model_backend'].default}]",
     )
     run.add_argument(
         "--realtime-priority",

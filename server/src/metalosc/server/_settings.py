@@ -142,6 +142,11 @@ class Settings(BaseSettings):
         description="run each model in a worker process (keeps its Python off the event loop's "
         "GIL) or in a worker thread of the daemon",
     )
+    model_backend: Literal["auto", "onnx", "tf"] = Field(
+        "auto",
+        description="decode with each bundle's ONNX decoder on ONNX Runtime (no TensorFlow) or "
+        "its TF checkpoint; auto = ONNX when the bundle has one",
+    )
     realtime_priority: int = Field(
         10,
         ge=0,
