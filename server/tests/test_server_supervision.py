@@ -38,7 +38,6 @@ from metalosc.server import (
     WorkerHungError,
 )
 from metalosc.server.testing import (
-    EXIT_TEMPERATURE,
     RAISE_TEMPERATURE,
     SLOW_TEMPERATURE,
     FakeModel,

@@ -19,8 +19,9 @@ model when a decode fails in a way that says the executor is no longer sound: th
 :class:`WorkerHungError`), or the model raised anything but a ``ValueError`` (a model refusing its
 input — chords it cannot encode — is healthy and stays). The failed call raises; the caller (the
 generator) tries again later, and meanwhile the conductor plays from the buffers. Each fault is
-counted (``restarts``, metric ``worker_restarts``) and logged once; a restart that fails is
-retried with a growing delay, and until one succeeds decodes fail at once with
+counted (``restarts``, metric ``worker_restarts``) and logged once; a restart that fails, or a
+model that fails again soon after its restart, is retried with a growing delay (1 s doubling to
+60 s), and until one succeeds decodes fail at once with
 :class:`ModelUnavailableError` instead of waiting. A model running in a thread of the daemon
 cannot be stopped when it hangs: hang recovery needs a worker process.
 """
@@ -285,6 +286,7 @@ class ModelRunner:
         self._down: str | None = None  # why the executor is unusable, until a restart works
         self._retry_at = -math.inf
         self._backoff = RESTART_BACKOFF_S[0]
+        self._restarted_at = -math.inf
 
     @property
     def info(self) -> ModelInfo:
@@ -381,8 +383,15 @@ class ModelRunner:
         log.error("model_worker_restarting", instrument=self.instrument, fault=kind, reason=reason)
         await trio.to_thread.run_sync(executor.close)
         self._down = f"{kind}: {reason}"
-        self._retry_at = -math.inf
-        self._backoff = RESTART_BACKOFF_S[0]
+        now = trio.current_time()
+        if now - self._restarted_at < RESTART_BACKOFF_S[1]:
+            # failing again soon after a restart: a model that fails on every decode must not
+            # respawn its worker on every retry, so wait longer each time
+            self._retry_at = now + self._backoff
+            self._backoff = min(RESTART_BACKOFF_S[1], self._backoff * 2)
+        else:
+            self._retry_at = -math.inf
+            self._backoff = RESTART_BACKOFF_S[0]
         await self._try_restart(raising=False)
 
     async def _try_restart(self, *, raising: bool = True) -> None:
@@ -414,6 +423,7 @@ class ModelRunner:
             return
         self.executor = fresh
         self._down = None
+        self._restarted_at = trio.current_time()
         log.info(
             "model_worker_restarted",
             instrument=self.instrument,
