@@ -33,6 +33,7 @@ TOOL_PACKAGES = {
     "mcs": "mono-mcs",
     "mono": "mono-mcs",
     "mscore3": "musescore3",
+    "ip": "iproute2",
 }
 
 _TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
