@@ -7,6 +7,7 @@ file is read back with mido, never compared as bytes alone.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -237,6 +238,8 @@ async def test_recording_twice_stopping_unstarted_and_names_taken(
     server: RunningServer, tmp_path: Path
 ) -> None:
     async with UdpClient.open(server.address) as client:
+        # a subscriber: a stranger's tiny request gets no reply larger than itself
+        await client.send(Subscribe())
         await client.send(RecordStop())
         refused = await record_reply(client)
         assert isinstance(refused, Error)
@@ -286,6 +289,25 @@ async def test_a_take_spans_stop_and_play(server: RunningServer, tmp_path: Path)
     assert replay(tmp_path / "takes" / "runs.take.json", tmp_path / "r.mid").differences == ()
     parts = {n.instrument for n in read_midi(Path(saved.path)).notes}
     assert parts == set(INSTRUMENTS)
+
+    # the command a sound designer runs: the same verdict, and a doctored recording is caught
+    metalosc = [str(Path(sys.executable).with_name("metalosc")), "replay"]
+    log = str(tmp_path / "takes" / "runs.take.json")
+    same = await trio.run_process([*metalosc, log, str(tmp_path / "cli.mid")], capture_stdout=True)
+    assert b"identical to the recording" in same.stdout
+    assert midi_differences(read_midi(tmp_path / "cli.mid"), read_midi(Path(saved.path))) == []
+    doctored = mido.MidiFile(saved.path)
+    track = next(t for t in doctored.tracks if any(m.type == "note_on" for m in t))
+    first = next(i for i, m in enumerate(track) if m.type == "note_on" and m.velocity > 0)
+    track[first] = track[first].copy(note=track[first].note + 1)
+    doctored.save(saved.path)
+    differs = await trio.run_process(
+        [*metalosc, log, str(tmp_path / "cli2.mid")], capture_stdout=True, check=False
+    )
+    assert differs.returncode == 4
+    assert b"differs from the recording" in differs.stdout
+    assert b"missing note" in differs.stdout
+    assert b"extra note" in differs.stdout
 
 
 async def test_a_take_being_recorded_is_written_when_the_daemon_stops(

@@ -159,8 +159,8 @@ class WavSink:
             channel, pitch, velocity = note.channel, note.pitch, note.velocity
             on = self._frame(note.at_unix)
             off = max(on + 1, self._frame(note.at_unix + note.duration_s))
-            self.scheduler.at(on, lambda c=channel, p=pitch, v=velocity: synth.note_on(c, p, v))
-            self.scheduler.at(off, lambda c=channel, p=pitch: synth.note_off(c, p))
+            self.scheduler.at(on, partial(synth.note_on, channel, pitch, velocity))
+            self.scheduler.at(off, partial(synth.note_off, channel, pitch))
 
     def run(self) -> int:
         """Render until ``seconds`` of audio are written or :meth:`stop` is called; finish the

@@ -66,7 +66,8 @@ def _fluidsynth() -> ModuleType:
         raise SynthUnavailableError(
             f"the FluidSynth library cannot be loaded ({exc}): {INSTALL_HINT}"
         ) from exc
-    return fluidsynth
+    module: ModuleType = fluidsynth
+    return module
 
 
 class BandSynth:
