@@ -324,7 +324,10 @@ async def test_a_take_being_recorded_is_written_when_the_daemon_stops(
         await client.phrases(1)
     # open_server cancels serve: the recording is saved on the way out
     assert read_midi(tmp_path / "cut.mid").notes
-    assert read_take_log(tmp_path / "cut.take.json").name == "cut"
+    take_log = read_take_log(tmp_path / "cut.take.json")
+    assert take_log.name == "cut"
+    # no seed configured: the daemon drew one, and the take says which
+    assert isinstance(take_log.seed, int)
 
 
 def test_midi_differences_name_what_differs(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ deadline is abandoned and reported by :class:`GraceExpiredError`.
 from __future__ import annotations
 
 import gc
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -162,19 +163,22 @@ async def _run(
     clock = BeatClock(
         trio.current_time(), settings.bpm, unix_offset=time.time() - trio.current_time()
     )
+    # Always a known seed: the log and every take's log say which one the music was drawn with.
+    seed = settings.seed if settings.seed is not None else secrets.randbits(32)
+    log.info("seed_chosen", seed=seed, drawn=settings.seed is None)
     conductor = Conductor(
         buffers,
         controls,
         form_rules(settings),
         key=KEY_PITCH_CLASSES[settings.key],
         fill_vector=runners["drums"].info.fill_vector,
-        rng=np.random.default_rng(None if settings.seed is None else [settings.seed, 1]),
+        rng=np.random.default_rng([seed, 1]),
     )
     generator = Generator(
         runners,
         buffers,
         controls,
-        seed=settings.seed,
+        seed=seed,
         batch_size=settings.batch_size,
         bass_candidates=settings.bass_candidates,
         key=lambda: conductor.target_key,
@@ -204,7 +208,7 @@ async def _run(
         settings.recordings,
         clock,
         settings=settings.model_dump(mode="json"),
-        seed=settings.seed,
+        seed=seed,
     )
     transport.observer = recorder
     controller = Controller(
