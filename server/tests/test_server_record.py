@@ -16,6 +16,7 @@ import pytest
 import trio
 from metalosc.protocol import (
     INSTRUMENTS,
+    SCENE_NAME_MAX,
     Error,
     Instrument,
     Key,
@@ -33,8 +34,10 @@ from metalosc.protocol import (
 )
 from metalosc.runtime import PhraseNote
 from metalosc.server import RunningServer, Settings
+from metalosc.server._clock import BeatClock
 from metalosc.server._cues import Cue
 from metalosc.server._midifile import CHANNELS, TICKS_PER_BEAT, read_midi, take_midi, write_take
+from metalosc.server._record import Recorder
 from metalosc.server._replay import midi_differences, replay, replay_take
 from metalosc.server._take import TakeBuilder
 from metalosc.server._takelog import TakeLogError, read_take_log
@@ -269,6 +272,16 @@ async def test_recording_twice_stopping_unstarted_and_names_taken(
         "riff.mid",
         "riff.take.json",
     ]
+
+
+def test_a_taken_name_at_the_longest_is_shortened_for_its_number(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path, BeatClock(0.0, 120.0), settings={}, seed=1)
+    longest = "x" * SCENE_NAME_MAX
+    for path in recorder.paths(longest):
+        path.write_text("an older take")
+    taken = recorder.start(longest)
+    assert taken == "x" * (SCENE_NAME_MAX - 2) + "-2"
+    RecordState(recording=True, name=taken, path="p", notes=0)  # still a valid name to send
 
 
 async def test_a_take_spans_stop_and_play(server: RunningServer, tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ from metalosc.protocol import (
     Play,
     Pong,
     ProtocolError,
+    RecordStart,
+    RecordStop,
     SceneSave,
     SectionRequest,
     StateRequest,
@@ -68,6 +70,9 @@ def valid_requests() -> dict[str, list[Message]]:
         Ping(args=(1,)),
         Ping(args=("x" * 40, 2.5)),
         StateRequest(),
+        RecordStop(),  # nothing recording: refused
+        RecordStart(name="x" * 32),
+        RecordStop(),  # the take is written: its news is far bigger than the request
     ]
     out: dict[str, list[Message]] = {}
     for message in examples:

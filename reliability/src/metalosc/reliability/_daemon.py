@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,7 +47,8 @@ def metalosc_command() -> str:
 class LiveDaemon:
     """``metalosc serve --models models --port port [args]`` with ``env`` added, optionally run
     through ``wrap`` (e.g. inside a network namespace). Logs are JSON lines, kept in
-    ``events`` with the time each was read (``_at``, unix seconds)."""
+    ``events`` with the time each was read (``_at``, unix seconds). What it writes (the takes a
+    probe records) goes to a state directory of its own, removed when it stops."""
 
     models: Path
     port: int
@@ -56,6 +58,9 @@ class LiveDaemon:
     events: list[Event] = field(default_factory=list)
     process: subprocess.Popen[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _state_dir: tempfile.TemporaryDirectory[str] = field(
+        default_factory=lambda: tempfile.TemporaryDirectory(prefix="metalosc-reliability-")
+    )
 
     def start(self, timeout: float = 300.0) -> float:
         """Start it and wait for ``ready``; the seconds that took."""
@@ -76,6 +81,7 @@ class LiveDaemon:
             **os.environ,
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "METALOSC_REALTIME_PRIORITY": "10",
+            "METALOSC_STATE_DIR": self._state_dir.name,
             **self.env,
         }
         started = time.time()
@@ -185,6 +191,7 @@ class LiveDaemon:
                 self.process.wait(10)
                 raise DaemonError(f"did not stop within {timeout} s: {self.tail()}") from None
         time.sleep(0.2)  # the reader thread drains the last lines
+        self._state_dir.cleanup()
         stopped = self.last("stopped")
         if stopped is None:
             raise DaemonError(f"exited {self.process.returncode} without 'stopped': {self.tail()}")
@@ -195,3 +202,4 @@ class LiveDaemon:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        self._state_dir.cleanup()

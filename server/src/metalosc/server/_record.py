@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 import trio
 from metalosc.protocol import (
+    SCENE_NAME_MAX,
     Instrument,
     Message,
     Ping,
@@ -119,11 +120,13 @@ class Recorder:
 
     def _free_name(self, name: str) -> str:
         """``name``, or ``name-2``, ``name-3`` … when a take of that name exists: a new take
-        never replaces an old one."""
+        never replaces an old one. The name is shortened to make room for the number, so that
+        it stays a valid name (at most ``SCENE_NAME_MAX`` characters)."""
         candidate, n = name, 1
         while any(p.exists() for p in self.paths(candidate)):
             n += 1
-            candidate = f"{name}-{n}"
+            suffix = f"-{n}"
+            candidate = name[: SCENE_NAME_MAX - len(suffix)] + suffix
         return candidate
 
     def start(self, name: str) -> str:
