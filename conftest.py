@@ -31,6 +31,7 @@ TOOL_PACKAGES = {
     "mcs": "mono-mcs",
     "mono": "mono-mcs",
     "mscore3": "musescore3",
+    "systemd-analyze": "systemd",
 }
 
 _TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
@@ -107,6 +108,14 @@ def _ordinary_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
     runs ``serve`` in pytest's own thread must not leave it at real-time priority if it fails
     midway. The tests of real-time scheduling ask for it explicitly."""
     monkeypatch.setenv("METALOSC_REALTIME_PRIORITY", "0")
+
+
+@pytest.fixture(autouse=True)
+def _metrics_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemons started by tests (in this process or as subprocesses, which inherit the
+    environment) serve their metrics on a free port: tests run side by side, and so may other
+    daemons on the machine, on the default port."""
+    monkeypatch.setenv("METALOSC_METRICS_PORT", "0")
 
 
 @pytest.fixture(scope="session")

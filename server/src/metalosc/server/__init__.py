@@ -11,7 +11,15 @@ Modules are private; the public names are re-exported here. Test support is in
 :mod:`metalosc.server.testing`.
 """
 
-from ._app import GraceExpiredError, RunningServer, form_rules, reload_models, serve
+from ._app import (
+    LIVE_SETTINGS,
+    START_SETTINGS,
+    GraceExpiredError,
+    RunningServer,
+    form_rules,
+    reload_models,
+    serve,
+)
 from ._buffer import PhraseBuffer
 from ._clock import Anchor, BeatClock
 from ._conductor import (
@@ -35,6 +43,7 @@ from ._models import ExecutorSource, bundle_executors, load_models
 from ._notify import SystemdNotifier
 from ._outbox import Outbox
 from ._perform import Performed, perform
+from ._ping import PingError, ping, ping_address
 from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._runner import (
     DecodeRequest,
@@ -48,7 +57,14 @@ from ._runner import (
     model_analysis,
 )
 from ._scheduled import BundleRefusedError, ScheduledBundles
-from ._settings import ConfigError, Settings, load_settings
+from ._settings import (
+    ConfigError,
+    ConfigProblem,
+    ExplainedSettings,
+    Settings,
+    explain_settings,
+    load_settings,
+)
 from ._subscriptions import Mode, Subscription, Subscriptions
 from ._transport import Transport
 from ._udp import Peer, UdpEndpoint, open_udp
@@ -63,6 +79,8 @@ from ._worker import (
 )
 
 __all__ = [
+    "LIVE_SETTINGS",
+    "START_SETTINGS",
     "Anchor",
     "BarPlan",
     "BeatClock",
@@ -71,12 +89,14 @@ __all__ = [
     "Conductor",
     "ConductorError",
     "ConfigError",
+    "ConfigProblem",
     "Controller",
     "Controls",
     "Cue",
     "DecodeRequest",
     "Executor",
     "ExecutorSource",
+    "ExplainedSettings",
     "FormRules",
     "Generator",
     "GraceExpiredError",
@@ -94,6 +114,7 @@ __all__ = [
     "PhraseAnalysis",
     "PhraseBuffer",
     "PhraseSet",
+    "PingError",
     "ProcessExecutor",
     "RunningServer",
     "Scene",
@@ -116,12 +137,15 @@ __all__ = [
     "cue_messages",
     "cues_for",
     "decode_phrases",
+    "explain_settings",
     "form_rules",
     "load_models",
     "load_settings",
     "model_analysis",
     "open_udp",
     "perform",
+    "ping",
+    "ping_address",
     "reload_models",
     "serve",
     "start_process_executors",

@@ -50,18 +50,32 @@ from metalosc.protocol import (
 from ._clock import BeatClock
 from ._conductor import Conductor, ConductorError, Interpolation, SectionOrder
 from ._controls import Controls
-from ._metrics import Metrics
+from ._metrics import Metrics, RejectReason
 from ._outbox import Outbox
 from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._subscriptions import Subscriptions
 from ._transport import Transport
 from ._udp import Peer
 
-__all__ = ["Controller"]
+__all__ = ["Controller", "reject_reason"]
 
 log = structlog.get_logger("metalosc.server.control")
 
 Handler = Callable[[Any, Peer], Awaitable[None]]
+
+
+def reject_reason(error: ProtocolError) -> RejectReason:
+    """The metrics' reason for a packet that did not decode: ``malformed`` before an address
+    was read or when the bytes are cut short or malformed, ``unknown_address``, else
+    ``invalid_arguments`` (the address is known, its arguments are not acceptable)."""
+    reason = error.reason.lower()
+    if error.address is None or any(
+        word in reason for word in ("malformed", "truncated", "trailing bytes", "bad size")
+    ):
+        return "malformed"
+    if reason.startswith(("unknown address", "no address matches")):
+        return "unknown_address"
+    return "invalid_arguments"
 
 
 class Decoding(Protocol):
@@ -162,18 +176,27 @@ class Controller:
         """Decode one datagram from ``peer`` and apply its message(s); a bundle's messages in
         order, all or none (a bad element refuses the whole bundle), at once or, timetagged in
         the future, at that time (:attr:`scheduled`; refused beyond its bounds)."""
+        arrived = trio.current_time()
+        try:
+            await self._handle_datagram(data, peer, arrived)
+        finally:
+            self.metrics.control_seconds.observe(trio.current_time() - arrived)
+
+    async def _handle_datagram(self, data: bytes, peer: Peer, arrived: float) -> None:
         self.metrics.inc("packets_received")
-        self.subscriptions.touch(peer, trio.current_time())
+        self.subscriptions.touch(peer, arrived)
         try:
             packet = decode_packet(data)
         except ProtocolError as exc:
-            await self.outbox.error(peer, exc.address or "", exc.reason)
+            await self.outbox.error(peer, exc.address or "", exc.reason, kind=reject_reason(exc))
             return
         if not isinstance(packet, Bundle):
             await self.handle(packet, peer)
             return
         for refusal in packet.refusals:  # addresses a pattern named that refused the arguments
-            await self.outbox.error(peer, refusal.address or "", refusal.reason)
+            await self.outbox.error(
+                peer, refusal.address or "", refusal.reason, kind=reject_reason(refusal)
+            )
         if packet.timetag is not None and packet.messages:
             due = self.clock.from_unix(packet.timetag)
             if due > trio.current_time():
@@ -181,7 +204,7 @@ class Controller:
                     self.scheduled.add(due, packet.messages, peer)
                 except BundleRefusedError as exc:
                     self.metrics.inc("bundles_refused")
-                    await self.outbox.error(peer, "#bundle", str(exc))
+                    await self.outbox.error(peer, "#bundle", str(exc), kind="bundle_refused")
                     return
                 self.metrics.inc("bundles_scheduled")
                 return
@@ -195,7 +218,9 @@ class Controller:
         """Apply one decoded message from ``peer``."""
         handler = self._handlers.get(type(message))
         if handler is None:
-            await self.outbox.error(peer, message.address, "not a client-to-server message")
+            await self.outbox.error(
+                peer, message.address, "not a client-to-server message", kind="not_a_request"
+            )
             return
         await handler(message, peer)
 
@@ -273,7 +298,7 @@ class Controller:
         try:
             self.conductor.save_scene(message.name)
         except ConductorError as exc:
-            await self.outbox.error(peer, message.address, str(exc))
+            await self.outbox.error(peer, message.address, str(exc), kind="refused")
             return
         log.info("scene_saved", scene=message.name)
 
@@ -281,7 +306,7 @@ class Controller:
         try:
             self.conductor.plan_interpolation(message.scene, message.bars)
         except ConductorError as exc:
-            await self.outbox.error(peer, message.address, str(exc))
+            await self.outbox.error(peer, message.address, str(exc), kind="refused")
             return
         log.info("interpolation_started", scene=message.scene, bars=message.bars)
         for order in self.conductor.take_orders():

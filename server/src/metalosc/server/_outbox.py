@@ -15,7 +15,7 @@ import structlog
 import trio
 from metalosc.protocol import Error, Message, encode, encode_bundle
 
-from ._metrics import Metrics
+from ._metrics import Metrics, RejectReason
 from ._ratelimit import PeerRateLimiter
 from ._subscriptions import Mode, Subscriptions
 from ._udp import Peer
@@ -66,10 +66,12 @@ class Outbox:
                 await self._send_to(data, sub.destination)
         self._metrics.inc("cues_sent")
 
-    async def error(self, peer: Peer, address: str, reason: str) -> None:
-        """Count and log a refused request; answer ``/metal/error`` unless the peer is over its
-        error budget (then count the suppressed reply)."""
-        self._metrics.inc("errors")
+    async def error(
+        self, peer: Peer, address: str, reason: str, *, kind: RejectReason = "invalid_arguments"
+    ) -> None:
+        """Count (by ``kind``) and log a refused request; answer ``/metal/error`` unless the peer
+        is over its error budget (then count the suppressed reply)."""
+        self._metrics.reject(kind)
         if not self._error_limiter.allow(peer, trio.current_time()):
             self._metrics.inc("error_replies_suppressed")
             return

@@ -25,6 +25,8 @@ import trio
 from metalosc.protocol import Instrument
 from metalosc.runtime import CHORD_FIT, Phrase, ZVector, notes_from_sequence
 
+from ._metrics import Metrics
+
 __all__ = [
     "DecodeRequest",
     "Executor",
@@ -224,11 +226,13 @@ class ModelRunner:
     """One model behind an async, batched ``decode``, whatever executor it runs on.
 
     ``phrases_decoded`` and ``decode_seconds`` (trio time spent waiting for decodes, seconds)
-    count what it did; ``limiter`` keeps one request in flight.
+    count what it did; with ``metrics``, each decode's duration also goes into its
+    ``decode_seconds`` histogram. ``limiter`` keeps one request in flight.
     """
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, *, metrics: Metrics | None = None) -> None:
         self.executor = executor
+        self.metrics = metrics
         self.limiter = trio.CapacityLimiter(1)
         self.phrases_decoded = 0
         self.decode_seconds = 0.0
@@ -266,8 +270,11 @@ class ModelRunner:
         """
         started = trio.current_time()
         phrases = await trio.to_thread.run_sync(self.executor.decode, request, limiter=self.limiter)
-        self.decode_seconds += trio.current_time() - started
+        took = trio.current_time() - started
+        self.decode_seconds += took
         self.phrases_decoded += len(phrases)
+        if self.metrics is not None:
+            self.metrics.decode_seconds.labels(self.instrument).observe(took)
         return phrases
 
     async def replace(self, executor: Executor) -> None:
