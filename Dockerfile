@@ -1,10 +1,11 @@
 # MetalOSC daemon image. Build: docker build -t metalosc .
 # Run: docker run --network host --ulimit rtprio=10 metalosc   (rtprio: real-time event loop)
 # Health: `metalosc ping` (HEALTHCHECK below); metrics: 127.0.0.1:9410 on the host's network.
+# A serving-only environment: the daemon and its workers decode the bundles' ONNX decoders on
+# ONNX Runtime, so neither TensorFlow, Magenta nor note_seq is installed (nor the training package).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 \
     UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy \
     METALOSC_HOST=0.0.0.0 \
@@ -17,7 +18,8 @@ RUN pip install --no-cache-dir uv \
         --shell /usr/sbin/nologin metalosc
 
 WORKDIR /opt/metalosc
-# Dependencies first, so code changes do not re-download TensorFlow.
+# Dependencies first, so code changes do not re-download them. Every member's pyproject is
+# needed to read the workspace's lock; only the server's dependencies are installed.
 COPY pyproject.toml uv.lock ./
 COPY protocol/pyproject.toml protocol/
 COPY runtime/pyproject.toml runtime/
@@ -25,15 +27,15 @@ COPY server/pyproject.toml server/
 COPY training/pyproject.toml training/
 RUN mkdir -p protocol/src/metalosc/protocol runtime/src/metalosc/runtime server/src/metalosc/server \
         training/src/metalosc/training \
-    && uv sync --frozen --no-dev --no-install-workspace
+    && uv sync --frozen --no-dev --package metalosc-server --no-install-workspace
 
 COPY protocol protocol
 COPY runtime runtime
 COPY server server
-COPY training training
 COPY models models
 # The code and the models belong to root and are read-only to the daemon's user.
-RUN uv sync --frozen --no-dev && chown -R root:root /opt/metalosc && mkdir -p /etc/metalosc
+RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /opt/metalosc \
+    && mkdir -p /etc/metalosc
 
 USER 10001:10001
 EXPOSE 9000/udp 9410/tcp

@@ -19,8 +19,10 @@ import re
 import shutil
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 
 ALLOW_MISSING_TOOLS = "METALOSC_ALLOW_MISSING_TOOLS"
 
@@ -32,6 +34,7 @@ TOOL_PACKAGES = {
     "mono": "mono-mcs",
     "mscore3": "musescore3",
     "systemd-analyze": "systemd",
+    "ip": "iproute2",
 }
 
 _TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
@@ -116,6 +119,23 @@ def _metrics_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
     environment) serve their metrics on a free port: tests run side by side, and so may other
     daemons on the machine, on the default port."""
     monkeypatch.setenv("METALOSC_METRICS_PORT", "0")
+
+
+@pytest.fixture(autouse=True)
+def _logging_of_its_own(monkeypatch: pytest.MonkeyPatch) -> Generator[None, None, None]:
+    """Each test starts and ends with structlog's configuration as it found it, and nothing a
+    test configures caches loggers: a command's ``main`` run inside a test points structlog at
+    that test's captured stderr, which is closed once the test ends, and a module logger cached
+    then would write to the closed stream in every later test."""
+    saved = structlog.get_config()
+    configure = structlog.configure
+
+    def configure_uncached(**settings: Any) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    monkeypatch.setattr(structlog, "configure", configure_uncached)
+    yield
+    configure(**saved)
 
 
 @pytest.fixture(scope="session")

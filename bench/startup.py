@@ -1,19 +1,22 @@
-"""Benchmark 4: ``metalosc serve`` start-up time to ready (models loaded, buffers primed) and the
+"""Benchmark 4: ``metalosc serve`` start-up time to READY (models loaded, buffers primed) and the
 memory of the whole daemon — the daemon and every process it started (its model workers), i.e. its
-process group — measured on the real processes.
+process group — per model backend, measured on the real processes.
 
     .venv/bin/python bench/startup.py --models models/default --runs 3
+    .venv/bin/python bench/startup.py --backend onnx --runs 5 -- --realtime-priority 0
 
-Memory, per run, once the daemon is ready, summed over the process group:
+Memory, per run, read from ``/proc`` once READY is logged, summed over the process group:
 
-* RSS — resident pages of each process, shared pages counted once per process that maps them
-  (the workers share TensorFlow's libraries, so the sum overstates what the machine gives up);
-* PSS — each shared page divided among the processes sharing it: the sum is what the daemon
-  really takes from the machine;
-* peak RSS — each process's high-water mark (VmHWM), summed.
+* RSS (``VmRSS``) — resident pages of each process, shared pages counted once per process that
+  maps them (the workers share their libraries, so the sum overstates what the machine gives up);
+* PSS (``Pss`` of ``smaps_rollup``) — each shared page divided among the processes sharing it: the
+  sum is what the daemon really takes from the machine;
+* peak RSS (``VmHWM``) — each process's high-water mark, summed.
 
-The daemon runs in a process group of its own (as under a supervisor), and the run ends with
-SIGTERM to the whole group; the exit status is reported (0: one graceful stop).
+Both backends are measured in the same run, alternating, so their figures compare on the same
+machine load. The daemon runs in a process group of its own (as under a supervisor), and each run
+ends with SIGTERM to the whole group; the exit status is reported (0: one graceful stop), and so
+is every stderr line before READY that is not a structured (JSON) log record (0: a quiet start).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -92,13 +96,27 @@ def group_memory(pgid: int) -> list[ProcessMemory]:
 
 @dataclass(frozen=True)
 class Run:
-    to_ready: float
-    in_serve: float
-    processes: list[ProcessMemory]
-    exit_status: int
+    backend: str
+    to_ready_s: float  # process start to the READY log line
+    in_serve_s: float  # what serve itself reports: load + warm-up + priming
+    processes: list[ProcessMemory]  # the process group at READY
+    raw_lines: int  # stderr lines before READY that are not JSON log records
+    exit_status: int  # after SIGTERM to the whole group
+
+    @property
+    def rss_mib(self) -> float:
+        return sum(p.rss for p in self.processes)
+
+    @property
+    def pss_mib(self) -> float:
+        return sum(p.pss for p in self.processes)
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return sum(p.peak_rss for p in self.processes)
 
 
-def one_run(models: Path, extra: list[str]) -> Run:
+def one_run(models: Path, backend: str, extra: list[str]) -> Run:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     command = [
         str(Path(sys.executable).with_name("metalosc")),
@@ -111,6 +129,8 @@ def one_run(models: Path, extra: list[str]) -> Run:
         "0",
         "--log-format",
         "json",
+        "--model-backend",
+        backend,
         *extra,
     ]
     started = time.perf_counter()
@@ -120,10 +140,12 @@ def one_run(models: Path, extra: list[str]) -> Run:
     try:
         assert process.stderr is not None
         reported = float("nan")
+        raw_lines = 0
         for line in process.stderr:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
+                raw_lines += 1
                 continue
             if record.get("event") == "ready":
                 reported = float(record.get("startup_s", "nan"))
@@ -134,7 +156,7 @@ def one_run(models: Path, extra: list[str]) -> Run:
         processes = group_memory(process.pid)
         os.killpg(process.pid, signal.SIGTERM)  # the whole group, as a supervisor does
         status = process.wait(timeout=60)
-        return Run(to_ready, reported, processes, status)
+        return Run(backend, to_ready, reported, processes, raw_lines, status)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -145,24 +167,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=Path("models/default"))
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("serve_args", nargs="*", help="extra `metalosc serve` flags")
+    parser.add_argument(
+        "--backend", action="append", choices=["onnx", "tf"], help="repeatable (default: both)"
+    )
+    parser.add_argument("serve_args", nargs="*", help="extra `metalosc serve` flags (after --)")
     args = parser.parse_args()
+    backends = args.backend or ["onnx", "tf"]
+    runs: list[Run] = []
     for k in range(args.runs):
-        run = one_run(args.models, args.serve_args)
-        rss = sum(p.rss for p in run.processes)
-        pss = sum(p.pss for p in run.processes)
-        peak = sum(p.peak_rss for p in run.processes)
-        print(
-            f"run {k + 1}: ready after {run.to_ready:.2f} s (process start to READY; "
-            f"{run.in_serve:.2f} s inside serve: load + prime); process group of "
-            f"{len(run.processes)}: RSS {rss:.0f} MiB, PSS {pss:.0f} MiB, peak RSS {peak:.0f} MiB; "
-            f"exit status after SIGTERM to the group {run.exit_status}"
-        )
-        for p in run.processes:
+        for backend in backends:
+            run = one_run(args.models, backend, args.serve_args)
+            runs.append(run)
             print(
-                f"    pid {p.pid:>7} {p.name:<24} RSS {p.rss:6.0f}  PSS {p.pss:6.0f}  "
-                f"peak RSS {p.peak_rss:6.0f} MiB"
+                f"run {k + 1} {backend:4}: READY after {run.to_ready_s:.2f} s "
+                f"({run.in_serve_s:.2f} s inside serve: load + prime); process group of "
+                f"{len(run.processes)}: RSS {run.rss_mib:.0f} MiB, PSS {run.pss_mib:.0f} MiB, "
+                f"peak RSS {run.peak_rss_mib:.0f} MiB; {run.raw_lines} raw stderr lines before "
+                f"READY; exit status after SIGTERM to the group {run.exit_status}",
+                flush=True,
             )
+            for p in run.processes:
+                print(
+                    f"    pid {p.pid:>7} {p.name:<24} RSS {p.rss:6.0f}  PSS {p.pss:6.0f}  "
+                    f"peak RSS {p.peak_rss:6.0f} MiB",
+                    flush=True,
+                )
+    print("\nmedians (process group):")
+    for backend in backends:
+        mine = [r for r in runs if r.backend == backend]
+        print(
+            f"  {backend:4}: READY {statistics.median(r.to_ready_s for r in mine):.2f} s, "
+            f"RSS {statistics.median(r.rss_mib for r in mine):.0f} MiB, "
+            f"PSS {statistics.median(r.pss_mib for r in mine):.0f} MiB, "
+            f"peak RSS {statistics.median(r.peak_rss_mib for r in mine):.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

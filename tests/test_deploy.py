@@ -106,7 +106,8 @@ def test_the_install_command_is_the_same_in_the_image_and_the_readme() -> None:
     install = re.search(r"uv sync [^&;]*", final)
     assert install is not None
     command = install.group(0).strip()
-    assert command == "uv sync --frozen --no-dev"
+    # the serving-only environment: the server's dependencies, no TensorFlow, no dev tools
+    assert command == "uv sync --frozen --no-dev --package metalosc-server"
     readme = README.read_text()
     service = readme[readme.index("## Running it as a service") :]
     assert f"`{command}`" in service

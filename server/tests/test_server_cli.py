@@ -184,8 +184,19 @@ def test_config_check_of_a_missing_file_an_unreadable_one_or_broken_bundles_fail
     assert "not a readable TOML file" in capsys.readouterr().err
     no_models = tmp_path / "no-models.toml"
     no_models.write_text(f'models = "{tmp_path / "nowhere"}"\n')
-    assert main(["config", "check", str(no_models)]) == 1
-    assert "nowhere" in capsys.readouterr().err
+    assert main(["config", "check", str(no_models)]) == 66  # EX_NOINPUT, as serve exits
+    err = capsys.readouterr().err
+    assert "missing model bundle" in err
+    assert "nowhere" in err
+    for instrument in ("guitar", "bass", "drums"):
+        (tmp_path / "garbled-models" / instrument).mkdir(parents=True)
+        (tmp_path / "garbled-models" / instrument / "manifest.json").write_text("{ not json")
+    garbled_models = tmp_path / "garbled-models.toml"
+    garbled_models.write_text(f'models = "{tmp_path / "garbled-models"}"\n')
+    assert main(["config", "check", str(garbled_models)]) == 65  # EX_DATAERR, as serve exits
+    err = capsys.readouterr().err
+    assert "broken model bundle" in err
+    assert "manifest.json" in err
 
 
 def test_config_show_says_where_each_value_came_from_as_usable_toml(

@@ -11,6 +11,7 @@ Modules are private; the public names are re-exported here. Test support is in
 :mod:`metalosc.server.testing`.
 """
 
+from ._access import AccessList
 from ._app import (
     LIVE_SETTINGS,
     START_SETTINGS,
@@ -51,13 +52,17 @@ from ._runner import (
     InstrumentModelLike,
     ModelInfo,
     ModelRunner,
+    ModelUnavailableError,
     PhraseAnalysis,
+    RestartExecutor,
     ThreadExecutor,
+    WorkerHungError,
     decode_phrases,
     model_analysis,
 )
 from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._settings import (
+    LOOPBACK,
     ConfigError,
     ConfigProblem,
     ExplainedSettings,
@@ -65,9 +70,9 @@ from ._settings import (
     explain_settings,
     load_settings,
 )
-from ._subscriptions import Mode, Subscription, Subscriptions
+from ._subscriptions import Mode, Subscription, SubscriptionRefusedError, Subscriptions
 from ._transport import Transport
-from ._udp import Peer, UdpEndpoint, open_udp
+from ._udp import Peer, UdpEndpoint, adopt_udp, open_udp
 from ._worker import (
     BundleModelFactory,
     ModelFactory,
@@ -80,7 +85,9 @@ from ._worker import (
 
 __all__ = [
     "LIVE_SETTINGS",
+    "LOOPBACK",
     "START_SETTINGS",
+    "AccessList",
     "Anchor",
     "BarPlan",
     "BeatClock",
@@ -107,6 +114,7 @@ __all__ = [
     "ModelFactory",
     "ModelInfo",
     "ModelRunner",
+    "ModelUnavailableError",
     "Outbox",
     "Peer",
     "PeerRateLimiter",
@@ -116,6 +124,7 @@ __all__ = [
     "PhraseSet",
     "PingError",
     "ProcessExecutor",
+    "RestartExecutor",
     "RunningServer",
     "Scene",
     "ScheduledBundles",
@@ -123,6 +132,7 @@ __all__ = [
     "SectionOrder",
     "Settings",
     "Subscription",
+    "SubscriptionRefusedError",
     "Subscriptions",
     "SystemdNotifier",
     "ThreadExecutor",
@@ -131,6 +141,8 @@ __all__ = [
     "UdpEndpoint",
     "WorkerDiedError",
     "WorkerError",
+    "WorkerHungError",
+    "adopt_udp",
     "bundle_executors",
     "bundle_factories",
     "configure_logging",

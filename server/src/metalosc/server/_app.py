@@ -16,6 +16,7 @@ and :func:`reload_models` swaps in new settings and bundles (SIGHUP), all or not
 from __future__ import annotations
 
 import gc
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import trio
 from metalosc.protocol import INSTRUMENTS, KEY_PITCH_CLASSES, Instrument
 from metalosc.runtime import PHRASE_BARS
 
+from ._access import AccessList
 from ._buffer import PhraseBuffer
 from ._clock import BeatClock
 from ._conductor import Conductor, FormRules
@@ -39,13 +41,13 @@ from ._models import ExecutorSource, bundle_executors
 from ._notify import SystemdNotifier
 from ._outbox import Outbox
 from ._prometheus import DaemonView, MetricsEndpoint, metrics_registry
-from ._ratelimit import PeerRateLimiter
-from ._runner import ModelRunner
+from ._ratelimit import PeerRateLimiter, TokenBucket
+from ._runner import Executor, ModelRunner, RestartExecutor
 from ._sched_fifo import raise_event_loop_priority
 from ._settings import Settings
 from ._subscriptions import Subscriptions
 from ._transport import Transport
-from ._udp import Peer, open_udp
+from ._udp import Peer, adopt_udp, open_udp
 
 __all__ = [
     "LIVE_SETTINGS",
@@ -63,6 +65,8 @@ LIVE_SETTINGS = frozenset(
     {
         "models",
         "model_execution",
+        "model_backend",
+        "decode_timeout",
         "buffer_depth",
         "batch_size",
         "bass_candidates",
@@ -75,12 +79,19 @@ LIVE_SETTINGS = frozenset(
         "bundle_horizon",
         "bundle_capacity",
         "grace",
+        "allow",
+        "input_rate",
+        "input_burst",
+        "max_subscribers",
+        "max_scenes",
+        "max_name",
     }
 )
 """Settings a reload applies to the running daemon: the bundles and how they run, how much is
 decoded ahead, the form rules (from the next section), leases, client bundle bounds, the stop's
-grace. Any other changed setting (where it listens, logging, scheduling, …) waits for a
-restart, and the reload says so."""
+grace, who may send and how much (subscribers already in stay). Any other changed setting
+(where it listens, the error budgets, logging, scheduling, …) waits for a restart, and the
+reload says so."""
 START_SETTINGS = frozenset(
     {"seed", "bpm", "tension", "temperature", "key", "transition", "autoplay"}
 )
@@ -125,14 +136,18 @@ async def serve(
     executors: ExecutorSource | None = None,
     shutdown_trigger: Callable[[], Awaitable[None]] = _never,
     notifier: SystemdNotifier | None = None,
+    sock: socket.socket | None = None,
     task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the daemon until ``shutdown_trigger`` returns.
 
     ``executors`` opens the models (default: the bundles under ``settings.models`` on
-    ``settings.model_execution``'s executors; tests pass fakes, which a reload opens again).
-    Raises ``ModelBundleError`` naming a broken bundle file before anything plays, and
-    :class:`GraceExpiredError` when the graceful stop overran ``settings.grace`` seconds.
+    ``settings.model_execution``'s executors; tests pass fakes, which a reload opens again); a
+    model whose executor fails is restarted from it. ``sock`` is a bound UDP socket to serve on
+    instead of binding ``settings.host:port`` (one opened elsewhere: socket activation, a test's
+    network namespace); the daemon closes it. Raises ``ModelBundleError`` naming a broken bundle
+    file before anything plays, and :class:`GraceExpiredError` when the graceful stop overran
+    ``settings.grace`` seconds.
     """
     started = time.perf_counter()
 
@@ -142,7 +157,15 @@ async def serve(
     source = executors_for(settings)
     metrics = Metrics()
     log.info("models_loading", models=str(settings.models), execution=settings.model_execution)
-    runners = {i: ModelRunner(e, metrics=metrics) for i, e in (await source()).items()}
+    runners = {
+        i: ModelRunner(
+            e,
+            restart=_restarter(source, i),
+            decode_timeout=settings.decode_timeout,
+            metrics=metrics,
+        )
+        for i, e in (await source()).items()
+    }
     # Blocking clean-ups for the stop, run in threads under the grace deadline.
     closers: list[Callable[[], Any]] = [runner.close for runner in runners.values()]
     in_effect = [settings]  # the reload replaces the settings; the stop reads its grace there
@@ -155,6 +178,7 @@ async def serve(
                 notifier or SystemdNotifier(None),
                 started,
                 stopping,
+                sock,
                 task_status,
             )
         finally:  # within the grace deadline, once stopping
@@ -188,6 +212,7 @@ async def _run(
     notifier: SystemdNotifier,
     started: float,
     stopping: trio.CancelScope,
+    sock: socket.socket | None,
     task_status: trio.TaskStatus[RunningServer],
 ) -> None:
     runners, metrics = start.runners, start.metrics
@@ -227,13 +252,19 @@ async def _run(
         guitar_min_notes=settings.guitar_min_notes,
         power_chords=settings.power_chords,
     )
-    subscriptions = Subscriptions(settings.lease)
-    endpoint = await open_udp(settings.host, settings.port)
+    subscriptions = Subscriptions(settings.lease, settings.max_subscribers)
+    endpoint = adopt_udp(sock) if sock is not None else await open_udp(settings.host, settings.port)
     outbox = Outbox(
         endpoint.sendto,
         subscriptions,
         PeerRateLimiter(settings.error_rate, settings.error_burst),
         metrics,
+        error_total=TokenBucket(
+            settings.error_rate_total,
+            settings.error_burst_total,
+            settings.error_burst_total,
+            trio.current_time(),
+        ),
     )
     transport = Transport(
         clock, conductor, outbox.send_cue, controls.muted, metrics, lookahead=settings.lookahead
@@ -250,6 +281,11 @@ async def _run(
         lookahead=settings.lookahead,
         bundle_horizon=settings.bundle_horizon,
         bundle_capacity=settings.bundle_capacity,
+        access=AccessList(settings.allow),
+        input_limiter=PeerRateLimiter(settings.input_rate, settings.input_burst),
+        max_packet=settings.max_packet,
+        max_scenes=settings.max_scenes,
+        max_name=settings.max_name,
     )
 
     def peer_gone(peer: Peer) -> None:
@@ -291,7 +327,7 @@ async def _run(
     )
     try:
         async with trio.open_nursery() as nursery:
-            log.info("listening", host=host, port=port)
+            log.info("listening", host=host, port=port, allow=[str(n) for n in settings.allow])
             log.info("models_warming_up")
             await generator.warm_up()
             log.info("buffers_priming", depth=settings.buffer_depth)
@@ -300,7 +336,11 @@ async def _run(
             # after the workers exist; what this thread starts from now on is SCHED_OTHER
             restore_priority = raise_event_loop_priority(settings.realtime_priority)
 
-            nursery.start_soon(endpoint.serve, controller.handle_datagram)
+            # one byte more than accepted: a longer datagram is then known to be too long
+            nursery.start_soon(
+                partial(endpoint.serve, max_datagram=settings.max_packet + 1),
+                controller.handle_datagram,
+            )
             nursery.start_soon(controller.run)
             nursery.start_soon(transport.run)
             nursery.start_soon(generator.run)
@@ -332,7 +372,22 @@ async def _run(
     finally:
         endpoint.close()
     underruns = {i: b.underruns for i, b in buffers.items()}
-    log.info("stopped", underruns=underruns, errors=metrics["errors"])
+    log.info("stopped", underruns=underruns, errors=metrics["errors"], counts=dict(metrics.counts))
+
+
+def _restarter(source: ExecutorSource, instrument: Instrument) -> RestartExecutor:
+    """A fresh executor for ``instrument`` from ``source``: the same path as a start or a
+    reload (so a restart loads what a reload would), keeping that instrument's executor and
+    closing the others it opened."""
+
+    async def restart() -> Executor:
+        fresh = await source()
+        for other, executor in fresh.items():
+            if other != instrument:
+                await trio.to_thread.run_sync(executor.close)
+        return fresh[instrument]
+
+    return restart
 
 
 async def _follow_transport(
@@ -418,6 +473,8 @@ async def reload_models(server: RunningServer, settings: Settings | None = None)
         return False
     for instrument, runner in server.runners.items():
         await runner.replace(fresh[instrument])
+        if runner.restart is not None:  # a worker that dies from now on restarts on the new ones
+            runner.restart = _restarter(source, instrument)
         server.conductor.buffers[instrument].set_tension_vector(runner.tension_vector)
     server.conductor.fill_vector = server.runners["drums"].info.fill_vector
     server.executors = source
@@ -448,11 +505,25 @@ def _apply_live_settings(server: RunningServer) -> None:
     for buffer in server.conductor.buffers.values():
         buffer.depth = settings.buffer_depth
         buffer.capacity = 2 * settings.buffer_depth
+    for runner in server.runners.values():
+        runner.decode_timeout = settings.decode_timeout
     server.conductor.rules = form_rules(settings)  # from the next section on
     server.subscriptions.lease_s = settings.lease
-    if server.controller is not None:
-        server.controller.scheduled.horizon = settings.bundle_horizon
-        server.controller.scheduled.capacity = settings.bundle_capacity
+    server.subscriptions.capacity = settings.max_subscribers
+    controller = server.controller
+    if controller is not None:
+        controller.scheduled.horizon = settings.bundle_horizon
+        controller.scheduled.capacity = settings.bundle_capacity
+        controller.access = AccessList(settings.allow)
+        limiter = controller.input_limiter
+        # a fresh limiter forgets every peer's spent budget: only when the budget changed
+        if limiter is None or (limiter.rate, limiter.burst) != (
+            settings.input_rate,
+            settings.input_burst,
+        ):
+            controller.input_limiter = PeerRateLimiter(settings.input_rate, settings.input_burst)
+        controller.max_scenes = settings.max_scenes
+        controller.max_name = settings.max_name
     generator.poke()  # a deeper buffer fills now
 
 

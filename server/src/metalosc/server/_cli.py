@@ -1,13 +1,15 @@
 """``metalosc`` command line: the daemon and the commands of the people and scripts that run it.
 
-* ``metalosc serve`` runs the daemon. Exit status: 0 after a graceful stop, 1 when a model bundle
-  is broken (the message names the file), 2 for bad settings, 70 when a graceful stop overran its
-  grace deadline or a second stop request forced the exit.
+* ``metalosc serve`` runs the daemon. Exit status: 0 after a graceful stop, 2 for bad settings,
+  65 when a model bundle is corrupt and 66 when one is missing (the message names the file;
+  ``sysexits.h``'s EX_DATAERR and EX_NOINPUT, so a supervisor can tell "fix the models" from a
+  crash, which exits 1), 70 when a graceful stop overran its grace deadline or a second stop
+  request forced the exit.
 * ``metalosc ping [HOST:PORT]``: 0 when a daemon answers, 1 when none does, 2 for an address
   or settings that cannot be used.
 * ``metalosc config check [FILE]``: 0 when the file (with the ``METALOSC_*`` environment) makes
-  usable settings and names sound bundles; 2 naming each bad key and why; 1 naming a broken
-  bundle file.
+  usable settings and names sound bundles; 2 naming each bad key and why; 65 (corrupt) or 66
+  (missing) naming a broken bundle file.
 * ``metalosc config show``: the effective settings as TOML (or JSON), each with where its value
   came from.
 """
@@ -44,8 +46,9 @@ __all__ = ["FORCE_AFTER_S", "StopRequests", "build_parser", "main", "run_daemon"
 log = structlog.get_logger("metalosc.server.cli")
 
 EXIT_OK = 0
-EXIT_BUNDLE = 1
 EXIT_NO_ANSWER = 1
+EXIT_BUNDLE = 65
+EXIT_BUNDLE_MISSING = 66
 EXIT_CONFIG = 2
 EXIT_GRACE_EXPIRED = 70
 EXIT_FORCED = 70
@@ -54,7 +57,7 @@ DEFAULT_CONFIG = Path("/etc/metalosc/metalosc.toml")
 """The file the systemd unit and the container image read (``config check``'s default)."""
 
 GIL_SWITCH_INTERVAL_S = 0.0005
-"""The model threads run Python between TF calls (sequence conversion, features, chords); with
+"""The model threads run Python between model calls (note conversion, features, chords); with
 CPython's default 5 ms switch interval the event loop waited up to tens of ms for the GIL under
 decode load (bench/ping_latency.py: pong p99 18 ms -> 10 ms with 0.5 ms on 2 busy cores)."""
 
@@ -103,6 +106,19 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         choices=["process", "thread"],
         help="run each model in a worker process or in a worker thread "
         f"[{defaults['model_execution'].default}]",
+    )
+    parser.add_argument(
+        "--model-backend",
+        choices=["auto", "onnx", "tf"],
+        help="decode with the bundles' ONNX decoders (no TensorFlow) or their TF checkpoints; "
+        f"auto = ONNX where a bundle has one [{defaults['model_backend'].default}]",
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        metavar="CIDR",
+        help="a network whose peers may control the daemon and subscribe (repeat for more); "
+        "others are dropped unanswered [127.0.0.0/8 and ::1]",
     )
     parser.add_argument(
         "--realtime-priority",
@@ -276,20 +292,27 @@ def _exit_status(error: BaseException) -> int:
     if rest is not None:
         raise rest from None
     if broken is not None:
-        _report_bundle_errors(broken.exceptions)
-        return EXIT_BUNDLE
+        return _report_bundle_errors(broken.exceptions)
     if expired is not None:
         return EXIT_GRACE_EXPIRED
     return EXIT_OK
 
 
-def _report_bundle_errors(errors: Sequence[BaseException]) -> None:
+def _report_bundle_errors(errors: Sequence[BaseException]) -> int:
+    """Report every broken bundle; the exit status: missing (66) if any file or directory named
+    is not there, else corrupt (65)."""
+    status = EXIT_BUNDLE
     for exc in errors:
         if isinstance(exc, BaseExceptionGroup):
-            _report_bundle_errors(exc.exceptions)
+            status = max(status, _report_bundle_errors(exc.exceptions))
             continue
-        log.error("bundle_invalid", error=str(exc))
-        print(f"metalosc serve: cannot load model bundle: {exc}", file=sys.stderr)
+        missing = isinstance(exc, ModelBundleError) and not exc.path.exists()
+        log.error("bundle_invalid", error=str(exc), missing=missing)
+        what = "missing" if missing else "cannot load"
+        print(f"metalosc serve: {what} model bundle: {exc}", file=sys.stderr)
+        if missing:
+            status = EXIT_BUNDLE_MISSING
+    return status
 
 
 # -- signals ------------------------------------------------------------------------------------
@@ -504,13 +527,15 @@ def _config_check(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     if not args.no_bundles:
         try:
-            bundle_factories(settings.models)
+            bundle_factories(settings.models, settings.model_backend)
         except ModelBundleError as exc:
+            missing = not exc.path.exists()
+            what = "missing model bundle" if missing else "broken model bundle"
             print(
-                f"metalosc config check: {path}: models = {settings.models}: {exc}",
+                f"metalosc config check: {path}: models = {settings.models}: {what}: {exc}",
                 file=sys.stderr,
             )
-            return EXIT_BUNDLE
+            return EXIT_BUNDLE_MISSING if missing else EXIT_BUNDLE
     bundles = "" if args.no_bundles else f"; bundles in {settings.models} are sound"
     print(f"{path}: OK{bundles}")
     return EXIT_OK

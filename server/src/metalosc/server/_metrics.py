@@ -18,6 +18,7 @@ from prometheus_client import Histogram
 __all__ = ["CONTROL_BUCKETS_S", "DECODE_BUCKETS_S", "Metrics", "RejectReason"]
 
 RejectReason = Literal[
+    "oversize",
     "malformed",
     "unknown_address",
     "invalid_arguments",
@@ -25,10 +26,11 @@ RejectReason = Literal[
     "bundle_refused",
     "refused",
 ]
-"""Why a client's request was refused (the ``reason`` label of the rejected-packets counter): not
-OSC at all or cut short, an address the daemon does not have, arguments of the wrong type or out
-of range, a server-to-client address sent to the server, a future bundle beyond the horizon or
-capacity, or a valid request the music cannot honour (an unknown scene)."""
+"""Why a client's request was refused and answered (the ``reason`` label of the rejected-packets
+counter): a datagram over the size cap, not OSC at all or cut short, an address the daemon does
+not have, arguments of the wrong type or out of range, a server-to-client address sent to the
+server, a future bundle beyond the horizon or capacity, or a valid request the music cannot
+honour (an unknown scene, a full scene store, a subscription over the cap)."""
 
 DECODE_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0)
 """Bucket bounds (seconds) of a batched decode: milliseconds on tiny models, seconds for a batch

@@ -2,6 +2,11 @@
 
 Plain blocking sockets and the protocol's codec, nothing of the daemon started: a health check
 (Docker's ``HEALTHCHECK``, a script) costs an interpreter start and two datagrams.
+
+The ping travels in an immediate OSC bundle. The daemon never answers a peer that has not
+subscribed with more bytes than its datagram had (no amplification), and a pong is always bigger
+than a bare ping (the ping's arguments echoed plus the server's time); the bundle's 20 bytes of
+header make room for it, so a health check needs no subscription.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import socket
 import time
 
 from metalosc.protocol import Ping as PingMessage
-from metalosc.protocol import Pong, ProtocolError, decode_packet, encode
+from metalosc.protocol import Pong, ProtocolError, decode_packet, encode_bundle
 
 __all__ = ["PingError", "ping", "ping_address"]
 
@@ -44,7 +49,7 @@ def ping(host: str, port: int, timeout: float = 2.0) -> float:
         sock.connect(address)
         sent = time.monotonic()
         deadline = sent + timeout
-        sock.send(encode(PingMessage(args=(token,))))
+        sock.send(encode_bundle([PingMessage(args=(token,))], None))
         while (left := deadline - time.monotonic()) > 0:
             sock.settimeout(left)
             try:

@@ -63,7 +63,15 @@ COUNT_HELP = {
     "packets_received": "UDP datagrams received from clients.",
     "cues_sent": "Cues (what sounds at one beat position) sent to the subscribers of a mode.",
     "late_sends": "Bundle-mode cues sent after their sound time.",
-    "error_replies_suppressed": "/metal/error replies not sent: the peer was over its budget.",
+    "packets_decoded": "Datagrams that decoded as OSC (a message or a bundle).",
+    "packets_malformed": "Datagrams that did not decode (malformed, unknown address, bad "
+    "arguments); also counted in packets_rejected by reason.",
+    "error_replies_suppressed": "/metal/error replies not sent: the peer or the daemon was over "
+    "its error budget.",
+    "replies_withheld": "Replies to a stranger (a peer that never subscribed) withheld: larger "
+    "than the request they answer.",
+    "worker_restarts": "Model worker processes restarted after dying, hanging or failing.",
+    "subscriptions_refused": "Subscriptions refused (too many subscribers).",
     "silent_bars": "Bars that had nothing decoded to play.",
     "plans_dropped": "Bar plans dropped because the decoder's follower fell behind.",
     "bundles_scheduled": "Client bundles timetagged in the future, held for their time.",
@@ -72,7 +80,12 @@ COUNT_HELP = {
 }
 """Help text of the event counts in :class:`~metalosc.server.Metrics`; a count not named here is
 exported all the same, as ``metalosc_<name>_total``."""
-_OWN_FAMILIES = frozenset({"errors", "reloads", "reloads_failed"})
+_UNANSWERED = {"denied": "packets_denied", "shed": "packets_shed"}
+"""Reasons of the rejected-packets counter for datagrams dropped before parsing, with the event
+count each one reads."""
+_OWN_FAMILIES = frozenset(
+    {"errors", "reloads", "reloads_failed", "packets_oversize", *_UNANSWERED.values()}
+)
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -138,9 +151,12 @@ def daemon_families(view: DaemonView) -> list[Metric]:
     )
     rejected = CounterMetricFamily(
         PREFIX + "packets_rejected",
-        "Client requests refused (answered with /metal/error), by reason.",
+        "Client datagrams refused, by reason: from a peer outside the allowlist (denied) or over "
+        "its input budget (shed), dropped unanswered; the others answered with /metal/error.",
         labels=["reason"],
     )
+    for reason, count in _UNANSWERED.items():
+        rejected.add_metric([reason], counts[count])
     for reason in get_args(RejectReason):
         rejected.add_metric([reason], view.metrics.rejected[reason])
     families.append(rejected)
