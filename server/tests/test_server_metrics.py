@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import trio
-from metalosc.protocol import ProtocolError, Subscribe, decode_packet
+from metalosc.protocol import Error, ProtocolError, State, StateRequest, Subscribe, decode_packet
 from metalosc.server import RunningServer, Settings
 from metalosc.server._control import reject_reason
 from metalosc.server._prometheus import process_families
@@ -119,6 +119,53 @@ async def test_a_scrape_of_a_playing_daemon_has_every_series_with_sensible_value
         assert not re.search(r"_(ms|milliseconds|minutes|kib|mib|percent)(_|$)", name), name
         if kind == "counter":
             assert name.endswith("_total") or f"\n{name}_total" in text, name
+
+
+async def scrape_until(server: RunningServer, name: str, wanted: float, **labels: str) -> Samples:
+    """Scrape until the sample ``name{labels}`` reaches ``wanted`` (datagrams the client sent
+    are handled on the trio thread meanwhile); at most 10 s."""
+    with trio.fail_after(10):
+        while True:
+            _, samples = await scrape(server)
+            if samples.get((name, tuple(sorted(labels.items()))), 0) >= wanted:
+                return samples
+            await trio.sleep(0.02)
+
+
+async def test_datagrams_dropped_or_refused_unread_are_rejected_packets_with_their_reason(
+    fake_source: FakeModelSource,
+) -> None:
+    """Beyond the decoder's reasons: a datagram over ``max_packet`` (answered), one beyond the
+    peer's input budget (shed unanswered) and one from outside the allowlist (denied)."""
+    rejected = "metalosc_packets_rejected_total"
+    settings = Settings(**BASE_SETTINGS, max_packet=64, input_rate=0.001, input_burst=3)
+    async with (
+        open_server(settings, executors=fake_source) as server,
+        UdpClient.open(server.address) as client,
+    ):
+        await client.send(b"/metal/state\x00\x00\x00\x00" + b"\x00" * 100)
+        await client.expect(Error)
+        await client.send(Subscribe())
+        await client.expect(State)
+        await client.send(StateRequest())
+        await client.expect(State)
+        for _ in range(2):  # the budget of 3 is spent, and refills once in 1000 s
+            await client.send(StateRequest())
+        samples = await scrape_until(server, rejected, 2, reason="shed")
+    assert value(samples, rejected, reason="oversize") == 1
+    assert value(samples, rejected, reason="shed") == 2
+    assert value(samples, rejected, reason="denied") == 0
+    assert value(samples, "metalosc_packets_received_total") == 5
+
+    elsewhere = Settings(**BASE_SETTINGS, allow=("10.0.0.0/8",))
+    async with (
+        open_server(elsewhere, executors=fake_source) as server,
+        UdpClient.open(server.address) as client,
+    ):
+        await client.send(Subscribe())
+        samples = await scrape_until(server, rejected, 1, reason="denied")
+    assert value(samples, "metalosc_subscribers", mode="bundle") == 0
+    assert value(samples, rejected, reason="shed") == 0
 
 
 async def test_counts_added_later_are_exported_with_prometheus_names(

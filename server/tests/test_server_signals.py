@@ -232,9 +232,19 @@ async def test_sighup_reloads_settings_and_bundles_and_the_beat_keeps_its_times(
 ) -> None:
     notifier = RecordingNotifier()
     settings = Settings(**BASE_SETTINGS)
-    # What the edited file says: a deeper buffer (applied), another tempo (a start value: the
-    # music keeps the game's) and another port (needs a restart).
-    edited = Settings(**{**BASE_SETTINGS, "buffer_depth": 6, "bpm": 90.0, "port": 1})
+    # What the edited file says: a deeper buffer, one more network allowed and fewer subscribers
+    # (applied), another tempo (a start value: the music keeps the game's) and another port
+    # (needs a restart).
+    edited = Settings(
+        **{
+            **BASE_SETTINGS,
+            "buffer_depth": 6,
+            "allow": ("127.0.0.0/8", "10.0.0.0/8"),
+            "max_subscribers": 2,
+            "bpm": 90.0,
+            "port": 1,
+        }
+    )
     with (
         capture_logs() as logs,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener,
@@ -272,7 +282,12 @@ async def test_sighup_reloads_settings_and_bundles_and_the_beat_keeps_its_times(
     assert server.settings.bpm == 90.0  # (and the file's says how the next start begins)
     assert server.settings.port == settings.port  # needs a restart: not applied, and said so
     [reloaded] = [e for e in logs if e["event"] == "settings_reloaded"]
-    assert reloaded["applied"] == ["buffer_depth"]
+    assert reloaded["applied"] == ["buffer_depth", "allow", "max_subscribers"]
+    assert server.controller is not None
+    assert server.controller.access is not None
+    assert server.controller.access.allows("10.1.2.3")
+    assert not server.controller.access.allows("192.168.1.2")
+    assert server.subscriptions.capacity == 2
     assert reloaded["start_values_kept"] == ["bpm"]
     assert reloaded["restart_needed"] == ["port"]
     # The beat: same tempo map, the transport never restarted, and every beat heard before and
