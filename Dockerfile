@@ -39,7 +39,9 @@ RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /o
 
 USER 10001:10001
 EXPOSE 9000/udp 9410/tcp
+# The health check reads the settings file the daemon reads, so it pings the port set there.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
-    CMD ["/opt/metalosc/.venv/bin/metalosc", "ping", "--timeout", "5"]
+    CMD ["/opt/metalosc/.venv/bin/metalosc", "ping", "--config", "/etc/metalosc/metalosc.toml", \
+        "--timeout", "5"]
 ENTRYPOINT ["/opt/metalosc/.venv/bin/metalosc", "serve", "--config", "/etc/metalosc/metalosc.toml"]
 CMD ["--models", "/opt/metalosc/models/default"]

@@ -93,6 +93,8 @@ def test_the_image_runs_what_the_unit_runs_as_a_non_root_user() -> None:
     options, _, command = healthcheck.partition("CMD ")
     health = json.loads(command)
     assert health[:2] == [exec_start[0], "ping"]
+    # it pings where the daemon listens: the settings file the daemon reads
+    assert health[health.index("--config") + 1] == exec_start[exec_start.index("--config") + 1]
     assert "--start-period=" in options
     (user,) = dockerfile("USER")
     uid = user.split(":")[0]
