@@ -481,10 +481,10 @@ async def reload_models(server: RunningServer, settings: Settings | None = None)
     changed = [name for name in type(new).model_fields if getattr(new, name) != getattr(old, name)]
     restart = [name for name in changed if name not in LIVE_SETTINGS | START_SETTINGS]
     server.settings = new.model_copy(update={name: getattr(old, name) for name in restart})
-    _apply_live_settings(server)
     server.metrics.inc("reloads")
     log.info("models_reloaded")
     if changed:
+        _apply_live_settings(server)
         log.info(
             "settings_reloaded",
             applied=[name for name in changed if name in LIVE_SETTINGS],
