@@ -173,11 +173,25 @@ namespace MetalOSC.Core
             }
         }
 
-        public void SetTension(float value) { Send(MetalMessages.Tension(value)); }
+        /// <summary><c>/metal/tension</c>: 0..1; <paramref name="transition"/> ("phrase", "bar", "section"; null = the server's default) says where it lands.</summary>
+        public void SetTension(float value, string transition = null) { Send(MetalMessages.Tension(value, transition)); }
 
         public void SetTempo(float bpm) { Send(MetalMessages.Tempo(bpm)); }
 
-        public void SetTemperature(float value) { Send(MetalMessages.Temperature(value)); }
+        /// <summary><c>/metal/temperature</c>: 0.05..2, landing like a tension change.</summary>
+        public void SetTemperature(float value, string transition = null) { Send(MetalMessages.Temperature(value, transition)); }
+
+        /// <summary><c>/metal/transition</c>: where tension and temperature changes land by default.</summary>
+        public void SetTransition(string when) { Send(MetalMessages.Transition(when)); }
+
+        /// <summary><c>/metal/key</c>: the tonal centre (natural minor) from the next section on, e.g. "D".</summary>
+        public void SetKey(string key) { Send(MetalMessages.Key(key)); }
+
+        /// <summary><c>/metal/fill</c>: a drum fill at the next phrase (a stinger).</summary>
+        public void Fill() { Send(MetalMessages.Fill()); }
+
+        /// <summary><c>/metal/section</c>: a new section at the next phrase, optionally labelled for the section event.</summary>
+        public void StartSection(string label = "") { Send(MetalMessages.Section(label)); }
 
         public void SetMuted(Instrument instrument, bool muted) { Send(MetalMessages.Mute(instrument, muted)); }
 
@@ -189,7 +203,7 @@ namespace MetalOSC.Core
 
         public void Stop() { Send(MetalMessages.Stop()); }
 
-        public void RequestState() { Send(MetalMessages.StateRequest()); }
+        public void RequestState() { Send(MetalMessages.State()); }
 
         /// <summary>Sends a clock-sync ping now (Pump also sends them on its schedule).</summary>
         public void SendSyncPing()
