@@ -36,7 +36,7 @@ from ._chords import (
     install_transition_cache,
     normalize_chord,
 )
-from ._drums import DRUM_CLASSES, drum_class, drum_class_pitches
+from ._drums import DRUM_CLASSES, decoded_drum_pitch, drum_class, drum_class_pitches
 from ._features import INTENSITY_WEIGHTS, intensity, intensity_from_features, phrase_features
 from ._form import (
     GROOVE_CLASSES,
@@ -62,6 +62,7 @@ from ._harmony import (
     strong_beat_chord_fit,
 )
 from ._key import (
+    KEY_SHIFTS,
     NATURAL_MINOR,
     KeyFit,
     diatonic_share,
@@ -113,6 +114,7 @@ __all__ = [
     "GUITAR_PROGRAMS",
     "INTENSITY_WEIGHTS",
     "KEY_FIT",
+    "KEY_SHIFTS",
     "NATURAL_MINOR",
     "NO_CHORD",
     "PHRASE_BARS",
@@ -146,6 +148,7 @@ __all__ = [
     "chord_controls",
     "chord_fit",
     "chord_tones",
+    "decoded_drum_pitch",
     "diatonic_share",
     "drum_class",
     "drum_class_pitches",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-__all__ = ["DRUM_CLASSES", "drum_class", "drum_class_pitches"]
+__all__ = ["DRUM_CLASSES", "decoded_drum_pitch", "drum_class", "drum_class_pitches"]
 
 DRUM_CLASSES: tuple[str, ...] = (
     "kick",
@@ -29,19 +29,35 @@ DRUM_CLASSES: tuple[str, ...] = (
 
 
 @cache
-def _pitch_to_class() -> Mapping[int, str]:
+def _class_pitches() -> Mapping[str, tuple[int, ...]]:
+    """Each class's GM pitches in note_seq's order (the first is the one decoders write)."""
     from note_seq import drums_encoder_decoder
 
     table = drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
     if len(table) != len(DRUM_CLASSES):  # pragma: no cover - guards a note_seq upgrade
         raise RuntimeError(f"note_seq has {len(table)} drum classes, expected {len(DRUM_CLASSES)}")
-    pairs = zip(DRUM_CLASSES, table, strict=True)
-    return {pitch: name for name, pitches in pairs for pitch in pitches}
+    return {name: tuple(pitches) for name, pitches in zip(DRUM_CLASSES, table, strict=True)}
+
+
+@cache
+def _pitch_to_class() -> Mapping[int, str]:
+    return {pitch: name for name, pitches in _class_pitches().items() for pitch in pitches}
 
 
 def drum_class(pitch: int) -> str | None:
     """The drum class of a GM drum pitch (``None`` for a pitch outside Magenta's vocabulary)."""
     return _pitch_to_class().get(pitch)
+
+
+def decoded_drum_pitch(name: str) -> int:
+    """The GM pitch a drum model plays for class ``name``: a decoded class becomes the first
+    pitch of its class in note_seq's table (Magenta's ``DrumsConverter`` writes
+    ``pitch_classes[c][0]``), so these nine are the only drum notes the daemon sends.
+
+    Raises ``ValueError`` for an unknown class name."""
+    if name not in DRUM_CLASSES:
+        raise ValueError(f"unknown drum class {name!r}; expected one of {DRUM_CLASSES}")
+    return _class_pitches()[name][0]
 
 
 def drum_class_pitches(name: str) -> frozenset[int]:
