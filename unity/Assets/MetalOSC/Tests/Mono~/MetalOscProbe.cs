@@ -17,10 +17,12 @@ namespace MetalOSC.Tests
     ///        [--tension F] [--tempo F] [--request-state] [--mode bundle|immediate]
     ///        [--local-offset S] [--unseeded]
     ///        MetalOscProbe.exe --dump-builders
+    ///        MetalOscProbe.exe --sample-choices FOLDER
     /// --local-offset makes the client's local clock read unix time minus S, so the clock-sync
     /// estimate (server - local) has a known true value; --unseeded starts the estimate at 0 instead
     /// of the system clock, so only measured pongs can get it right. --dump-builders prints the bytes
-    /// of every client→server builder (hex) instead, so another implementation can decode them.
+    /// of every client→server builder (hex) instead, so another implementation can decode them;
+    /// --sample-choices prints which default-band sample the client picks for every pitch.
     /// </summary>
     public static class MetalOscProbe
     {
@@ -29,6 +31,11 @@ namespace MetalOSC.Tests
             if (args.Length == 1 && args[0] == "--dump-builders")
             {
                 DumpBuilders();
+                return 0;
+            }
+            if (args.Length == 2 && args[0] == "--sample-choices")
+            {
+                DumpSampleChoices(args[1]);
                 return 0;
             }
             string server = null;
@@ -159,15 +166,57 @@ namespace MetalOSC.Tests
                 MetalMessages.Mute(Instrument.Bass, true),
                 MetalMessages.Mute(Instrument.Drums, false),
                 MetalMessages.Temperature(0.5f),
+                MetalMessages.Temperature(1.5f, MetalMessages.TransitionSection),
+                MetalMessages.Tension(0.9f, MetalMessages.TransitionBar),
+                MetalMessages.Transition(MetalMessages.TransitionPhrase),
+                MetalMessages.Key("F#"),
+                MetalMessages.Fill(),
+                MetalMessages.Section(),
+                MetalMessages.Section("boss"),
                 MetalMessages.Ping(),
                 MetalMessages.Ping(OscArgument.Str(MetalOscClient.SyncPingTag), OscArgument.Int(7), OscArgument.Float(0.5f)),
-                MetalMessages.StateRequest(),
+                MetalMessages.State(),
             };
             foreach (var message in messages)
             {
                 byte[] bytes = OscWriter.Encode(message);
                 Emit(new Json("builder").Str("message", message.ToString())
                     .Str("hex", BitConverter.ToString(bytes).Replace("-", "").ToLowerInvariant()));
+            }
+        }
+
+        /// <summary>
+        /// What the client would play for every MIDI pitch with the default band in <paramref name="folder"/>:
+        /// the sample files it recognises by name, then per instrument and pitch the sample pitch chosen
+        /// (nearest within <see cref="DefaultBand.MaxShiftSemitones"/>; null when none).
+        /// </summary>
+        private static void DumpSampleChoices(string folder)
+        {
+            var pitches = new System.Collections.Generic.List<int>[InstrumentNames.Count];
+            for (int i = 0; i < pitches.Length; i++) pitches[i] = new System.Collections.Generic.List<int>();
+            string[] files = System.IO.Directory.GetFiles(folder);
+            Array.Sort(files, StringComparer.Ordinal);
+            foreach (string path in files)
+            {
+                string name = System.IO.Path.GetFileName(path);
+                Instrument instrument;
+                int pitch;
+                if (!DefaultBand.TryParseSampleName(name, out instrument, out pitch)) continue;
+                pitches[(int)instrument].Add(pitch);
+                Emit(new Json("sample").Str("file", name).Str("instrument", instrument.ToWireName()).Int("pitch", pitch));
+            }
+            foreach (Instrument instrument in new[] { Instrument.Guitar, Instrument.Bass, Instrument.Drums })
+            {
+                int[] samples = pitches[(int)instrument].ToArray();
+                int maxShift = DefaultBand.MaxShiftSemitones(instrument);
+                for (int pitch = MetalRanges.NotePitchMin; pitch <= MetalRanges.NotePitchMax; pitch++)
+                {
+                    int index = SampleSelection.Nearest(samples, pitch, maxShift);
+                    var json = new Json("choice").Str("instrument", instrument.ToWireName()).Int("pitch", pitch);
+                    if (index < 0) json.Raw("sample", "null").Raw("ratio", "null");
+                    else json.Int("sample", samples[index]).Num("ratio", SampleSelection.PitchRatio(samples[index], pitch));
+                    Emit(json);
+                }
             }
         }
 

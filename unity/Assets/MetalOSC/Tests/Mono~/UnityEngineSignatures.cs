@@ -1,13 +1,14 @@
 // Signatures of the few UnityEngine members the MetalOSC behaviours use, with empty bodies, so CI
 // (Mono, no Unity) can at least compile Runtime/*.cs and catch typos and type errors there.
-// It proves nothing about behaviour in Unity and is never part of a Unity build: this folder's
-// assembly definition has a define constraint no project sets. Keep it to real Unity signatures.
+// It proves nothing about behaviour in Unity and is never part of a Unity build: Unity ignores
+// folders whose names end in '~'. Keep it to real Unity signatures.
 using System;
 
 namespace UnityEngine
 {
     public class Object
     {
+        public string name { get; set; }
         public static void Destroy(Object obj) { }
     }
 
@@ -35,6 +36,12 @@ namespace UnityEngine
         public GameObject(string name) { }
         public Transform transform { get { return null; } }
         public T AddComponent<T>() where T : Component { return null; }
+        public T GetComponent<T>() { return default(T); }
+    }
+
+    public static class Resources
+    {
+        public static T[] LoadAll<T>(string path) where T : Object { return new T[0]; }
     }
 
     public sealed class AudioClip : Object
@@ -70,6 +77,7 @@ namespace UnityEngine
 
     public class Debug
     {
+        public static void Log(object message) { }
         public static void LogWarning(object message, Object context) { }
         public static void LogError(object message, Object context) { }
     }
