@@ -99,7 +99,8 @@ def test_emitted_ranges_are_contiguous_and_within_midi(
     for instrument in ("guitar", "bass"):
         pitches = emitted[instrument]
         assert pitches == tuple(range(pitches[0], pitches[-1] + 1))
-        assert pitches[0] >= 0 and pitches[-1] <= 127
+        assert pitches[0] >= 0
+        assert pitches[-1] <= 127
     assert emitted["guitar"] == tuple(range(11, 121))  # 21..108 moved twice by -5..+6
     assert emitted["bass"] == tuple(range(11, 80))
 
@@ -168,7 +169,8 @@ def test_trim_cuts_silence_and_fades_out() -> None:
     # It starts at the first sample that sounds (the sine's first, 0.0, is under -60 dB).
     np.testing.assert_array_equal(out[:100], tone[1:101])
     assert len(out) < len(tone)  # the tail under -60 dB is gone
-    assert out[-1] == 0.0 and abs(out[-2]) < 0.001  # faded out
+    assert out[-1] == 0.0
+    assert abs(out[-2]) < 0.001
     assert trim(np.zeros(100, np.float32)).size == 0
 
 
@@ -200,9 +202,11 @@ def test_rendered_bank_covers_the_models_and_matches_the_committed_one(
     (out / "mine.txt").write_text("kept")
     samples = render_bank(out)
     names = sorted(p.name for p in out.iterdir())
-    assert "guitar_999_stale.ogg" not in names and "mine.txt" in names
+    assert "guitar_999_stale.ogg" not in names
+    assert "mine.txt" in names
     notice = (out / NOTICE_NAME).read_text(encoding="utf-8")
-    assert "Frank Wen" in notice and "MIT licence" in notice
+    assert "Frank Wen" in notice
+    assert "MIT licence" in notice
     assert not list(out.glob("*.meta")), "outside the package: no .meta files"
 
     wanted = sample_pitches(DEFAULT_MODELS)

@@ -42,6 +42,7 @@ from types import MappingProxyType
 
 import mido
 import numpy as np
+import numpy.typing as npt
 import soundfile
 import structlog
 from metalosc.protocol import INSTRUMENTS, KEY_NAMES, Instrument, load_manifest
@@ -58,6 +59,9 @@ from metalosc.runtime import (
 from metalosc.training import _unity_meta
 
 log = structlog.get_logger(__name__)
+
+Audio = npt.NDArray[np.float32]
+"""Mono audio, float32 samples in -1..1 at :data:`SAMPLE_RATE`."""
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 """The repository in a source checkout (training/src/metalosc/training/ -> the root)."""
@@ -343,7 +347,7 @@ def _db(value: float) -> float:
     return 20.0 * float(np.log10(value)) if value > 0 else float("-inf")
 
 
-def trim(audio: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+def trim(audio: Audio, rate: int = SAMPLE_RATE) -> Audio:
     """`audio` (mono float) from its first sound (:data:`ONSET_DB` under its peak) to where it
     last rises above :data:`TRIM_DB` under its peak, with a :data:`FADE_S` fade-out; empty for
     silence."""
@@ -366,7 +370,7 @@ def _render(
     soundfont: Path,
     program: str,
     work: Path,
-) -> list[np.ndarray]:
+) -> list[Audio]:
     """One FluidSynth run: the trimmed sound of each of `pitches` (empty where it is silent)."""
     voice = VOICES[instrument]
     spacing = voice.length_s + 0.5  # silence between notes: no tail reaches the next onset
@@ -386,7 +390,7 @@ def _render(
 
 def _render_instrument(
     instrument: Instrument, pitches: Sequence[int], soundfont: Path, program: str, work: Path
-) -> list[np.ndarray]:
+) -> list[Audio]:
     """Each of `pitches` as the soundfont plays it. Where a preset has no sound for a pitch
     (FluidR3's guitars end at C8), FluidSynth plays the nearest pitch that sounds, bent up or
     down by at most :data:`BEND_RANGE` semitones."""
@@ -412,7 +416,7 @@ def _render_instrument(
     return [bent.get(p, cut) for p, cut in zip(pitches, cuts, strict=True)]
 
 
-def _write_ogg(path: Path, audio: np.ndarray) -> None:
+def _write_ogg(path: Path, audio: Audio) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".ogg")
     os.close(fd)
     try:

@@ -37,6 +37,9 @@ namespace MetalOSC.Core
             return instrument == Instrument.Drums;
         }
 
+        /// <summary>The file extensions a sample may have (Unity imports these as audio clips).</summary>
+        public static readonly string[] AudioExtensions = { ".ogg", ".wav", ".aif", ".aiff", ".mp3" };
+
         /// <summary>
         /// Reads a sample's instrument and pitch from its name (an asset name, or a file name with
         /// its extension). False for any name outside the convention, so other files in the folder
@@ -49,6 +52,8 @@ namespace MetalOSC.Core
             if (string.IsNullOrEmpty(name)) return false;
             int dot = name.IndexOf('.');
             string stem = dot < 0 ? name : name.Substring(0, dot);
+            // One audio extension at most: "guitar_040_E2.ogg.meta" is Unity's, not a sample.
+            if (dot >= 0 && Array.IndexOf(AudioExtensions, name.Substring(dot).ToLowerInvariant()) < 0) return false;
             string[] parts = stem.Split('_');
             if (parts.Length < 2 || parts[1].Length != 3) return false;
             if (!InstrumentNames.TryParse(parts[0], out instrument)) return false;

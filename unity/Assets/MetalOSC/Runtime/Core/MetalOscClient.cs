@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -11,7 +12,8 @@ namespace MetalOSC.Core
     /// The MetalOSC UDP client: subscribes to the daemon, sends control messages, and receives note
     /// bundles on a background thread. Decoded events are queued and raised on the thread that calls
     /// <see cref="Pump"/> (Unity's main thread), because Unity's API may only be used there; notes are
-    /// mapped to the DSP clock at that point, with the latest clock estimate.
+    /// mapped to the DSP clock at that point, with the latest clock estimate. Timed events that arrive
+    /// before the first clock-sync round trip are held until it (<see cref="HeldUntilSync"/>).
     /// </summary>
     public sealed class MetalOscClient : IDisposable
     {
@@ -25,6 +27,9 @@ namespace MetalOSC.Core
         private readonly OscWriter _writer = new OscWriter();
         private readonly object _sendLock = new object();
         private readonly DspClockMapper _dspMapper = new DspClockMapper();
+        // Timed events that arrived before the first measured round trip; touched only by Pump.
+        private readonly Queue<MetalEvent> _heldUntilSync = new Queue<MetalEvent>();
+        private long _heldEvents;
         private UdpClient _udp;
         private IPEndPoint _server;
         private Thread _thread;
@@ -103,6 +108,12 @@ namespace MetalOSC.Core
         public long UnknownMessages { get { return Interlocked.Read(ref _unknownMessages); } }
 
         /// <summary>
+        /// Timed events (notes, beats, phrase and section starts with a bundle time) that arrived
+        /// before the first clock-sync round trip and were held until it, so far.
+        /// </summary>
+        public long HeldUntilSync { get { return Interlocked.Read(ref _heldEvents); } }
+
+        /// <summary>
         /// Binds the socket, starts the receive thread and subscribes. Settings are checked before
         /// anything is opened; if a later step fails, what was opened is closed again.
         /// </summary>
@@ -152,10 +163,31 @@ namespace MetalOSC.Core
                     ? _options.BurstIntervalSeconds : _options.PingIntervalSeconds);
             }
             int raised = 0;
+            // A bundle time means nothing until the server clock is measured: the seed is only a
+            // guess (another machine's clock may be seconds off, and an unseeded one is 0), so
+            // timed events wait for the first round trip, which the start-up burst makes quick.
+            bool synced = Clock.HasEstimate;
+            while (synced && raised < maxEvents && _heldUntilSync.Count > 0)
+            {
+                MetalEvent held = _heldUntilSync.Dequeue();
+                raised++;
+                Dispatch(ref held, dspNow);
+            }
             MetalEvent ev;
             while (raised < maxEvents && _queue.TryDequeue(out ev))
             {
                 Interlocked.Decrement(ref _queued);
+                if (!synced && IsTimed(ref ev))
+                {
+                    if (_heldUntilSync.Count >= _options.MaxQueuedEvents)
+                    {
+                        Interlocked.Increment(ref _droppedEvents);
+                        continue;
+                    }
+                    _heldUntilSync.Enqueue(ev);
+                    Interlocked.Increment(ref _heldEvents);
+                    continue;
+                }
                 raised++;
                 Dispatch(ref ev, dspNow);
             }
@@ -229,6 +261,13 @@ namespace MetalOSC.Core
             _udp.Close();
             if (_thread != null && Thread.CurrentThread != _thread) _thread.Join(1000);
             _udp = null;
+        }
+
+        private static bool IsTimed(ref MetalEvent ev)
+        {
+            if (ev.TimeTag == OscTimeTag.Immediately) return false;
+            return ev.Kind == MetalEventKind.Note || ev.Kind == MetalEventKind.Beat
+                || ev.Kind == MetalEventKind.Phrase || ev.Kind == MetalEventKind.Section;
         }
 
         private void Dispatch(ref MetalEvent ev, double dspNow)

@@ -137,6 +137,8 @@ namespace MetalOSC.Tests
 
         [TestCase("NOTICE")]
         [TestCase("README.md")]
+        [TestCase("guitar_040_E2.ogg.meta")]
+        [TestCase("bass_016_E0.txt")]
         [TestCase("kazoo_040")]
         [TestCase("guitar_40")]
         [TestCase("guitar_4x0")]

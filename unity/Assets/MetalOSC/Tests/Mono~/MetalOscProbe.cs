@@ -95,7 +95,7 @@ namespace MetalOSC.Tests
                         .Int("velocity", n.Velocity).Num("duration_s", n.DurationSeconds).Num("beat", n.Beat)
                         .Raw("timetag", n.TimeTag.ToString(CultureInfo.InvariantCulture))
                         .Num("sound_time_unix", n.SoundTimeUnix).Num("local_dsp_time", n.LocalDspTime)
-                        .Num("pumped_at", local()));
+                        .Num("pumped_at", local()).Int("clock_samples", client.Clock.SampleCount));
                 };
                 client.BeatReceived += b =>
                 {
@@ -141,6 +141,7 @@ namespace MetalOSC.Tests
                     .Raw("malformed", client.MalformedPackets.ToString(CultureInfo.InvariantCulture))
                     .Raw("unknown", client.UnknownMessages.ToString(CultureInfo.InvariantCulture))
                     .Raw("dropped", client.DroppedEvents.ToString(CultureInfo.InvariantCulture))
+                    .Raw("held_until_sync", client.HeldUntilSync.ToString(CultureInfo.InvariantCulture))
                     .Int("clock_samples", client.Clock.SampleCount).Num("clock_offset", client.Clock.Offset)
                     .Num("clock_rtt", client.Clock.RoundTrip));
             }
