@@ -33,8 +33,8 @@ def test_package_json_validates(manifest: dict[str, Any]) -> None:
     for name, version in manifest.get("dependencies", {}).items():
         assert re.fullmatch(r"[a-z0-9-_.]+", name)
         assert re.fullmatch(r"\d+\.\d+\.\d+", version)
-    # The C# is written for the language level of the Unity version it declares (mcs -langversion:7.2
-    # in the Mono suite is what Unity 2019.4 compiles).
+    # The C# is written for the language level of the Unity version it declares (the Mono suite's
+    # mcs -langversion:7.2 is what Unity 2019.4 compiles).
     assert tuple(map(int, manifest["unity"].split("."))) >= (2019, 4)
 
 

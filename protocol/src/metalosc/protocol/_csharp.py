@@ -528,8 +528,8 @@ def render_ranges(specs: Sequence[MessageSpec]) -> str:
         "    /// <summary>",
         "    /// What the server accepts, per message class of <c>metalosc.protocol</c>: argument",
         "    /// counts, and each argument's bounds, lengths, pattern, allowed values and default.",
-        "    /// The <c>Check…</c> methods apply the server's rule to a client → server argument, so",
-        "    /// a bad value fails where it is built instead of coming back as <c>/metal/error</c>.",
+        "    /// The <c>Check…</c> methods apply the server's rule to a client → server argument, so",  # noqa: E501 (a generated C# line)
+        "    /// a bad value fails where it is built instead of coming back as <c>/metal/error</c>.",  # noqa: E501 (a generated C# line)
         "    /// Float bounds are the nearest float32 inside the range.",
         "    /// </summary>",
         "    public static class MetalRanges",
@@ -635,7 +635,7 @@ def _builder(spec: MessageSpec) -> list[str]:
             chain += f"{_differs_from_default(args[i])} ? {i + 1} : "
         chain += str(optional[0])
         body.append(
-            "            // Trailing arguments at their defaults are left out, as the Python encoder does."
+            "            // Trailing arguments at their defaults are left out, as the Python encoder does."  # noqa: E501 (a generated C# line)
         )
         body.append(f"            int count = {chain};")
     for i, arg in enumerate(args):
@@ -644,7 +644,7 @@ def _builder(spec: MessageSpec) -> list[str]:
             body += [
                 f"            if ({parameter} != null)",
                 "            {",
-                f"                foreach (OscArgument argument in {parameter}) message.Add(argument);",
+                f"                foreach (OscArgument argument in {parameter}) message.Add(argument);",  # noqa: E501 (a generated C# line)
                 "            }",
             ]
             continue
@@ -660,7 +660,7 @@ def _builder(spec: MessageSpec) -> list[str]:
             body += [
                 f"            if (count > {i})",
                 "            {",
-                f"                if ({test}) throw new ArgumentException({later}, nameof({parameter.lstrip('@')}));",
+                f"                if ({test}) throw new ArgumentException({later}, nameof({parameter.lstrip('@')}));",  # noqa: E501 (a generated C# line)
                 f"                {add}",
                 "            }",
             ]
@@ -688,9 +688,9 @@ def render_messages(specs: Sequence[MessageSpec]) -> str:
         "{",
         "    /// <summary>",
         "    /// Builders for the client → server messages, one per address (named like its",
-        '    /// <see cref="MetalAddresses"/> constant). Each checks its arguments with the rule the',
+        '    /// <see cref="MetalAddresses"/> constant). Each checks its arguments with the rule the',  # noqa: E501 (a generated C# line)
         '    /// server applies (<see cref="MetalRanges"/>), so a bad value fails at the call site',
-        "    /// in the game instead of coming back as an asynchronous <c>/metal/error</c>, and leaves",
+        "    /// in the game instead of coming back as an asynchronous <c>/metal/error</c>, and leaves",  # noqa: E501 (a generated C# line)
         "    /// out trailing arguments at their defaults: the bytes equal the Python encoder's.",
         "    /// </summary>",
         "    public static partial class MetalMessages",

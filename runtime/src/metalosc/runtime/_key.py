@@ -113,8 +113,8 @@ def estimate_tonic(notes: Sequence[WeightedPitch]) -> int | None:
 
 @dataclass(frozen=True)
 class KeyFit:
-    """How a phrase is moved into a key: ``shift`` semitones (one of :data:`KEY_SHIFTS`) and the share of its notes
-    then in the key's scale (``fit``, 0..1; NaN for a phrase without notes)."""
+    """How a phrase is moved into a key: ``shift`` semitones (one of :data:`KEY_SHIFTS`) and the
+    share of its notes then in the key's scale (``fit``, 0..1; NaN for a phrase without notes)."""
 
     shift: int
     fit: float

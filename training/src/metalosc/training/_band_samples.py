@@ -75,7 +75,8 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 FLUIDSYNTH = "fluidsynth"
 
 SAMPLE_STEP = 3
-"""Semitones between two samples of a melodic instrument (the client's ``DefaultBand.SampleStep``)."""
+"""Semitones between two samples of a melodic instrument (the client's
+``DefaultBand.SampleStep``)."""
 MAX_SHIFT = SAMPLE_STEP // 2
 """The furthest any melodic pitch is from its nearest sample, in semitones."""
 KEY_MOVES = 2
@@ -90,7 +91,8 @@ ONSET_DB = -60.0
 """A sample starts where it first rises to this far under its peak."""
 FADE_S = 0.01
 VORBIS_COMPRESSION = 0.6
-"""libsndfile's compression level for Vorbis (0 best quality .. 1 smallest): about 80 kbit/s mono."""
+"""libsndfile's compression level for Vorbis (0 best quality .. 1 smallest): about 80 kbit/s
+mono."""
 
 NOTICE_NAME = "NOTICE.md"
 NOTICE = """\
