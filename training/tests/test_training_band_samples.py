@@ -182,6 +182,18 @@ def test_missing_soundfont_or_program_is_named(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_command_names_a_missing_soundfont_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from metalosc.training._cli import main
+
+    missing = tmp_path / "none.sf2"
+    assert main(["band-samples", "--out", str(tmp_path / "out"), "--soundfont", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert f"soundfont {missing} not found: sudo apt-get install fluid-soundfont-gm" in err
+    assert not (tmp_path / "out").exists()
+
+
 def _levels(path: Path) -> tuple[float, float, float]:
     """Length (s), RMS and the RMS of the first 10 ms of a mono 44.1 kHz file."""
     audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
