@@ -19,8 +19,10 @@ import re
 import shutil
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 
 ALLOW_MISSING_TOOLS = "METALOSC_ALLOW_MISSING_TOOLS"
 
@@ -37,6 +39,7 @@ TOOL_PACKAGES = {
     "/usr/lib/pkgconfig/nunit.pc": "libnunit-cil-dev",
     "fluidsynth": "fluidsynth",
     "/usr/share/sounds/sf2/FluidR3_GM.sf2": "fluid-soundfont-gm",
+    "ip": "iproute2",
 }
 
 _PROGRAMS = sorted((t for t in TOOL_PACKAGES if not t.startswith("/")), key=len, reverse=True)
@@ -120,6 +123,23 @@ def _ordinary_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
     runs ``serve`` in pytest's own thread must not leave it at real-time priority if it fails
     midway. The tests of real-time scheduling ask for it explicitly."""
     monkeypatch.setenv("METALOSC_REALTIME_PRIORITY", "0")
+
+
+@pytest.fixture(autouse=True)
+def _logging_of_its_own(monkeypatch: pytest.MonkeyPatch) -> Generator[None, None, None]:
+    """Each test starts and ends with structlog's configuration as it found it, and nothing a
+    test configures caches loggers: a command's ``main`` run inside a test points structlog at
+    that test's captured stderr, which is closed once the test ends, and a module logger cached
+    then would write to the closed stream in every later test."""
+    saved = structlog.get_config()
+    configure = structlog.configure
+
+    def configure_uncached(**settings: Any) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    monkeypatch.setattr(structlog, "configure", configure_uncached)
+    yield
+    configure(**saved)
 
 
 @pytest.fixture(scope="session")
