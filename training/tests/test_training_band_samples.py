@@ -8,7 +8,10 @@ real FluidSynth on the real FluidR3_GM soundfont and compares the result with th
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mido
 import numpy as np
@@ -62,6 +65,46 @@ def test_decoded_ranges_come_from_the_shipped_converters() -> None:
     assert decoded_pitch_range(DEFAULT_MODELS / "bass") == range(21, 68)
     with pytest.raises(BandSampleError, match="no pitch range"):
         decoded_pitch_range(DEFAULT_MODELS / "drums")
+
+
+def _bundle_copy(tmp_path: Path, instrument: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """The default `instrument` bundle's directory with its manifest edited (files linked)."""
+    bundle = tmp_path / instrument
+    bundle.mkdir()
+    for item in (DEFAULT_MODELS / instrument).iterdir():
+        (bundle / item.name).symlink_to(item)
+    (bundle / "manifest.json").unlink()
+    manifest = json.loads((DEFAULT_MODELS / instrument / "manifest.json").read_text())
+    edit(manifest)
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    return bundle
+
+
+def test_the_onnx_decoders_agree_with_the_converters_and_disagreement_is_named(
+    tmp_path: Path,
+) -> None:
+    for instrument in ("guitar", "bass", "drums"):  # the shipped bundles carry ONNX decoders
+        manifest = json.loads((DEFAULT_MODELS / instrument / "manifest.json").read_text())
+        assert manifest["decoder"]["encoding"]["kind"] in ("melody", "drums")
+
+    def narrower(manifest: dict[str, Any]) -> None:
+        manifest["decoder"]["encoding"]["max_pitch"] = 60
+
+    with pytest.raises(
+        BandSampleError, match=r"ONNX decoder plays 21\.\.60, its converter 21\.\.67"
+    ):
+        decoded_pitch_range(_bundle_copy(tmp_path, "bass", narrower))
+
+    def other_kick(manifest: dict[str, Any]) -> None:
+        manifest["decoder"]["encoding"]["pitch_classes"][0] = [35, 36]
+
+    models = tmp_path / "models"
+    models.mkdir()
+    _bundle_copy(models, "drums", other_kick)
+    for instrument in ("guitar", "bass"):
+        (models / instrument).symlink_to(DEFAULT_MODELS / instrument)
+    with pytest.raises(BandSampleError, match=r"ONNX decoder plays drums \(35, 38,"):
+        emitted_pitches(models)
 
 
 def _phrase(instrument: str, pitches: list[int]) -> Phrase:

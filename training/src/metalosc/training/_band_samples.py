@@ -45,7 +45,14 @@ import numpy as np
 import numpy.typing as npt
 import soundfile
 import structlog
-from metalosc.protocol import INSTRUMENTS, KEY_NAMES, Instrument, load_manifest
+from metalosc.protocol import (
+    INSTRUMENTS,
+    KEY_NAMES,
+    DrumsEncoding,
+    Instrument,
+    MelodyEncoding,
+    load_manifest,
+)
 from metalosc.runtime import (
     BASE_CONVERTERS,
     DRUM_CHANNEL,
@@ -171,7 +178,9 @@ class Sample:
 def decoded_pitch_range(bundle_dir: Path) -> range:
     """The MIDI pitches the melody model in `bundle_dir` can decode: its converter's
     ``min_pitch..max_pitch`` (manifest overrides on the published arguments, on the converter
-    class's defaults). BandSampleError for a broken bundle or a converter without a pitch range.
+    class's defaults). A bundle with an ONNX decoder (what the daemon serves) must say the same
+    in its encoding. BandSampleError for a broken bundle, a converter without a pitch range, or
+    a decoder that disagrees with its converter.
     """
     try:
         manifest = load_manifest(bundle_dir)
@@ -188,7 +197,33 @@ def decoded_pitch_range(bundle_dir: Path) -> range:
     arguments = {**published, **manifest.converter}
     low = int(arguments.get("min_pitch", parameters["min_pitch"].default))
     high = int(arguments.get("max_pitch", parameters["max_pitch"].default))
+    encoding = manifest.decoder.encoding if manifest.decoder is not None else None
+    if isinstance(encoding, MelodyEncoding) and (encoding.min_pitch, encoding.max_pitch) != (
+        low,
+        high,
+    ):
+        raise BandSampleError(
+            f"{bundle_dir}: ONNX decoder plays {encoding.min_pitch}..{encoding.max_pitch}, "
+            f"its converter {low}..{high}"
+        )
     return range(low, high + 1)
+
+
+def _drum_pitches(bundle_dir: Path) -> tuple[int, ...]:
+    """The GM pitch each class of the drums model in `bundle_dir` decodes to, sorted."""
+    try:
+        manifest = load_manifest(bundle_dir)
+    except Exception as e:
+        raise BandSampleError(str(e)) from None
+    if "pitch_classes" in manifest.converter:
+        raise BandSampleError(f"{bundle_dir}: custom drum pitch classes are not supported")
+    pitches = tuple(sorted(decoded_drum_pitch(c) for c in DRUM_CLASSES))
+    encoding = manifest.decoder.encoding if manifest.decoder is not None else None
+    if isinstance(encoding, DrumsEncoding):
+        played = tuple(sorted(classes[0] for classes in encoding.pitch_classes))
+        if played != pitches:
+            raise BandSampleError(f"{bundle_dir}: ONNX decoder plays drums {played}, not {pitches}")
+    return pitches
 
 
 def _moved(pitches: Iterable[int]) -> set[int]:
@@ -208,13 +243,6 @@ def _with_power_chords(pitches: set[int]) -> set[int]:
 def emitted_pitches(models_dir: Path = DEFAULT_MODELS) -> dict[Instrument, tuple[int, ...]]:
     """Every MIDI pitch the daemon can send per instrument with the bundles in `models_dir`
     (module docstring), sorted."""
-    drums_manifest = models_dir / "drums"
-    try:
-        overrides = load_manifest(drums_manifest).converter
-    except Exception as e:
-        raise BandSampleError(str(e)) from None
-    if "pitch_classes" in overrides:
-        raise BandSampleError(f"{drums_manifest}: custom drum pitch classes are not supported")
     guitar = _moved(decoded_pitch_range(models_dir / "guitar"))
     for _ in range(KEY_MOVES - 1):
         guitar = _moved(_with_power_chords(guitar))
@@ -224,7 +252,7 @@ def emitted_pitches(models_dir: Path = DEFAULT_MODELS) -> dict[Instrument, tuple
     return {
         "guitar": tuple(sorted(guitar)),
         "bass": tuple(sorted(bass)),
-        "drums": tuple(sorted(decoded_drum_pitch(c) for c in DRUM_CLASSES)),
+        "drums": _drum_pitches(models_dir / "drums"),
     }
 
 
