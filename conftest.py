@@ -26,22 +26,30 @@ import structlog
 
 ALLOW_MISSING_TOOLS = "METALOSC_ALLOW_MISSING_TOOLS"
 
-SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-"""The General MIDI soundfont FluidSynth plays (a file, not a program: named by its path)."""
-
-#: The outside programs (and files) the suites use, and the Debian package that installs each.
+#: The outside programs the suites use — or, as an absolute path, a file a package installs
+#: (a soundfont, a library) — and the Debian package that installs each one. ./dev's TEST_TOOLS
+#: lists the same.
 TOOL_PACKAGES = {
     "oscsend": "liblo-tools",
     "oscdump": "liblo-tools",
     "mcs": "mono-mcs",
     "mono": "mono-mcs",
     "mscore3": "musescore3",
+    "nunit-console": "nunit-console",
+    "/usr/lib/pkgconfig/nunit.pc": "libnunit-cil-dev",
     "fluidsynth": "fluidsynth",
-    SOUNDFONT: "fluid-soundfont-gm",
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2": "fluid-soundfont-gm",
+    "systemd-analyze": "systemd",
     "ip": "iproute2",
 }
 
-_TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
+_PROGRAMS = sorted((t for t in TOOL_PACKAGES if not t.startswith("/")), key=len, reverse=True)
+_TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, _PROGRAMS)) + r")\b")
+
+
+def tool_missing(tool: str) -> bool:
+    """Whether a program (looked up on PATH) or a file (an absolute path) is missing."""
+    return not Path(tool).is_file() if tool.startswith("/") else shutil.which(tool) is None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requires_tools(*programs): needs these outside programs; a missing one fails the test "
+        "requires_tools(*programs): needs these outside programs (or files, by absolute path); "
+        "a missing one fails the test "
         f"with its install command, or skips it under {ALLOW_MISSING_TOOLS}=1",
     )
 
@@ -65,11 +74,6 @@ def _missing_allowed(config: pytest.Config) -> bool:
     return bool(config.getoption("--allow-missing-tools")) or os.environ.get(
         ALLOW_MISSING_TOOLS, ""
     ) not in ("", "0")
-
-
-def _present(tool: str) -> bool:
-    """A program on PATH, or a file named by its absolute path."""
-    return os.path.exists(tool) if os.path.isabs(tool) else shutil.which(tool) is not None
 
 
 def install_hint(tools: list[str]) -> str:
@@ -81,7 +85,7 @@ def install_hint(tools: list[str]) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before any fixture runs: fail (or, allowed, skip) a test whose programs are missing."""
     tools = [tool for mark in item.iter_markers("requires_tools") for tool in mark.args]
-    missing = sorted({tool for tool in tools if not _present(tool)})
+    missing = sorted({tool for tool in tools if tool_missing(tool)})
     if not missing:
         return
     reason = f"{' and '.join(missing)} not installed: {install_hint(missing)}"
@@ -120,6 +124,14 @@ def _ordinary_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
     runs ``serve`` in pytest's own thread must not leave it at real-time priority if it fails
     midway. The tests of real-time scheduling ask for it explicitly."""
     monkeypatch.setenv("METALOSC_REALTIME_PRIORITY", "0")
+
+
+@pytest.fixture(autouse=True)
+def _metrics_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemons started by tests (in this process or as subprocesses, which inherit the
+    environment) serve their metrics on a free port: tests run side by side, and so may other
+    daemons on the machine, on the default port."""
+    monkeypatch.setenv("METALOSC_METRICS_PORT", "0")
 
 
 @pytest.fixture(autouse=True)

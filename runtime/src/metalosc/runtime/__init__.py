@@ -44,7 +44,13 @@ from ._chords import (
     install_transition_cache,
     normalize_chord,
 )
-from ._drums import DRUM_CLASS_PITCHES, DRUM_CLASSES, drum_class, drum_class_pitches
+from ._drums import (
+    DRUM_CLASS_PITCHES,
+    DRUM_CLASSES,
+    decoded_drum_pitch,
+    drum_class,
+    drum_class_pitches,
+)
 from ._features import INTENSITY_WEIGHTS, intensity, intensity_from_features, phrase_features
 from ._form import (
     GROOVE_CLASSES,
@@ -70,6 +76,7 @@ from ._harmony import (
     strong_beat_chord_fit,
 )
 from ._key import (
+    KEY_SHIFTS,
     NATURAL_MINOR,
     KeyFit,
     diatonic_share,
@@ -126,6 +133,7 @@ __all__ = [
     "GUITAR_PROGRAMS",
     "INTENSITY_WEIGHTS",
     "KEY_FIT",
+    "KEY_SHIFTS",
     "MSCORE",
     "NATURAL_MINOR",
     "NO_CHORD",
@@ -170,6 +178,7 @@ __all__ = [
     "chord_controls",
     "chord_fit",
     "chord_tones",
+    "decoded_drum_pitch",
     "diatonic_share",
     "drum_class",
     "drum_class_pitches",
