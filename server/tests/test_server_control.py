@@ -23,6 +23,7 @@ from metalosc.protocol import (
     Mute,
     PhraseStarted,
     Ping,
+    Play,
     Pong,
     SceneSave,
     SectionStarted,
@@ -494,3 +495,33 @@ async def test_sections_are_announced_on_their_first_beat(
     assert [(s.index, beat.bar, beat.beat) for s, beat in announced[:2]] == [(0, 0, 0), (1, 8, 0)]
     assert all(s.key == "E" for s, _ in announced)
     assert announced[0][0].tension == pytest.approx(0.5)
+
+
+async def test_a_repeated_play_or_stop_is_answered_to_its_sender_alone(
+    rig: Rig, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Play while playing changes nothing: its sender is told the state, the other subscribers
+    are not (a flood of them must not become a state message per subscriber per datagram);
+    a stop that stops is news for everyone."""
+    await rig.join(CLIENT)
+    await rig.join(OTHER)
+    since = len(rig.sent)
+    for _ in range(5):
+        await rig.send(Play(), OTHER)
+    states = [(peer, decode_outgoing(data)) for peer, data in rig.sent[since:]]
+    states = [(peer, m) for peer, m in states if isinstance(m, State)]
+    assert [peer for peer, _ in states] == [OTHER] * 5
+    assert all(m.playing for _, m in states)
+
+    since = len(rig.sent)
+    await rig.send(Stop(), OTHER)
+    await rig.send(Stop(), OTHER)
+    stopped = [
+        (peer, decode_outgoing(data))
+        for peer, data in rig.sent[since:]
+        if not data.startswith(b"#bundle")
+    ]
+    assert sorted(peer for peer, m in stopped if isinstance(m, State)) == sorted(
+        [EVENTS[CLIENT], EVENTS[OTHER], OTHER]
+    )
+    assert all(not m.playing for _, m in stopped if isinstance(m, State))

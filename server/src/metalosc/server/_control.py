@@ -377,11 +377,22 @@ class Controller:
         await self.broadcast_state()
 
     async def _play(self, message: Play, peer: Peer) -> None:
-        self.transport.play()
-        await self.broadcast_state()
+        await self._set_playing(True, peer)
 
     async def _stop(self, message: Stop, peer: Peer) -> None:
-        self.transport.stop()
+        await self._set_playing(False, peer)
+
+    async def _set_playing(self, playing: bool, peer: Peer) -> None:
+        # Only a change is news for every subscriber: a repeated play or stop (a tablet's
+        # button held, a flood) is answered to its sender alone, so it cannot multiply into a
+        # state message per subscriber per datagram.
+        if self.transport.playing == playing:
+            await self.outbox.reply(self.state(), peer)
+            return
+        if playing:
+            self.transport.play()
+        else:
+            self.transport.stop()
         await self.broadcast_state()
 
     async def _scene_save(self, message: SceneSave, peer: Peer) -> None:
