@@ -36,6 +36,9 @@ from metalosc.protocol import (
     Play,
     Pong,
     ProtocolError,
+    SceneDelete,
+    SceneList,
+    SceneListRequest,
     SceneSave,
     SectionRequest,
     SectionStarted,
@@ -104,6 +107,8 @@ INCOMING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
         Interpolate, scene=scene_names, bars=st.integers(1, 32).map(lambda n: 2 * n)
     ),
     SceneSave: st.builds(SceneSave, name=scene_names),
+    SceneDelete: st.builds(SceneDelete, name=scene_names),
+    SceneListRequest: st.just(SceneListRequest()),
     Play: st.just(Play()),
     Stop: st.just(Stop()),
     Mute: st.builds(Mute, instrument=instruments, muted=st.booleans()),
@@ -155,6 +160,7 @@ OUTGOING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
         tension=f32(0.0, 1.0),
     ),
     Error: st.builds(Error, refused_address=osc_text, reason=osc_text),
+    SceneList: st.builds(SceneList, names=st.lists(scene_names, max_size=8).map(tuple)),
 }
 incoming_messages = st.one_of(*INCOMING.values())
 outgoing_messages = st.one_of(*OUTGOING.values())

@@ -217,6 +217,22 @@ class SceneSave(MessageBase):
     name: SceneName = Field(description="scene name")
 
 
+class SceneDelete(MessageBase):
+    """Forget a saved scene (and delete it from the daemon's scene file)."""
+
+    address: ClassVar[str] = "/metal/scene/delete"
+    direction: ClassVar[Direction] = "in"
+
+    name: SceneName = Field(description="scene name")
+
+
+class SceneListRequest(MessageBase):
+    """Ask for a /metal/scene/list reply naming every saved scene."""
+
+    address: ClassVar[str] = "/metal/scene/list"
+    direction: ClassVar[Direction] = "in"
+
+
 class Play(MessageBase):
     """Start the transport."""
 
@@ -375,6 +391,17 @@ class State(MessageBase):
     transition: Transition = Field(description="where changes land by default")
 
 
+class SceneList(MessageBase):
+    """The saved scenes, by name in alphabetical order: the reply to /metal/scene/list, and sent
+    to every subscriber after a scene is saved or deleted."""
+
+    address: ClassVar[str] = "/metal/scene/list"
+    direction: ClassVar[Direction] = "out"
+    variadic: ClassVar[str | None] = "names"
+
+    names: tuple[SceneName, ...] = Field(default=(), description="scene names")
+
+
 class SectionStarted(MessageBase):
     """A section starts on this beat: the game can follow the form (like a timeline marker)."""
 
@@ -405,6 +432,8 @@ Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispa
     Tempo,
     Interpolate,
     SceneSave,
+    SceneDelete,
+    SceneListRequest,
     Play,
     Stop,
     Mute,
@@ -421,6 +450,7 @@ Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispa
     SectionStarted,
     Pong,
     State,
+    SceneList,
     Error,
 ]
 

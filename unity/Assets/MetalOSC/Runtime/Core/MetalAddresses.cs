@@ -13,6 +13,10 @@ namespace MetalOSC.Core
         public const string Tempo = "/metal/tempo";
         public const string Interpolate = "/metal/interpolate";
         public const string SceneSave = "/metal/scene/save";
+        public const string SceneDelete = "/metal/scene/delete";
+
+        /// <summary>Both directions: a bare request from the client, the saved scene names from the server.</summary>
+        public const string SceneList = "/metal/scene/list";
         public const string Play = "/metal/play";
         public const string Stop = "/metal/stop";
         public const string Mute = "/metal/mute";
