@@ -109,6 +109,15 @@ def _ordinary_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METALOSC_REALTIME_PRIORITY", "0")
 
 
+@pytest.fixture(autouse=True)
+def _private_daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Daemons started by tests keep their state (saved scenes) in the test's own directory,
+    never the user's, and do not advertise themselves on the network. The tests of scenes and
+    of discovery ask for what they test explicitly."""
+    monkeypatch.setenv("METALOSC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("METALOSC_ZEROCONF", "0")
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The three tiny bundles (guitar, bass, drums), side by side in one models directory."""

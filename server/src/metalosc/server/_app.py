@@ -35,6 +35,7 @@ from ._notify import SystemdNotifier
 from ._outbox import Outbox
 from ._ratelimit import PeerRateLimiter
 from ._runner import ModelRunner
+from ._scenes import SCENES_FILE, SceneStore
 from ._sched_fifo import raise_event_loop_priority
 from ._settings import Settings
 from ._subscriptions import Subscriptions
@@ -66,6 +67,8 @@ class RunningServer:
     subscriptions: Subscriptions
     runners: Mapping[Instrument, ModelRunner]
     executors: ExecutorSource
+    controller: Controller
+    scene_store: SceneStore
 
 
 async def _never() -> None:
@@ -161,6 +164,9 @@ async def _run(
         guitar_min_notes=settings.guitar_min_notes,
         power_chords=settings.power_chords,
     )
+    scene_store = SceneStore(settings.state_path() / SCENES_FILE, settings.scene_seed)
+    z_sizes = {i: runners[i].info.z_size for i in INSTRUMENTS}
+    conductor.scenes.update(await trio.to_thread.run_sync(scene_store.load, z_sizes))
     subscriptions = Subscriptions(settings.lease)
     endpoint = await open_udp(settings.host, settings.port)
     outbox = Outbox(
@@ -184,6 +190,8 @@ async def _run(
         lookahead=settings.lookahead,
         bundle_horizon=settings.bundle_horizon,
         bundle_capacity=settings.bundle_capacity,
+        scene_store=scene_store,
+        max_scenes=settings.max_scenes,
     )
 
     def peer_gone(peer: Peer) -> None:
@@ -211,6 +219,7 @@ async def _run(
             nursery.start_soon(generator.run)
             nursery.start_soon(_follow_transport, transport, generator, conductor, controller)
             nursery.start_soon(_expire_leases, subscriptions)
+            nursery.start_soon(scene_store.run)
             interval = SystemdNotifier.watchdog_interval()
             if interval is not None:
                 nursery.start_soon(_watchdog, notifier, interval)
@@ -233,6 +242,8 @@ async def _run(
                     subscriptions=subscriptions,
                     runners=runners,
                     executors=source,
+                    controller=controller,
+                    scene_store=scene_store,
                 )
             )
             try:

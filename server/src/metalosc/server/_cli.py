@@ -1,7 +1,8 @@
 """``metalosc`` command line: ``metalosc serve`` runs the daemon.
 
 Exit status: 0 after a graceful stop, 1 when a model bundle is broken (the message names the file),
-2 for bad settings, 70 when a graceful stop overran its grace deadline.
+2 for bad settings (a broken scene seed file among them), 70 when a graceful stop overran its
+grace deadline.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from metalosc.protocol import ModelBundleError
 from ._app import GraceExpiredError, RunningServer, reload_models, serve
 from ._logging import configure_logging
 from ._notify import SystemdNotifier
+from ._scenes import SceneFileError
 from ._settings import ConfigError, Settings, load_settings
 
 __all__ = ["build_parser", "main"]
@@ -136,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         trio.run(run_daemon, settings)
-    except (BaseExceptionGroup, ModelBundleError, GraceExpiredError) as error:
+    except (BaseExceptionGroup, ModelBundleError, GraceExpiredError, SceneFileError) as error:
         return _exit_status(error)
     return 0
 
@@ -147,14 +149,27 @@ def _exit_status(error: BaseException) -> int:
     group = error if isinstance(error, BaseExceptionGroup) else BaseExceptionGroup("", [error])
     broken, rest = group.split(ModelBundleError)
     expired, rest = rest.split(GraceExpiredError) if rest is not None else (None, None)
+    seed, rest = rest.split(SceneFileError) if rest is not None else (None, None)
     if rest is not None:
         raise rest from None
+    if seed is not None:
+        for exc in _leaves(seed):
+            log.error("scene_seed_invalid", error=str(exc))
+            print(f"metalosc serve: cannot use the scene seed file: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if broken is not None:
         _report_bundle_errors(broken.exceptions)
         return EXIT_BUNDLE
     if expired is not None:
         return EXIT_GRACE_EXPIRED
     return 0
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves
 
 
 def _report_bundle_errors(errors: Sequence[BaseException]) -> None:

@@ -33,6 +33,9 @@ from metalosc.protocol import (
     Play,
     Pong,
     ProtocolError,
+    SceneDelete,
+    SceneList,
+    SceneListRequest,
     SceneSave,
     SectionRequest,
     State,
@@ -52,6 +55,7 @@ from ._conductor import Conductor, ConductorError, Interpolation, SectionOrder
 from ._controls import Controls
 from ._metrics import Metrics
 from ._outbox import Outbox
+from ._scenes import SceneStore
 from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._subscriptions import Subscriptions
 from ._transport import Transport
@@ -100,6 +104,8 @@ class Controller:
         lookahead: float = 0.15,
         bundle_horizon: float = 60.0,
         bundle_capacity: int = 256,
+        scene_store: SceneStore | None = None,
+        max_scenes: int = 128,
     ) -> None:
         self.controls = controls
         self.clock = clock
@@ -110,6 +116,9 @@ class Controller:
         self.outbox = outbox
         self.metrics = metrics
         self.lookahead = lookahead
+        self.scene_store = scene_store or SceneStore(None)
+        """Where saved scenes are kept (default: nowhere, they last as long as the process)."""
+        self.max_scenes = max_scenes
         self.scheduled = ScheduledBundles(
             self._apply, horizon=bundle_horizon, capacity=bundle_capacity
         )
@@ -130,6 +139,8 @@ class Controller:
             Play: self._play,
             Stop: self._stop,
             SceneSave: self._scene_save,
+            SceneDelete: self._scene_delete,
+            SceneListRequest: self._scene_list,
             Interpolate: self._interpolate,
         }
 
@@ -148,6 +159,10 @@ class Controller:
             key=KEY_NAMES[self.conductor.target_key],
             transition=controls.transition,
         )
+
+    def scene_list(self) -> SceneList:
+        """``/metal/scene/list``: the saved scenes' names, sorted."""
+        return SceneList(names=tuple(sorted(self.conductor.scenes)))
 
     async def broadcast_state(self) -> None:
         """``/metal/state`` to every subscriber."""
@@ -270,12 +285,32 @@ class Controller:
         await self.broadcast_state()
 
     async def _scene_save(self, message: SceneSave, peer: Peer) -> None:
+        scenes = self.conductor.scenes
+        if message.name not in scenes and len(scenes) >= self.max_scenes:
+            reason = f"{self.max_scenes} scenes are saved already (max_scenes); delete one first"
+            await self.outbox.error(peer, message.address, reason)
+            return
         try:
             self.conductor.save_scene(message.name)
         except ConductorError as exc:
             await self.outbox.error(peer, message.address, str(exc))
             return
         log.info("scene_saved", scene=message.name)
+        self.scene_store.changed(self.conductor.scenes)
+        await self.outbox.broadcast(self.scene_list())
+
+    async def _scene_delete(self, message: SceneDelete, peer: Peer) -> None:
+        try:
+            self.conductor.delete_scene(message.name)
+        except ConductorError as exc:
+            await self.outbox.error(peer, message.address, str(exc))
+            return
+        log.info("scene_deleted", scene=message.name)
+        self.scene_store.changed(self.conductor.scenes)
+        await self.outbox.broadcast(self.scene_list())
+
+    async def _scene_list(self, message: SceneListRequest, peer: Peer) -> None:
+        await self.outbox.reply(self.scene_list(), peer)
 
     async def _interpolate(self, message: Interpolate, peer: Peer) -> None:
         try:

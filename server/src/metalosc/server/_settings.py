@@ -6,6 +6,7 @@ setting named, never later in the middle of a song.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -78,6 +79,17 @@ class Settings(BaseSettings):
     guitar_min_notes: int = Field(
         2, ge=0, le=16, description="note onsets a guitar phrase needs in each bar to be played"
     )
+    state_dir: Path | None = Field(
+        None,
+        description="where the daemon keeps what it learns (saved scenes); default: systemd's "
+        "$STATE_DIRECTORY, else $XDG_STATE_HOME/metalosc, else ~/.local/state/metalosc",
+    )
+    scene_seed: Path | None = Field(
+        None,
+        description="a scene file (the format of the state directory's scenes.json) whose scenes "
+        "the daemon starts with; a saved scene of the same name wins",
+    )
+    max_scenes: int = Field(128, ge=1, le=4096, description="saved scenes kept at most")
     autoplay: bool = Field(True, description="start playing once ready")
     grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
     error_rate: float = Field(5.0, gt=0.0, description="/metal/error replies per second per peer")
@@ -107,6 +119,17 @@ class Settings(BaseSettings):
         "auto", description="auto = console on a TTY, JSON otherwise"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def state_path(self) -> Path:
+        """The state directory: ``state_dir``, else systemd's ``$STATE_DIRECTORY`` (its first
+        entry), else ``$XDG_STATE_HOME/metalosc``, else ``~/.local/state/metalosc``."""
+        if self.state_dir is not None:
+            return self.state_dir
+        systemd = os.environ.get("STATE_DIRECTORY", "")
+        if systemd:
+            return Path(systemd.split(":")[0])
+        xdg = os.environ.get("XDG_STATE_HOME", "")
+        return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "metalosc"
 
     @classmethod
     def settings_customise_sources(
