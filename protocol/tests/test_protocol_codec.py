@@ -467,3 +467,19 @@ def test_error_reads_its_bad_address() -> None:
     assert error.refused_address == "/metal/nope"
     assert type(error).address == "/metal/error"
     assert encode(error) == build("/metal/error", ("/metal/nope", "s"), ("unknown address", "s"))
+
+
+def test_every_state_field_names_a_state_field_the_message_sets() -> None:
+    """Surfaces and OSCQuery read a control's value from /metal/state by `state_field`."""
+    from metalosc.protocol import INSTRUMENTS, MESSAGE_TYPES, State
+
+    reflected = [cls for cls in MESSAGE_TYPES if cls.state_field is not None]
+    assert {cls.address for cls in reflected} >= {"/metal/tension", "/metal/tempo", "/metal/mute"}
+    for cls in reflected:
+        assert cls.direction == "in"
+        assert cls.state_field is not None
+        if "{instrument}" in cls.state_field:
+            names = [cls.state_field.format(instrument=i) for i in INSTRUMENTS]
+        else:
+            names = [cls.state_field]
+        assert set(names) <= set(State.model_fields), cls

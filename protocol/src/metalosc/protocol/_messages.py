@@ -149,6 +149,10 @@ class MessageBase(BaseModel):
     direction: ClassVar[Direction]
     variadic: ClassVar[str | None] = None
     """Name of a tuple field that takes any number of arguments (ping/pong), if any."""
+    state_field: ClassVar[str | None] = None
+    """The /metal/state field that reports what this message sets, if one does; ``{name}``
+    stands for the value of the message's own argument ``name`` (``{instrument}_muted``).
+    Surfaces and OSCQuery read a control's current value from there."""
 
 
 # --- client -> server ---------------------------------------------------------------------
@@ -182,6 +186,7 @@ class Tension(MessageBase):
 
     address: ClassVar[str] = "/metal/tension"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "tension"
 
     value: float = Field(ge=0.0, le=1.0, description="intensity")
     transition: Transition | None = Field(
@@ -194,6 +199,7 @@ class Tempo(MessageBase):
 
     address: ClassVar[str] = "/metal/tempo"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "bpm"
 
     bpm: float = Field(ge=40.0, le=320.0, description="beats per minute")
 
@@ -252,6 +258,7 @@ class Mute(MessageBase):
 
     address: ClassVar[str] = "/metal/mute"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "{instrument}_muted"
 
     instrument: Instrument = Field(description="instrument")
     muted: bool = Field(description="1 = muted")
@@ -263,6 +270,7 @@ class Temperature(MessageBase):
 
     address: ClassVar[str] = "/metal/temperature"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "temperature"
 
     value: float = Field(ge=0.05, le=2.0, description="temperature")
     transition: Transition | None = Field(
@@ -275,6 +283,7 @@ class TransitionDefault(MessageBase):
 
     address: ClassVar[str] = "/metal/transition"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "transition"
 
     when: Transition = Field(description="phrase, bar or section")
 
@@ -285,6 +294,7 @@ class Key(MessageBase):
 
     address: ClassVar[str] = "/metal/key"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "key"
 
     key: KeyName = Field(description="tonal centre")
 

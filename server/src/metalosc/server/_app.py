@@ -12,6 +12,7 @@ deadline is abandoned and reported by :class:`GraceExpiredError`.
 from __future__ import annotations
 
 import gc
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,16 +29,19 @@ from ._clock import BeatClock
 from ._conductor import Conductor, FormRules
 from ._control import Controller
 from ._controls import Controls
+from ._discovery import Advertisement, advertise
 from ._generation import Generator
+from ._http import serve_http
 from ._metrics import Metrics
 from ._models import ExecutorSource, bundle_executors
 from ._notify import SystemdNotifier
+from ._oscquery import HostInfo, http_handler
 from ._outbox import Outbox
 from ._ratelimit import PeerRateLimiter
 from ._runner import ModelRunner
 from ._scenes import SCENES_FILE, SceneStore
 from ._sched_fifo import raise_event_loop_priority
-from ._settings import Settings
+from ._settings import ConfigError, Settings
 from ._subscriptions import Subscriptions
 from ._transport import Transport
 from ._udp import Peer, open_udp
@@ -69,6 +73,8 @@ class RunningServer:
     executors: ExecutorSource
     controller: Controller
     scene_store: SceneStore
+    oscquery_address: Peer | None
+    """Where the OSCQuery (HTTP) server listens; ``None`` when it is off."""
 
 
 async def _never() -> None:
@@ -213,6 +219,12 @@ async def _run(
             # after the workers exist; what this thread starts from now on is SCHED_OTHER
             restore_priority = raise_event_loop_priority(settings.realtime_priority)
 
+            name = instance_name(settings)
+            oscquery_address: Peer | None = None
+            if settings.oscquery:
+                oscquery_address = await _start_oscquery(
+                    nursery, settings, name, endpoint.address, controller, conductor
+                )
             nursery.start_soon(endpoint.serve, controller.handle_datagram)
             nursery.start_soon(controller.run)
             nursery.start_soon(transport.run)
@@ -226,6 +238,10 @@ async def _run(
             if settings.autoplay:
                 transport.play()
 
+            if settings.zeroconf:
+                http_port = oscquery_address[1] if oscquery_address is not None else None
+                ad = Advertisement(name, host, port, http_port)
+                nursery.start_soon(partial(advertise, ad))
             ready_s = time.perf_counter() - started
             log.info("ready", host=host, port=port, startup_s=round(ready_s, 3))
             notifier.ready(f"listening on {host}:{port}")
@@ -244,6 +260,7 @@ async def _run(
                     executors=source,
                     controller=controller,
                     scene_store=scene_store,
+                    oscquery_address=oscquery_address,
                 )
             )
             try:
@@ -286,6 +303,36 @@ async def _follow_transport(
         if conductor.finish_interpolation():
             log.info("interpolation_arrived")
             await controller.broadcast_state()
+
+
+def instance_name(settings: Settings) -> str:
+    """The name the daemon goes by on the network (Zeroconf, OSCQuery's HOST_INFO)."""
+    name = settings.zeroconf_name.replace("{hostname}", socket.gethostname().split(".")[0])
+    return name.encode("utf-8")[:63].decode("utf-8", "ignore")  # one DNS label at most
+
+
+async def _start_oscquery(
+    nursery: trio.Nursery,
+    settings: Settings,
+    name: str,
+    osc: Peer,
+    controller: Controller,
+    conductor: Conductor,
+) -> Peer:
+    """The OSCQuery HTTP server on the OSC host, answering from the live state."""
+    host, osc_port = osc
+    port = settings.oscquery_port if settings.oscquery_port is not None else settings.port
+    info = HostInfo(name, osc_port, None if host in ("0.0.0.0", "::", "") else host)
+    handler = http_handler(lambda: (controller.state(), sorted(conductor.scenes)), info)
+    try:
+        bound: int = await nursery.start(serve_http, host, port, handler)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve OSCQuery on {host} TCP port {port} ({exc.strerror or exc}): set "
+            "oscquery_port to a free port, or oscquery = false"
+        ) from exc
+    log.info("oscquery_listening", host=host, port=bound)
+    return (host, bound)
 
 
 def form_rules(settings: Settings) -> FormRules:

@@ -138,7 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         trio.run(run_daemon, settings)
-    except (BaseExceptionGroup, ModelBundleError, GraceExpiredError, SceneFileError) as error:
+    except (
+        BaseExceptionGroup,
+        ModelBundleError,
+        GraceExpiredError,
+        SceneFileError,
+        ConfigError,
+    ) as error:
         return _exit_status(error)
     return 0
 
@@ -149,13 +155,13 @@ def _exit_status(error: BaseException) -> int:
     group = error if isinstance(error, BaseExceptionGroup) else BaseExceptionGroup("", [error])
     broken, rest = group.split(ModelBundleError)
     expired, rest = rest.split(GraceExpiredError) if rest is not None else (None, None)
-    seed, rest = rest.split(SceneFileError) if rest is not None else (None, None)
+    unusable, rest = rest.split((SceneFileError, ConfigError)) if rest is not None else (None, None)
     if rest is not None:
         raise rest from None
-    if seed is not None:
-        for exc in _leaves(seed):
-            log.error("scene_seed_invalid", error=str(exc))
-            print(f"metalosc serve: cannot use the scene seed file: {exc}", file=sys.stderr)
+    if unusable is not None:
+        for exc in _leaves(unusable):
+            log.error("settings_unusable", error=str(exc))
+            print(f"metalosc serve: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if broken is not None:
         _report_bundle_errors(broken.exceptions)

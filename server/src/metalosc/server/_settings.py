@@ -79,6 +79,27 @@ class Settings(BaseSettings):
     guitar_min_notes: int = Field(
         2, ge=0, le=16, description="note onsets a guitar phrase needs in each bar to be played"
     )
+    zeroconf: bool = Field(
+        True,
+        description="advertise the OSC port (_osc._udp) and the OSCQuery server (_oscjson._tcp) "
+        "over Zeroconf on the interface of host",
+    )
+    zeroconf_name: str = Field(
+        "MetalOSC on {hostname}",
+        min_length=1,
+        max_length=63,
+        description="the advertised instance name; {hostname} is this machine's name",
+    )
+    oscquery: bool = Field(
+        True, description="serve the address space, ranges and values as OSCQuery (HTTP/JSON)"
+    )
+    oscquery_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="TCP port of the OSCQuery server on host; default: the OSC port's number "
+        "(any free port when that is 0)",
+    )
     state_dir: Path | None = Field(
         None,
         description="where the daemon keeps what it learns (saved scenes); default: systemd's "
