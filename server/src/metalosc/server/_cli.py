@@ -1,4 +1,5 @@
-"""``metalosc`` command line: ``metalosc serve`` runs the daemon.
+"""``metalosc`` command line: ``metalosc serve`` runs the daemon, ``metalosc touchosc`` writes
+the TouchOSC layout.
 
 Exit status: 0 after a graceful stop, 1 when a model bundle is broken (the message names the file),
 2 for bad settings (a broken scene seed file among them), 70 when a graceful stop overran its
@@ -26,6 +27,8 @@ from ._logging import configure_logging
 from ._notify import SystemdNotifier
 from ._scenes import SceneFileError
 from ._settings import ConfigError, Settings, load_settings
+from ._touchosc import add_parser as add_touchosc_parser
+from ._touchosc import main as touchosc_main
 
 __all__ = ["build_parser", "main"]
 
@@ -117,12 +120,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto = console on a TTY, JSON otherwise [auto]",
     )
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="[info]")
+    run.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where saved scenes are kept [$STATE_DIRECTORY, else ~/.local/state/metalosc]",
+    )
+    run.add_argument(
+        "--no-zeroconf",
+        dest="zeroconf",
+        action="store_false",
+        default=None,
+        help="do not advertise the daemon on the network",
+    )
+    run.add_argument(
+        "--no-oscquery",
+        dest="oscquery",
+        action="store_false",
+        default=None,
+        help="do not serve the address space as OSCQuery (HTTP/JSON)",
+    )
+    add_touchosc_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "touchosc":
+        return touchosc_main(args)
     if args.command != "serve":
         parser.print_help()
         return EXIT_CONFIG
