@@ -97,8 +97,10 @@ async def test_a_zeroconf_browser_finds_both_services_and_sees_them_leave(
             found = await trio.to_thread.run_sync(
                 wait_for,
                 osc,
-                lambda: any(n.startswith(name) for n in osc.added)
-                and any(n.startswith(name) for n in oscquery.added),
+                lambda: (
+                    any(n.startswith(name) for n in osc.added)
+                    and any(n.startswith(name) for n in oscquery.added)
+                ),
             )
             assert found, f"not advertised: {osc.added} {oscquery.added} {logs}"
             (osc_name,) = [n for n in osc.added if n.startswith(name)]
@@ -109,7 +111,8 @@ async def test_a_zeroconf_browser_finds_both_services_and_sees_them_leave(
             query_info = await trio.to_thread.run_sync(
                 browser.get_service_info, OSCQUERY_SERVICE, query_name, 5000
             )
-            assert osc_info is not None and query_info is not None
+            assert osc_info is not None
+            assert query_info is not None
             assert osc_info.port == server.address[1]
             assert osc_info.parsed_addresses() == ["127.0.0.1"]
             assert server.oscquery_address is not None
@@ -124,9 +127,7 @@ async def test_a_zeroconf_browser_finds_both_services_and_sees_them_leave(
             info = await trio.to_thread.run_sync(host_info)
             assert info["OSC_PORT"] == osc_info.port
             assert info["NAME"] == name
-        gone = await trio.to_thread.run_sync(
-            wait_for, osc, lambda: osc_name in osc.removed, 10.0
-        )
+        gone = await trio.to_thread.run_sync(wait_for, osc, lambda: osc_name in osc.removed, 10.0)
         assert gone, "no goodbye when the daemon stopped"
     for b in browsers:
         b.cancel()

@@ -192,17 +192,19 @@ async def names(client: UdpClient) -> tuple[str, ...]:
 
 async def test_scenes_survive_a_daemon_restart(tmp_path: Path) -> None:
     settings = Settings(**SETTINGS, state_dir=tmp_path / "state")
-    async with open_server(settings, executors=FakeModelSource()) as server:
-        async with UdpClient.open(server.address) as client:
-            await started(client)
-            assert await names(client) == ()
-            with trio.fail_after(10):
-                await client.send(SceneSave(name="verse"))
-                heard = await client.expect(SceneList)  # subscribers hear the new list
-                assert heard == SceneList(names=("verse",))
-                await client.send(SceneSave(name="boss"))
-                await server.scene_store.written()
-            saved = server.conductor.scenes
+    async with (
+        open_server(settings, executors=FakeModelSource()) as server,
+        UdpClient.open(server.address) as client,
+    ):
+        await started(client)
+        assert await names(client) == ()
+        with trio.fail_after(10):
+            await client.send(SceneSave(name="verse"))
+            heard = await client.expect(SceneList)  # subscribers hear the new list
+            assert heard == SceneList(names=("verse",))
+            await client.send(SceneSave(name="boss"))
+            await server.scene_store.written()
+        saved = server.conductor.scenes
     assert sorted(read_scene_file(tmp_path / "state" / SCENES_FILE)) == ["boss", "verse"]
 
     async with open_server(settings, executors=FakeModelSource()) as server:
@@ -224,23 +226,25 @@ async def test_deleting_an_unknown_scene_or_saving_past_the_limit_is_refused(
     tmp_path: Path,
 ) -> None:
     settings = Settings(**SETTINGS, state_dir=tmp_path / "state", max_scenes=1)
-    async with open_server(settings, executors=FakeModelSource()) as server:
-        async with UdpClient.open(server.address) as client:
-            await started(client)
-            await client.send(SceneDelete(name="ghost"))
-            error = await client.expect(Error, timeout=5)
-            assert error == Error(
-                refused_address="/metal/scene/delete",
-                reason="unknown scene 'ghost' (known: none saved yet)",
-            )
-            await client.send(SceneSave(name="one"))
-            await client.expect(SceneList, timeout=5)
-            await client.send(SceneSave(name="two"))
-            error = await client.expect(Error, timeout=5)
-            assert isinstance(error, Error)
-            assert "1 scenes are saved already (max_scenes)" in error.reason
-            await client.send(SceneSave(name="one"))  # saving over a name is no new scene
-            assert await client.expect(SceneList, timeout=5) == SceneList(names=("one",))
+    async with (
+        open_server(settings, executors=FakeModelSource()) as server,
+        UdpClient.open(server.address) as client,
+    ):
+        await started(client)
+        await client.send(SceneDelete(name="ghost"))
+        error = await client.expect(Error, timeout=5)
+        assert error == Error(
+            refused_address="/metal/scene/delete",
+            reason="unknown scene 'ghost' (known: none saved yet)",
+        )
+        await client.send(SceneSave(name="one"))
+        await client.expect(SceneList, timeout=5)
+        await client.send(SceneSave(name="two"))
+        error = await client.expect(Error, timeout=5)
+        assert isinstance(error, Error)
+        assert "1 scenes are saved already (max_scenes)" in error.reason
+        await client.send(SceneSave(name="one"))  # saving over a name is no new scene
+        assert await client.expect(SceneList, timeout=5) == SceneList(names=("one",))
 
 
 async def test_the_daemon_starts_with_seeded_scenes_and_a_corrupt_file_set_aside(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
@@ -45,8 +46,7 @@ from pythonosc import osc_message, osc_message_builder
 
 
 def nodes(element: ET.Element) -> Iterator[ET.Element]:
-    for node in element.iter("node"):
-        yield node
+    yield from element.iter("node")
 
 
 def prop(node: ET.Element, key: str) -> str | None:
@@ -96,7 +96,8 @@ def test_it_is_a_touchosc_document(document: ET.Element, controls: dict[str, ET.
         frame = node.find("properties/property[key='frame']/value")
         assert frame is not None
         x, y, w, h = (int(frame.findtext(k) or "-1") for k in "xywh")
-        assert 0 <= x and x + w <= 1024 and 0 <= y and y + h <= 768, prop(node, "name")
+        assert 0 <= x <= x + w <= 1024, prop(node, "name")
+        assert 0 <= y <= y + h <= 768, prop(node, "name")
 
 
 # -- what the controls send -----------------------------------------------------------------
@@ -139,9 +140,10 @@ def sent(node: ET.Element, tags: list[str]) -> Iterator[tuple[str, bytes]]:
                 assert partial.findtext("value") == "x"
                 options = [scaled(partial, 0.0), scaled(partial, 1.0)]
             else:
-                assert kind == "PROPERTY" and partial.findtext("value") == "tag"
+                assert kind == "PROPERTY"
+                assert partial.findtext("value") == "tag"
                 options = [constant(partial, t) for t in tags]
-            variants = [v + [o] for v in variants for o in options]
+            variants = [[*v, o] for v in variants for o in options]
         for args in variants:
             builder = osc_message_builder.OscMessageBuilder(address=address)
             for value, tag in args:
@@ -299,7 +301,7 @@ def test_the_layout_keeps_its_subscription_well_inside_the_lease(
                 subscribes.append(now)
                 assert decode(_build(address, [(args[0], "i"), (args[1], "s")])).port == 8000  # type: ignore[attr-defined]
     assert subscribes[0] == 0
-    gaps = [b - a for a, b in zip(subscribes, subscribes[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(subscribes)]
     assert max(gaps) <= lease_ms / 2, "a lost resubscription still leaves time for the next"
     assert len(subscribes) >= 3
 

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 import ifaddr
 import structlog
 import trio
-from zeroconf import InterfaceChoice, IPVersion, ServiceInfo, Zeroconf
 from zeroconf import Error as ZeroconfError
+from zeroconf import InterfaceChoice, IPVersion, ServiceInfo, Zeroconf
 
-__all__ = ["OSC_SERVICE", "OSCQUERY_SERVICE", "Advertisement", "advertise", "service_infos"]
+__all__ = ["OSCQUERY_SERVICE", "OSC_SERVICE", "Advertisement", "advertise", "service_infos"]
 
 log = structlog.get_logger("metalosc.server.discovery")
 

@@ -577,7 +577,9 @@ def layout(feedback_port: int = DEFAULT_FEEDBACK_PORT, lease_s: float | None = N
     )
 
 
-def render_layout(feedback_port: int = DEFAULT_FEEDBACK_PORT, lease_s: float | None = None) -> bytes:
+def render_layout(
+    feedback_port: int = DEFAULT_FEEDBACK_PORT, lease_s: float | None = None
+) -> bytes:
     """The ``.tosc`` file's bytes: the layout's XML, zlib-compressed (level 9)."""
     root = ET.Element("lexml", {"version": "3"})
     root.append(_node(layout(feedback_port, lease_s)))
