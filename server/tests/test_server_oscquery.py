@@ -2,9 +2,10 @@
 
 Rules: the daemon runs on real loopback sockets (UDP for OSC, TCP for HTTP) with instant fake
 models; HTTP is read with the standard library's client (``urllib``, in a worker thread) and,
-for what no well-behaved client sends, with a raw TCP socket. ``validate_node`` is written from
+for what no well-behaved client sends, with a raw TCP socket. The validator is written from
 the proposal's text (Vidvox OSCQueryProposal, "Core Functionality", "Optional Attributes",
-"Other notes on attributes"), not from this server's code. Every wait is bounded.
+"Other notes on attributes"), not from this server's code: it is
+``metalosc.server.testing.validate_oscquery``. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from metalosc.protocol import (
     message_spec,
 )
 from metalosc.server import ConfigError, RunningServer, Settings
-from metalosc.server.testing import FakeModelSource, UdpClient, open_server
+from metalosc.server.testing import (
+    FakeModelSource,
+    UdpClient,
+    open_server,
+    validate_host_info,
+    validate_oscquery,
+)
 
 SETTINGS: dict[str, Any] = {
     "port": 0,
@@ -38,110 +45,6 @@ SETTINGS: dict[str, Any] = {
     "lookahead": 0.1,
     "seed": 1,
 }
-
-# -- a validator written from the proposal ------------------------------------------------
-
-OSC_TAGS = set("ifsbhtdScrmTFNI")
-"""OSC 1.0 type tags, required and optional ones (the proposal's data-type table)."""
-RANGE_KEYS = {"MIN", "MAX", "VALS"}
-NODE_KEYS = {
-    "FULL_PATH", "CONTENTS", "TYPE", "ACCESS", "VALUE", "RANGE", "DESCRIPTION", "TAGS",
-    "EXTENDED_TYPE", "UNIT", "CRITICAL", "CLIPMODE", "OVERLOADS",
-}  # fmt: skip
-HOST_INFO_KEYS = {
-    "NAME", "EXTENSIONS", "OSC_IP", "OSC_PORT", "OSC_TRANSPORT", "WS_IP", "WS_PORT",
-}  # fmt: skip
-
-
-def value_tags(type_tags: str) -> list[str]:
-    """The tags that take an item in VALUE/RANGE arrays (arrays themselves left out here)."""
-    return [t for t in type_tags if t not in "[]"]
-
-
-def json_fits(tag: str, value: object) -> bool:
-    """The proposal's table of JSON equivalents of OSC types."""
-    if value is None:
-        return True  # JSON null: the placeholder for a value not given (and for b, m, N, I)
-    if tag in "ifhdt":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if tag in "sSc":
-        return isinstance(value, str)
-    if tag in "TF":
-        return isinstance(value, bool)
-    if tag == "r":
-        return isinstance(value, str) and value.startswith("#")
-    return False
-
-
-def validate_signature(node: dict[str, Any], where: str) -> None:
-    """TYPE, and the arrays whose items follow it (VALUE, RANGE)."""
-    tags = node["TYPE"]
-    assert isinstance(tags, str), where
-    assert set(tags) <= OSC_TAGS | set("[]"), f"{where}: bad type tags {tags!r}"
-    items = value_tags(tags)
-    for attribute in ("VALUE", "RANGE", "UNIT", "EXTENDED_TYPE", "CLIPMODE"):
-        if attribute not in node:
-            continue
-        value = node[attribute]
-        if not isinstance(value, list):  # one value standing for all items is allowed
-            continue
-        assert len(value) == len(items), f"{where}: {attribute} has {len(value)} items for {tags}"
-    for tag, item in zip(items, node.get("VALUE", []), strict=False):
-        assert json_fits(tag, item), f"{where}: VALUE {item!r} is not a JSON {tag}"
-    for tag, item in zip(items, node.get("RANGE", []), strict=False):
-        if item is None:
-            continue
-        assert isinstance(item, dict), f"{where}: RANGE items are objects or null"
-        assert set(item) <= RANGE_KEYS, f"{where}: RANGE keys {set(item)}"
-        for bound in ("MIN", "MAX"):
-            if bound in item:
-                assert json_fits(tag, item[bound]), f"{where}: {bound} {item[bound]!r}"
-        if "MIN" in item and "MAX" in item:
-            assert item["MIN"] <= item["MAX"], where
-        if "VALS" in item:
-            assert isinstance(item["VALS"], list), where
-            assert all(json_fits(tag, v) for v in item["VALS"]), where
-
-
-def validate_node(node: dict[str, Any], path: str = "/") -> list[str]:
-    """Checks one node and everything below it; returns the methods' full paths."""
-    assert isinstance(node, dict), path
-    assert set(node) <= NODE_KEYS, f"{path}: unknown attributes {set(node) - NODE_KEYS}"
-    assert node["FULL_PATH"] == path, f"FULL_PATH {node['FULL_PATH']!r} at {path}"
-    if "DESCRIPTION" in node:
-        assert isinstance(node["DESCRIPTION"], str), path
-    access = node.get("ACCESS", 3)
-    assert access in (0, 1, 2, 3), path
-    if "VALUE" in node:
-        assert access & 1, f"{path}: a VALUE on a node that cannot be read"
-    methods: list[str] = []
-    if "CONTENTS" in node:
-        assert isinstance(node["CONTENTS"], dict), path
-        for name, child in node["CONTENTS"].items():
-            assert name, f"{path}: a node without a name"
-            assert "/" not in name, f"{path}: bad node name {name!r}"
-            below = f"{path.rstrip('/')}/{name}"
-            methods += validate_node(child, below)
-    if "TYPE" in node:
-        validate_signature(node, path)
-        methods.append(path)
-    else:
-        assert "CONTENTS" in node, f"{path}: neither a container nor a method"
-    for overload in node.get("OVERLOADS", []):
-        assert isinstance(overload, dict), path
-        assert "CONTENTS" not in overload, path
-        validate_signature(overload, f"{path} (overload)")
-    return methods
-
-
-def validate_host_info(info: dict[str, Any]) -> None:
-    assert set(info) <= HOST_INFO_KEYS, set(info) - HOST_INFO_KEYS
-    assert isinstance(info["NAME"], str)
-    assert isinstance(info["OSC_PORT"], int)
-    assert 0 < info["OSC_PORT"] < 65536
-    assert info["OSC_TRANSPORT"] in ("UDP", "TCP")
-    assert all(isinstance(v, bool) for v in info["EXTENSIONS"].values())
-
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -198,7 +101,7 @@ async def test_the_namespace_lists_every_control_with_type_and_range(
     server: RunningServer,
 ) -> None:
     root = await fetch_json(server, "/")
-    methods = validate_node(root)
+    methods = validate_oscquery(root)
     assert sorted(methods) == sorted(INCOMING)
     metal = root["CONTENTS"]["metal"]
     for address, spec in INCOMING.items():
@@ -362,7 +265,7 @@ def test_the_namespace_follows_the_message_classes() -> None:
         bass_muted=False, drums_muted=False, scene="", key="D", transition="bar",
     )  # fmt: skip
     root = namespace(state, ["a", "b"])
-    validate_node(root)
+    validate_oscquery(root)
     temperature = root["CONTENTS"]["metal"]["CONTENTS"]["temperature"]
     field = message_spec(INCOMING["/metal/temperature"].cls).cls.model_fields["value"]
     low, high = (m for m in field.metadata if hasattr(m, "ge") or hasattr(m, "le"))
@@ -372,3 +275,23 @@ def test_the_namespace_follows_the_message_classes() -> None:
     assert transition["VALUE"] == ["bar"]
     delete = root["CONTENTS"]["metal"]["CONTENTS"]["scene"]["CONTENTS"]["delete"]
     assert delete["RANGE"] == [{"VALS": ["a", "b"]}]
+
+
+async def test_the_default_port_taken_falls_back_to_a_free_one() -> None:
+    """Only a port asked for is an error: the default (the OSC port's number) may be taken by
+    something else, and Zeroconf advertises whichever port the server got."""
+    with trio.socket.socket() as taken:
+        await taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with trio.socket.socket(type=trio.socket.SOCK_DGRAM) as probe:
+            try:
+                await probe.bind(("127.0.0.1", port))  # the same number, free over UDP?
+            except OSError:
+                pytest.skip(f"UDP port {port} is taken too")
+        settings = Settings(**{**SETTINGS, "port": port})
+        async with open_server(settings, executors=FakeModelSource()) as server:
+            assert server.address[1] == port
+            assert server.oscquery_address is not None
+            assert server.oscquery_address[1] != port
+            assert (await fetch_json(server, "/?HOST_INFO"))["OSC_PORT"] == port

@@ -327,6 +327,13 @@ async def _start_oscquery(
     try:
         bound: int = await nursery.start(serve_http, host, port, handler)
     except OSError as exc:
+        if settings.oscquery_port is None and port != 0:
+            # Only the default was taken (the OSC port's number over TCP): any free port will
+            # do, Zeroconf says which. A port asked for is an error.
+            log.warning("oscquery_port_taken", port=port, error=exc.strerror or str(exc))
+            bound = await nursery.start(serve_http, host, 0, handler)
+            log.info("oscquery_listening", host=host, port=bound)
+            return (host, bound)
         raise ConfigError(
             f"cannot serve OSCQuery on {host} TCP port {port} ({exc.strerror or exc}): set "
             "oscquery_port to a free port, or oscquery = false"

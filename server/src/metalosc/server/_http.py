@@ -4,13 +4,14 @@ Each connection is read with h11 (python-hyper's sans-I/O HTTP/1.1), requests ar
 plain function of the request target, and connections are kept alive until the client closes
 them or is idle for ``idle_timeout`` seconds. Bad input never reaches the handler and never
 raises: a request head larger than ``max_head`` bytes is answered 431, a malformed one 400, a
-method other than GET or HEAD 405, a request body 413; each with a reason in plain text. At most
+method other than GET or HEAD 405, a request body 413; each with a reason in plain text.
+The handler is awaited: the OSCQuery one builds its JSON in a worker thread. At most
 ``max_connections`` connections are served at once (the others wait in the kernel's backlog).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -32,9 +33,8 @@ class HttpAnswer:
     content_type: str = "application/json"
 
 
-Handler = Callable[[str], HttpAnswer]
-"""The request target (path and query, as sent) -> the response. Called on the event loop:
-it must be quick and must not block."""
+Handler = Callable[[str], Awaitable[HttpAnswer]]
+"""The request target (path and query, as sent) -> the response."""
 
 _SERVER = b"metalosc"
 
@@ -143,7 +143,7 @@ async def _respond(
     elif body:
         answer = _text(413, "a GET request has no body")
     else:
-        answer = handler(target)
+        answer = await handler(target)
     log.debug("http_request", method=method, target=target[:200], status=answer.status)
     if conn.their_state is h11.ERROR or conn.our_state is not h11.SEND_RESPONSE:
         return

@@ -20,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import unquote
 
 import annotated_types
+import trio
 from metalosc.protocol import INCOMING, MessageSpec, State, message_spec
 from metalosc.protocol import ArgSpec as ArgSpecType
 
@@ -254,16 +255,22 @@ def answer(target: str, root: dict[str, JSON], host: HostInfo) -> Reply:
     return Reply(200, "OK", {attribute: node[attribute]} if attribute in node else {})
 
 
+def _http_answer(target: str, state: State, scenes: Sequence[str], host: HostInfo) -> HttpAnswer:
+    reply = answer(target, namespace(state, scenes, host.name), host)
+    kind = "application/json" if reply.status == 200 else "text/plain; charset=utf-8"
+    return HttpAnswer(reply.status, reply.payload(), kind)
+
+
 def http_handler(
     live: Callable[[], tuple[State, Sequence[str]]], host: HostInfo
-) -> Callable[[str], HttpAnswer]:
+) -> Callable[[str], Awaitable[HttpAnswer]]:
     """The OSCQuery server's HTTP handler: each request answered from the values ``live``
-    returns at that moment (the daemon's ``/metal/state`` and saved scene names)."""
+    returns at that moment (the daemon's ``/metal/state`` and saved scene names). The values
+    are read on the event loop; the JSON is built in a worker thread (a few milliseconds of
+    Python for the whole namespace that the event loop must not spend)."""
 
-    def handle(target: str) -> HttpAnswer:
+    async def handle(target: str) -> HttpAnswer:
         state, scenes = live()
-        reply = answer(target, namespace(state, scenes, host.name), host)
-        kind = "application/json" if reply.status == 200 else "text/plain; charset=utf-8"
-        return HttpAnswer(reply.status, reply.payload(), kind)
+        return await trio.to_thread.run_sync(_http_answer, target, state, tuple(scenes), host)
 
     return handle

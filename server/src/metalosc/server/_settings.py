@@ -97,8 +97,8 @@ class Settings(BaseSettings):
         None,
         ge=0,
         le=65535,
-        description="TCP port of the OSCQuery server on host; default: the OSC port's number "
-        "(any free port when that is 0)",
+        description="TCP port of the OSCQuery server on host; default: the OSC port's number, "
+        "or any free port when that is 0 or taken",
     )
     state_dir: Path | None = Field(
         None,
