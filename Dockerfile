@@ -7,6 +7,7 @@ ENV PYTHONUNBUFFERED=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy \
     METALOSC_HOST=0.0.0.0 \
+    METALOSC_STATE_DIR=/var/lib/metalosc \
     METALOSC_LOG_FORMAT=json
 
 RUN pip install --no-cache-dir uv \
@@ -28,9 +29,12 @@ COPY runtime runtime
 COPY server server
 COPY training training
 COPY models models
-RUN uv sync --frozen --no-dev && chown -R root:root /opt/metalosc
+RUN uv sync --frozen --no-dev && chown -R root:root /opt/metalosc \
+    && mkdir -p /var/lib/metalosc && chown metalosc /var/lib/metalosc
+VOLUME /var/lib/metalosc
 
 USER metalosc
-EXPOSE 9000/udp
+# OSC control, OSCQuery (HTTP/JSON); Zeroconf needs --network host to be seen on the LAN.
+EXPOSE 9000/udp 9000/tcp
 ENTRYPOINT ["/opt/metalosc/.venv/bin/metalosc", "serve"]
 CMD ["--models", "/opt/metalosc/models/default"]
