@@ -19,8 +19,10 @@ import re
 import shutil
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 
 ALLOW_MISSING_TOOLS = "METALOSC_ALLOW_MISSING_TOOLS"
 
@@ -31,6 +33,7 @@ TOOL_PACKAGES = {
     "mcs": "mono-mcs",
     "mono": "mono-mcs",
     "mscore3": "musescore3",
+    "ip": "iproute2",
 }
 
 _TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
@@ -116,6 +119,23 @@ def _private_daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     of discovery ask for what they test explicitly."""
     monkeypatch.setenv("METALOSC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("METALOSC_ZEROCONF", "0")
+
+
+@pytest.fixture(autouse=True)
+def _logging_of_its_own(monkeypatch: pytest.MonkeyPatch) -> Generator[None, None, None]:
+    """Each test starts and ends with structlog's configuration as it found it, and nothing a
+    test configures caches loggers: a command's ``main`` run inside a test points structlog at
+    that test's captured stderr, which is closed once the test ends, and a module logger cached
+    then would write to the closed stream in every later test."""
+    saved = structlog.get_config()
+    configure = structlog.configure
+
+    def configure_uncached(**settings: Any) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    monkeypatch.setattr(structlog, "configure", configure_uncached)
+    yield
+    configure(**saved)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ Two round trips are reported per ping: *client*, from ``sendto`` until the pinge
 receive timestamp) — the daemon's part, without the pinger's own wake-up, which on a machine
 whose cores all decode is an ordinary process waiting for a CPU like any other.
 ``--realtime-priority 0`` runs the daemon's event loop without SCHED_FIFO (the before);
+``--model-backend tf`` decodes with the TF checkpoints instead of the ONNX decoders (the before);
 ``--client-realtime-priority N`` gives the pinger the priority a game's network thread would have.
 
     .venv/bin/python bench/ping_latency.py --models models/default --pings 2000
@@ -98,6 +99,7 @@ async def main(args: argparse.Namespace) -> None:
             autoplay=False,
             buffer_depth=args.buffer_depth,
             model_execution=args.model_execution,
+            model_backend=args.model_backend,
             realtime_priority=args.realtime_priority,
         )
         ping_args = (server.address, args.pings, args.gap, args.client_realtime_priority)
@@ -146,6 +148,12 @@ if __name__ == "__main__":
     parser.add_argument("--buffer-depth", type=int, default=16)
     parser.add_argument("--model-execution", choices=[*MODES, "both"], default="both")
     parser.add_argument(
+        "--model-backend",
+        choices=["auto", "onnx", "tf"],
+        default="auto",
+        help="decode with the bundles' ONNX decoders or their TF checkpoints",
+    )
+    parser.add_argument(
         "--realtime-priority",
         type=int,
         default=Settings.model_fields["realtime_priority"].default,
@@ -164,6 +172,7 @@ if __name__ == "__main__":
         argv = ["--models", str(args.models), "--pings", str(args.pings), "--gap", str(args.gap)]
         argv += ["--buffer-depth", str(args.buffer_depth)]
         argv += ["--realtime-priority", str(args.realtime_priority)]
+        argv += ["--model-backend", args.model_backend]
         argv += ["--client-realtime-priority", str(args.client_realtime_priority)]
         results = run_modes(__file__, argv, MODES)
         side_by_side(

@@ -66,7 +66,7 @@ def test_manifest_round_trip(bundle: Path) -> None:
     assert loaded == manifest()
     assert loaded.hparams["flag"] is True
     assert loaded.hparams["enc_rnn_size"] == [16]
-    assert loaded.schema_version == 1
+    assert loaded.schema_version == 2
     check_model_bundle(bundle, loaded)
 
 
@@ -131,7 +131,7 @@ def test_invalid_manifest_file(bundle: Path, content: str | bytes, reason: str) 
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"schema_version": 2}, "unsupported schema_version 2 (expected 1)"),
+        ({"schema_version": 3}, "unsupported schema_version 3 (expected 1 or 2)"),
         ({"schema_version": None}, "unsupported schema_version None"),
         ({"instrument": "piano"}, "field 'instrument'"),
         ({"z_size": 0}, "field 'z_size'"),
@@ -233,3 +233,66 @@ def test_manifest_values_are_validated_in_python() -> None:
         manifest(created_at=datetime(2026, 11, 25))  # naive: ambiguous across machines
     with pytest.raises(ValidationError):
         manifest(metrics={"loss": float("nan")})  # JSON cannot carry it back
+
+
+def _decoder(**overrides: object) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "file": "decoder.onnx",
+        "opset": 17,
+        "inputs": [
+            {"name": "z", "dtype": "float32", "shape": ["n", Z]},
+            {"name": "temperature", "dtype": "float32", "shape": []},
+            {"name": "controls", "dtype": "float32", "shape": [32, 49]},
+        ],
+        "outputs": [{"name": "samples", "dtype": "float32", "shape": ["n", 32, 49]}],
+        "encoding": {
+            "kind": "melody",
+            "min_pitch": 21,
+            "max_pitch": 67,
+            "velocity": 80,
+            "steps_per_quarter": 4,
+            "chords": "triad",
+        },
+    }
+    spec.update(overrides)
+    return spec
+
+
+def test_a_version_2_manifest_lists_its_onnx_decoder(bundle: Path) -> None:
+    edit_manifest(bundle, decoder=_decoder())
+    (bundle / "decoder.onnx").write_bytes(b"onnx")
+    loaded = load_manifest(bundle)
+    assert loaded.decoder is not None
+    assert loaded.decoder.output.shape == ["n", 32, 49]
+    assert loaded.decoder.input("controls") is not None
+    assert loaded.decoder.encoding.kind == "melody"
+    check_model_bundle(bundle, loaded)
+    (bundle / "decoder.onnx").unlink()
+    with pytest.raises(ModelBundleError, match="missing ONNX decoder") as caught:
+        check_model_bundle(bundle, loaded)
+    assert caught.value.path == bundle / "decoder.onnx"
+
+
+def test_a_version_1_manifest_loads_without_a_decoder(bundle: Path) -> None:
+    edit_manifest(bundle, schema_version=1)
+    loaded = load_manifest(bundle)
+    assert (loaded.schema_version, loaded.decoder) == (1, None)
+    edit_manifest(bundle, decoder=_decoder())
+    with pytest.raises(ModelBundleError, match="a decoder needs schema_version 2") as caught:
+        load_manifest(bundle)
+    assert caught.value.path == bundle / MANIFEST_FILE
+
+
+@pytest.mark.parametrize(
+    ("decoder", "reason"),
+    [
+        (_decoder(file="../decoder.onnx"), "inside the bundle directory"),
+        (_decoder(outputs=[]), "decoder.outputs"),
+        (_decoder(encoding={"kind": "piano"}), "decoder.encoding"),
+    ],
+)
+def test_a_bad_decoder_entry_names_the_manifest(bundle: Path, decoder: Any, reason: str) -> None:
+    edit_manifest(bundle, decoder=decoder)
+    with pytest.raises(ModelBundleError, match=reason) as caught:
+        load_manifest(bundle)
+    assert caught.value.path == bundle / MANIFEST_FILE

@@ -118,6 +118,8 @@ async def test_subscriber_gets_timetagged_notes_of_all_instruments_ahead_of_time
 async def test_ping_state_and_errors_over_the_wire(
     server: RunningServer, client: UdpClient
 ) -> None:
+    await client.send(Subscribe())  # replies to a stranger are capped by its request's size
+    await client.expect(State)
     await client.send(Ping(args=(7, "x")))
     pong = await client.expect(Pong)
     assert isinstance(pong, Pong)

@@ -20,6 +20,7 @@ from metalosc.server import (
     Controls,
     PhraseBuffer,
 )
+from metalosc.server._buffer import PREFERENCE_SLACK
 from metalosc.server._conductor import best_fitting
 
 PhraseMaker = Callable[..., Phrase]
@@ -70,6 +71,29 @@ def test_overfull_pool_keeps_the_phrases_that_fit_the_tension(make_phrase: Phras
     assert buffer.missing == 0
     kept = sorted(p.intensity for p in [buffer.pick(1.0) for _ in range(4)] if p is not None)
     assert kept == [3, 4, 5, 6]
+
+
+def test_preferences_choose_among_the_phrases_near_the_tension_in_order(
+    make_phrase: PhraseMaker,
+) -> None:
+    def fresh() -> tuple[PhraseBuffer, dict[int, Phrase]]:
+        buffer = PhraseBuffer("drums", depth=8)
+        phrases = {i: make_phrase("drums", i) for i in range(1, 11)}
+        buffer.add(list(phrases.values()), tension=0.5)
+        return buffer, phrases
+
+    buffer, phrases = fresh()
+    scores = dict(zip(phrases, buffer.scores(list(phrases.values())), strict=True))
+    assert scores[10] - scores[9] <= PREFERENCE_SLACK < scores[10] - scores[8]
+    assert buffer.pick(1.0, prefer=(lambda p: False,)) is phrases[10]  # nobody: tension alone
+    buffer, phrases = fresh()
+    assert buffer.pick(1.0, prefer=(lambda p: p.intensity <= 9,)) is phrases[9]
+    buffer, phrases = fresh()
+    calm_only = (lambda p: p.intensity <= 5,)
+    assert buffer.pick(1.0, prefer=calm_only) is phrases[10]  # too far from the tension
+    buffer, phrases = fresh()
+    tiers = (lambda p: p.intensity == 3, lambda p: p.intensity == 9)
+    assert buffer.pick(1.0, prefer=tiers) is phrases[9]  # the first test accepting a near one
 
 
 def _conductor(make_phrase: PhraseMaker, tension: float = 0.5) -> Conductor:

@@ -59,6 +59,9 @@ from structlog.testing import capture_logs
 PhraseMaker = Callable[..., Phrase]
 CLIENT = ("127.0.0.1", 50000)
 OTHER = ("127.0.0.1", 50001)
+EVENTS = {CLIENT: ("127.0.0.1", 9999), OTHER: ("127.0.0.1", 9998)}
+"""Where a rig client that joined has its events sent: not its own port, so that what it is
+answered stays apart from the music."""
 
 
 @dataclass
@@ -96,6 +99,11 @@ class Rig:
     async def send(self, message: Message | bytes, peer: tuple[str, int] = CLIENT) -> None:
         data = message if isinstance(message, bytes) else encode(message)
         await self.controller.handle_datagram(data, peer)
+
+    async def join(self, peer: tuple[str, int] = CLIENT) -> None:
+        """Subscribe ``peer`` with its events going to ``EVENTS[peer]``: replies to a subscriber
+        are not capped by the size of its request (a stranger's are)."""
+        await self.send(Subscribe(port=EVENTS[peer][1]), peer)
 
 
 @pytest.fixture
@@ -152,6 +160,7 @@ async def rig(make_phrase: PhraseMaker) -> AsyncIterator[Rig]:
 async def test_ping_is_answered_with_its_arguments_and_the_server_time(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     rig.controller.clock.unix_offset = 1_000_000.0
     await rig.send(Ping(args=(1, 2.5, "x")))
     [pong] = rig.replies()
@@ -163,12 +172,17 @@ async def test_ping_is_answered_with_its_arguments_and_the_server_time(
 async def test_state_request_and_state_after_every_change(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
+    await rig.send(StateRequest())  # a stranger's: the state is bigger than the request
+    assert rig.replies() == []
+    assert rig.controller.metrics["replies_withheld"] == 1
+    await rig.send(Subscribe())
     await rig.send(StateRequest())
-    [state] = rig.replies()
+    states = rig.replies()
+    assert len(states) == 2  # the subscription's answer, then the reply
+    state = states[1]
     assert isinstance(state, State)
     assert state.playing
     assert state.tension == 0.5
-    await rig.send(Subscribe())
     await rig.send(Tension(value=0.9))
     await rig.send(Mute(instrument="bass", muted=True))
     await rig.send(Tempo(bpm=200.0))
@@ -217,6 +231,7 @@ async def test_subscribers_receive_timetagged_beats_and_stop_after_unsubscribing
 async def test_bad_packets_get_an_error_reply_a_log_line_and_a_count(
     rig: Rig, autojump_clock: trio.testing.MockClock, packet: bytes, address: str, reason: str
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     with capture_logs() as logs:
         await rig.send(packet)
     [error] = rig.replies()
@@ -238,6 +253,7 @@ def _tension_with(value: object) -> bytes:
 async def test_wrong_type_and_out_of_range_are_refused_and_change_nothing(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     await rig.send(_tension_with("loud"))
     await rig.send(_tension_with(1.5))
     errors = rig.replies()
@@ -249,6 +265,8 @@ async def test_wrong_type_and_out_of_range_are_refused_and_change_nothing(
 async def test_error_replies_are_rate_limited_per_peer_but_all_counted(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
+    await rig.join(OTHER)
     for _ in range(10):
         await rig.send(b"junk")
     await rig.send(b"junk", OTHER)
@@ -277,6 +295,7 @@ async def test_the_beat_never_stops_under_a_flood_of_bad_input(
 async def test_scenes_save_and_interpolate(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     await rig.send(Interpolate(scene="boss", bars=8))
     [error] = rig.replies()
     assert isinstance(error, Error)

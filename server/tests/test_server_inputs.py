@@ -82,6 +82,7 @@ async def test_a_pattern_changes_what_it_names(
 async def test_a_pattern_is_sent_to_each_address_and_each_refusal_is_answered(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     await rig.send(build("/metal/{tension,tempo}", (0.7, "f")))
     assert rig.controller.controls.tension == pytest.approx(0.7)
     assert rig.controller.clock.bpm == 120.0
@@ -98,6 +99,7 @@ async def test_a_pattern_is_sent_to_each_address_and_each_refusal_is_answered(
 async def test_a_pattern_that_matches_nothing_is_refused_as_such(
     rig: Rig, autojump_clock: trio.testing.MockClock
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     await rig.send(build("/metal/vol*", (0.7, "f")))
     [error] = errors(rig)
     assert (error.refused_address, error.reason) == (
@@ -176,6 +178,7 @@ async def test_an_immediate_past_or_present_bundle_is_applied_at_once(
 async def test_a_bundle_too_far_ahead_is_refused_with_a_clear_error(
     rig: Rig, autojump_clock: trio.testing.MockClock, offset: None
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     horizon = rig.controller.scheduled.horizon
     await rig.send(encode_bundle([Tension(value=0.9)], in_(rig, horizon + 1.0)))
     [error] = errors(rig)
@@ -196,6 +199,7 @@ async def test_a_bundle_too_far_ahead_is_refused_with_a_clear_error(
 async def test_only_so_many_bundles_may_wait_and_the_next_one_is_refused(
     rig: Rig, autojump_clock: trio.testing.MockClock, offset: None
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     capacity = rig.controller.scheduled.capacity
     for n in range(capacity):
         await rig.send(encode_bundle([Tension(value=n / capacity)], in_(rig, 10.0 + n / 1000)))
@@ -245,6 +249,7 @@ async def test_a_future_bundle_may_hold_a_pattern(
 async def test_pong_returns_every_ping_argument_with_its_own_tag(
     rig: Rig, autojump_clock: trio.testing.MockClock, offset: None
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     args: list[tuple[object, str]] = [
         (7, "i"),
         (7, "h"),
@@ -256,8 +261,7 @@ async def test_pong_returns_every_ping_argument_with_its_own_tag(
         (False, "F"),
     ]
     await rig.send(build("/metal/ping", *args))
-    [(peer, data)] = rig.sent
-    assert peer == CLIENT
+    [data] = [d for peer, d in rig.sent if peer == CLIENT]
     server_time = trio.current_time() + UNIX
     assert data == build("/metal/pong", *args, (server_time, "d"))
 
@@ -287,13 +291,14 @@ async def test_pong_returns_every_ping_argument_with_its_own_tag(
 async def test_reasons_say_what_is_accepted_and_what_is_malformed(
     rig: Rig, autojump_clock: trio.testing.MockClock, packet: bytes, address: str, reason: str
 ) -> None:
+    await rig.join()  # a subscriber: its replies are not capped
     await rig.send(packet)
     [error] = errors(rig)
     assert error.refused_address == address
     assert error.reason.startswith(reason)
     assert "unknown address" not in error.reason
     assert rig.controller.controls.tension == 0.5
-    replies: list[Message] = [decode_outgoing(d) for _, d in rig.sent]
+    replies: list[Message] = [decode_outgoing(d) for peer, d in rig.sent if peer == CLIENT]
     assert not any(isinstance(m, State) for m in replies)
 
 

@@ -242,7 +242,7 @@ async def test_deleting_an_unknown_scene_or_saving_past_the_limit_is_refused(
         await client.send(SceneSave(name="two"))
         error = await client.expect(Error, timeout=5)
         assert isinstance(error, Error)
-        assert "1 scenes are saved already (max_scenes)" in error.reason
+        assert "1 scenes saved already; save over one of them or delete one" in error.reason
         await client.send(SceneSave(name="one"))  # saving over a name is no new scene
         assert await client.expect(SceneList, timeout=5) == SceneList(names=("one",))
 

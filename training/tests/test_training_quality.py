@@ -289,6 +289,7 @@ def test_quality_command_prints_the_table_and_fails_strictly_on_missed_targets(
         "render": False,
         "excerpts": 3,
         "temperature": 1.0,
+        "backend": "tf",
     }
     strict = parser.parse_args([str(bundles_dir), str(out), "--strict", "--json"])
     assert quality_command(strict) == 1

@@ -6,7 +6,9 @@ offline pipeline) must mean the same thing by, defined once:
 * the meter (:data:`STEPS_PER_BAR`, :data:`PHRASE_BEATS`, :data:`DEFAULT_QPM` …) and the GM
   programs and drum classes the band uses;
 * the model runtime: named :data:`PRESETS` and :func:`build_config` (Magenta configs),
-  :class:`ModelSession` (tensors) and :class:`InstrumentModel` (a model bundle, NoteSequences);
+  :class:`ModelSession` (tensors) and :class:`InstrumentModel` (a model bundle, NoteSequences)
+  on TensorFlow; :class:`OnnxInstrumentModel` (a bundle's ONNX decoder on ONNX Runtime, phrases
+  as :class:`StepSequence`) without it; :func:`load_instrument_model` picks one;
 * phrases in musical time (:class:`Phrase`, :func:`notes_from_sequence`);
 * the musical measures: :func:`phrase_features` / :func:`intensity`, chord symbols and
   inference (:func:`infer_chords`, :func:`chord_controls`), the bass's :func:`chord_fit`;
@@ -14,8 +16,11 @@ offline pipeline) must mean the same thing by, defined once:
 * keys and scales (:func:`fit_to_key`), arranging a phrase (:func:`into_key`,
   :func:`power_chords`) and the form measures a performance is judged by (:func:`measure_form`).
 
-Importing this package is cheap (no TensorFlow, Magenta or note_seq at import time): the daemon
-imports it in its event-loop process. Modules are private; the public names are re-exported here.
+Importing this package is cheap (no TensorFlow, Magenta, note_seq or ONNX Runtime at import time):
+the daemon imports it in its event-loop process. Decoding with :class:`OnnxInstrumentModel` and
+measuring the phrases (features, chords, chord fit) imports none of TensorFlow, Magenta or
+note_seq either: that is what a model worker runs. Modules are private; the public names are
+re-exported here.
 :mod:`metalosc.runtime.testing` is public test support: hand-made NoteSequences for tests.
 """
 
@@ -28,15 +33,17 @@ from ._arrange import (
     transpose_chord,
     transposed,
 )
+from ._chord_symbols import ChordSymbolError
 from ._chords import (
     NO_CHORD,
+    TRIAD_ENCODING,
     chord_controls,
     chord_tones,
     infer_chords,
     install_transition_cache,
     normalize_chord,
 )
-from ._drums import DRUM_CLASSES, drum_class, drum_class_pitches
+from ._drums import DRUM_CLASS_PITCHES, DRUM_CLASSES, drum_class, drum_class_pitches
 from ._features import INTENSITY_WEIGHTS, intensity, intensity_from_features, phrase_features
 from ._form import (
     GROOVE_CLASSES,
@@ -82,6 +89,7 @@ from ._meter import (
     bar_seconds,
 )
 from ._model import InstrumentModel
+from ._onnx_model import Backend, OnnxDecoder, OnnxInstrumentModel, load_instrument_model
 from ._phrase import CHORD_FIT, Phrase, PhraseNote, notes_from_sequence
 from ._presets import (
     BASE_CONVERTERS,
@@ -92,9 +100,11 @@ from ._presets import (
     build_config,
     build_converter,
     get_preset,
+    output_encoding,
     stock_converter,
 )
 from ._session import DEFAULT_MAX_BATCH, GREEDY_TEMPERATURE, CheckpointError, ModelSession
+from ._steps import QuantizationInfo, StepNote, StepSequence, Tempo, sequences_from_samples
 
 __all__ = [
     "BASE_CONVERTERS",
@@ -107,6 +117,7 @@ __all__ = [
     "DEFAULT_STEPS",
     "DRUM_CHANNEL",
     "DRUM_CLASSES",
+    "DRUM_CLASS_PITCHES",
     "FULL_AXIS",
     "GREEDY_TEMPERATURE",
     "GROOVE_CLASSES",
@@ -128,16 +139,25 @@ __all__ = [
     "STRONG_STEPS",
     "TENSION_AXES",
     "TENSION_PUSH",
+    "TRIAD_ENCODING",
+    "Backend",
     "CheckpointError",
     "ChordFit",
+    "ChordSymbolError",
     "FormMeasures",
     "InstrumentModel",
     "KeyFit",
     "ModelSession",
+    "OnnxDecoder",
+    "OnnxInstrumentModel",
     "Performance",
     "Phrase",
     "PhraseNote",
     "Preset",
+    "QuantizationInfo",
+    "StepNote",
+    "StepSequence",
+    "Tempo",
     "TimedNote",
     "ZVector",
     "bar_seconds",
@@ -163,14 +183,17 @@ __all__ = [
     "is_strong_step",
     "key_consistency",
     "key_pitch_class",
+    "load_instrument_model",
     "measure_form",
     "normalize_chord",
     "notes_from_sequence",
+    "output_encoding",
     "phrase_features",
     "place_tension",
     "power_chords",
     "riff_repetition",
     "scale_pitch_classes",
+    "sequences_from_samples",
     "sixteenth_step",
     "slerp",
     "stock_converter",

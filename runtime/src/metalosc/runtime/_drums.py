@@ -2,9 +2,10 @@
 
 The classes and their pitches are note_seq's ``drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES``
 (GM kicks 35/36, snares 38/40/37…, hi-hats 42/44/46…, toms, crash, ride, plus the Roland TD-11
-extras of the Groove MIDI Dataset), the vocabulary ``cat-drums_2bar_small`` is trained on, read
-from note_seq itself rather than restated. The table is loaded on first use: importing note_seq
-takes seconds.
+extras of the Groove MIDI Dataset), the vocabulary ``cat-drums_2bar_small`` is trained on. The
+table is restated here because the daemon's model workers classify every decoded drum hit and
+must not import note_seq (seconds and ~130 MB a process); ``runtime/tests`` hold it equal to
+note_seq's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-__all__ = ["DRUM_CLASSES", "drum_class", "drum_class_pitches"]
+__all__ = ["DRUM_CLASSES", "DRUM_CLASS_PITCHES", "drum_class", "drum_class_pitches"]
 
 DRUM_CLASSES: tuple[str, ...] = (
     "kick",
@@ -27,15 +28,24 @@ DRUM_CLASSES: tuple[str, ...] = (
 )
 """The class names, in the order of note_seq's table."""
 
+DRUM_CLASS_PITCHES: tuple[tuple[int, ...], ...] = (
+    (36, 35),
+    (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85),
+    (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22),
+    (46, 67, 72, 74, 79, 81, 26),
+    (45, 29, 41, 43, 61, 64, 84),
+    (48, 47, 60, 63, 77, 86, 87),
+    (50, 30, 62, 76, 83),
+    (49, 52, 55, 57, 58),
+    (51, 53, 59, 82),
+)
+"""GM pitches of each class of :data:`DRUM_CLASSES`, the first the one a decoder plays
+(note_seq's ``DEFAULT_DRUM_TYPE_PITCHES``)."""
+
 
 @cache
 def _pitch_to_class() -> Mapping[int, str]:
-    from note_seq import drums_encoder_decoder
-
-    table = drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
-    if len(table) != len(DRUM_CLASSES):  # pragma: no cover - guards a note_seq upgrade
-        raise RuntimeError(f"note_seq has {len(table)} drum classes, expected {len(DRUM_CLASSES)}")
-    pairs = zip(DRUM_CLASSES, table, strict=True)
+    pairs = zip(DRUM_CLASSES, DRUM_CLASS_PITCHES, strict=True)
     return {pitch: name for name, pitches in pairs for pitch in pitches}
 
 

@@ -139,10 +139,18 @@ class InstrumentModel:
     ) -> list[NoteSequence]:
         """Decodes latent vectors into 2-bar phrases in one batched run; `chords` (one per
         bar) condition the whole batch and are required for the chord-conditioned model."""
-        import note_seq
-
         controls = self._controls(chords)
         samples = self._session.decode_tensors(z, temperature, controls)
+        return self.sequences(samples, chords)
+
+    def sequences(
+        self, samples: NDArray[Any], chords: Sequence[str] | None = None
+    ) -> list[NoteSequence]:
+        """Decoder samples ``[n, steps, output_depth]`` (one-hot) as :meth:`decode` returns them:
+        Magenta's converter's NoteSequences with the band's program and channel, annotated with
+        ``chords``, quantized."""
+        import note_seq
+
         seqs = self._session.config.data_converter.from_tensors(samples)
         out = []
         for seq in seqs:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from metalosc.protocol import Instrument
+from metalosc.protocol import DrumsEncoding, Instrument, MelodyEncoding
 
 from ._gm import BASS_PROGRAMS
 
@@ -315,4 +315,31 @@ def build_config(
         note_sequence_augmenter=None,  # convert already transposes train windows
         train_examples_path=None,
         eval_examples_path=None,
+    )
+
+
+def output_encoding(magenta_config: str, converter: Any) -> MelodyEncoding | DrumsEncoding:
+    """How the decoder output of ``converter`` (a Magenta data converter of ``magenta_config``)
+    reads as notes, for a bundle manifest: the melody converter's pitch range and chord
+    encoding, or the drum converter's pitch classes; velocity and resolution as its
+    ``from_tensors`` writes them. ValueError for an unsupported config."""
+    from magenta.models.music_vae import data
+
+    _check_supported(magenta_config)
+    class_name, _ = BASE_CONVERTERS[magenta_config]
+    if class_name == "DrumsConverter":
+        return DrumsEncoding(
+            pitch_classes=[list(map(int, c)) for c in converter._pitch_classes],
+            velocity=data.OUTPUT_VELOCITY,
+            steps_per_quarter=int(converter._steps_per_quarter),
+        )
+    chords = converter._chord_encoding
+    if chords is not None and type(chords).__name__ != "TriadChordOneHotEncoding":
+        raise ValueError(f"unsupported chord encoding {type(chords).__name__}")
+    return MelodyEncoding(
+        min_pitch=int(converter._min_pitch),
+        max_pitch=int(converter._max_pitch),
+        velocity=data.OUTPUT_VELOCITY,
+        steps_per_quarter=int(converter._steps_per_quarter),
+        chords=None if chords is None else "triad",
     )

@@ -11,6 +11,7 @@ Modules are private; the public names are re-exported here. Test support is in
 :mod:`metalosc.server.testing`.
 """
 
+from ._access import AccessList
 from ._app import GraceExpiredError, RunningServer, form_rules, reload_models, serve
 from ._buffer import PhraseBuffer
 from ._clock import Anchor, BeatClock
@@ -42,16 +43,19 @@ from ._runner import (
     InstrumentModelLike,
     ModelInfo,
     ModelRunner,
+    ModelUnavailableError,
     PhraseAnalysis,
+    RestartExecutor,
     ThreadExecutor,
+    WorkerHungError,
     decode_phrases,
     model_analysis,
 )
 from ._scheduled import BundleRefusedError, ScheduledBundles
-from ._settings import ConfigError, Settings, load_settings
-from ._subscriptions import Mode, Subscription, Subscriptions
+from ._settings import LOOPBACK, ConfigError, Settings, load_settings
+from ._subscriptions import Mode, Subscription, SubscriptionRefusedError, Subscriptions
 from ._transport import Transport
-from ._udp import Peer, UdpEndpoint, open_udp
+from ._udp import Peer, UdpEndpoint, adopt_udp, open_udp
 from ._worker import (
     BundleModelFactory,
     ModelFactory,
@@ -63,6 +67,8 @@ from ._worker import (
 )
 
 __all__ = [
+    "LOOPBACK",
+    "AccessList",
     "Anchor",
     "BarPlan",
     "BeatClock",
@@ -87,6 +93,7 @@ __all__ = [
     "ModelFactory",
     "ModelInfo",
     "ModelRunner",
+    "ModelUnavailableError",
     "Outbox",
     "Peer",
     "PeerRateLimiter",
@@ -95,6 +102,7 @@ __all__ = [
     "PhraseBuffer",
     "PhraseSet",
     "ProcessExecutor",
+    "RestartExecutor",
     "RunningServer",
     "Scene",
     "ScheduledBundles",
@@ -102,6 +110,7 @@ __all__ = [
     "SectionOrder",
     "Settings",
     "Subscription",
+    "SubscriptionRefusedError",
     "Subscriptions",
     "SystemdNotifier",
     "ThreadExecutor",
@@ -110,6 +119,8 @@ __all__ = [
     "UdpEndpoint",
     "WorkerDiedError",
     "WorkerError",
+    "WorkerHungError",
+    "adopt_udp",
     "bundle_executors",
     "bundle_factories",
     "configure_logging",

@@ -24,6 +24,7 @@ import trio
 from metalosc.protocol import INSTRUMENTS, KEY_PITCH_CLASSES, Instrument
 from metalosc.runtime import PHRASE_BARS
 
+from ._access import AccessList
 from ._buffer import PhraseBuffer
 from ._clock import BeatClock
 from ._conductor import Conductor, FormRules
@@ -37,14 +38,14 @@ from ._models import ExecutorSource, bundle_executors
 from ._notify import SystemdNotifier
 from ._oscquery import HostInfo, http_handler
 from ._outbox import Outbox
-from ._ratelimit import PeerRateLimiter
-from ._runner import ModelRunner
+from ._ratelimit import PeerRateLimiter, TokenBucket
+from ._runner import Executor, ModelRunner, RestartExecutor
 from ._scenes import SCENES_FILE, SceneStore
 from ._sched_fifo import raise_event_loop_priority
 from ._settings import ConfigError, Settings
 from ._subscriptions import Subscriptions
 from ._transport import Transport
-from ._udp import Peer, open_udp
+from ._udp import Peer, adopt_udp, open_udp
 
 __all__ = ["GraceExpiredError", "RunningServer", "reload_models", "serve"]
 
@@ -87,19 +88,32 @@ async def serve(
     executors: ExecutorSource | None = None,
     shutdown_trigger: Callable[[], Awaitable[None]] = _never,
     notifier: SystemdNotifier | None = None,
+    sock: socket.socket | None = None,
     task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the daemon until ``shutdown_trigger`` returns.
 
     ``executors`` opens the models (default: the bundles under ``settings.models`` on
-    ``settings.model_execution``'s executors; tests pass fakes). Raises ``ModelBundleError``
-    naming a broken bundle file before anything plays, and :class:`GraceExpiredError` when the
-    graceful stop overran ``settings.grace`` seconds.
+    ``settings.model_execution``'s executors; tests pass fakes); a model whose executor fails is
+    restarted from it. ``sock`` is a bound UDP socket to serve on instead of binding
+    ``settings.host:port`` (one opened elsewhere: socket activation, a test's network
+    namespace); the daemon closes it. Raises ``ModelBundleError`` naming a broken bundle file
+    before anything plays, and :class:`GraceExpiredError` when the graceful stop overran
+    ``settings.grace`` seconds.
     """
     started = time.perf_counter()
     source = executors or bundle_executors(settings)
     log.info("models_loading", models=str(settings.models), execution=settings.model_execution)
-    runners = {i: ModelRunner(e) for i, e in (await source()).items()}
+    metrics = Metrics()
+    runners = {
+        i: ModelRunner(
+            e,
+            restart=_restarter(source, i),
+            decode_timeout=settings.decode_timeout,
+            metrics=metrics,
+        )
+        for i, e in (await source()).items()
+    }
     with trio.CancelScope() as stopping:
         try:
             await _run(
@@ -110,6 +124,8 @@ async def serve(
                 notifier or SystemdNotifier(None),
                 started,
                 stopping,
+                metrics,
+                sock,
                 task_status,
             )
         finally:  # within the grace deadline, once stopping
@@ -131,9 +147,10 @@ async def _run(
     notifier: SystemdNotifier,
     started: float,
     stopping: trio.CancelScope,
+    metrics: Metrics,
+    sock: socket.socket | None,
     task_status: trio.TaskStatus[RunningServer],
 ) -> None:
-    metrics = Metrics()
     controls = Controls(
         tension=settings.tension,
         temperature=settings.temperature,
@@ -173,13 +190,19 @@ async def _run(
     scene_store = SceneStore(settings.state_path() / SCENES_FILE, settings.scene_seed)
     z_sizes = {i: runners[i].info.z_size for i in INSTRUMENTS}
     conductor.scenes.update(await trio.to_thread.run_sync(scene_store.load, z_sizes))
-    subscriptions = Subscriptions(settings.lease)
-    endpoint = await open_udp(settings.host, settings.port)
+    subscriptions = Subscriptions(settings.lease, settings.max_subscribers)
+    endpoint = adopt_udp(sock) if sock is not None else await open_udp(settings.host, settings.port)
     outbox = Outbox(
         endpoint.sendto,
         subscriptions,
         PeerRateLimiter(settings.error_rate, settings.error_burst),
         metrics,
+        error_total=TokenBucket(
+            settings.error_rate_total,
+            settings.error_burst_total,
+            settings.error_burst_total,
+            trio.current_time(),
+        ),
     )
     transport = Transport(
         clock, conductor, outbox.send_cue, controls.muted, metrics, lookahead=settings.lookahead
@@ -197,7 +220,11 @@ async def _run(
         bundle_horizon=settings.bundle_horizon,
         bundle_capacity=settings.bundle_capacity,
         scene_store=scene_store,
+        access=AccessList(settings.allow),
+        input_limiter=PeerRateLimiter(settings.input_rate, settings.input_burst),
+        max_packet=settings.max_packet,
         max_scenes=settings.max_scenes,
+        max_name=settings.max_name,
     )
 
     def peer_gone(peer: Peer) -> None:
@@ -210,7 +237,7 @@ async def _run(
     try:
         async with trio.open_nursery() as nursery:
             host, port = endpoint.address
-            log.info("listening", host=host, port=port)
+            log.info("listening", host=host, port=port, allow=[str(n) for n in settings.allow])
             log.info("models_warming_up")
             await generator.warm_up()
             log.info("buffers_priming", depth=settings.buffer_depth)
@@ -225,7 +252,11 @@ async def _run(
                 oscquery_address = await _start_oscquery(
                     nursery, settings, name, endpoint.address, controller, conductor
                 )
-            nursery.start_soon(endpoint.serve, controller.handle_datagram)
+            # one byte more than accepted: a longer datagram is then known to be too long
+            nursery.start_soon(
+                partial(endpoint.serve, max_datagram=settings.max_packet + 1),
+                controller.handle_datagram,
+            )
             nursery.start_soon(controller.run)
             nursery.start_soon(transport.run)
             nursery.start_soon(generator.run)
@@ -275,7 +306,22 @@ async def _run(
     finally:
         endpoint.close()
     underruns = {i: b.underruns for i, b in buffers.items()}
-    log.info("stopped", underruns=underruns, errors=metrics["errors"])
+    log.info("stopped", underruns=underruns, errors=metrics["errors"], counts=dict(metrics.counts))
+
+
+def _restarter(source: ExecutorSource, instrument: Instrument) -> RestartExecutor:
+    """A fresh executor for ``instrument`` from ``source``: the same path as a start or a
+    reload (so a restart loads what a reload would), keeping that instrument's executor and
+    closing the others it opened."""
+
+    async def restart() -> Executor:
+        fresh = await source()
+        for other, executor in fresh.items():
+            if other != instrument:
+                await trio.to_thread.run_sync(executor.close)
+        return fresh[instrument]
+
+    return restart
 
 
 async def _follow_transport(

@@ -1,9 +1,10 @@
 """``metalosc`` command line: ``metalosc serve`` runs the daemon, ``metalosc touchosc`` writes
 the TouchOSC layout.
 
-Exit status: 0 after a graceful stop, 1 when a model bundle is broken (the message names the file),
-2 for bad settings (a broken scene seed file among them), 70 when a graceful stop overran its
-grace deadline.
+Exit status: 0 after a graceful stop, 2 for bad settings (a broken scene seed file among them),
+65 when a model bundle is corrupt and 66 when one is missing (the message names the file;
+``sysexits.h``'s EX_DATAERR and EX_NOINPUT, so a supervisor can tell "fix the models" from a
+crash, which exits 1), 70 when a graceful stop overran its grace deadline.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ __all__ = ["build_parser", "main"]
 
 log = structlog.get_logger("metalosc.server.cli")
 
-EXIT_BUNDLE = 1
+EXIT_BUNDLE = 65
+EXIT_BUNDLE_MISSING = 66
 EXIT_CONFIG = 2
 EXIT_GRACE_EXPIRED = 70
 
 GIL_SWITCH_INTERVAL_S = 0.0005
-"""The model threads run Python between TF calls (sequence conversion, features, chords); with
+"""The model threads run Python between model calls (note conversion, features, chords); with
 CPython's default 5 ms switch interval the event loop waited up to tens of ms for the GIL under
 decode load (bench/ping_latency.py: pong p99 18 ms -> 10 ms with 0.5 ms on 2 busy cores)."""
 
@@ -100,10 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
         f"[{defaults['model_execution'].default}]",
     )
     run.add_argument(
+        "--model-backend",
+        choices=["auto", "onnx", "tf"],
+        help="decode with the bundles' ONNX decoders (no TensorFlow) or their TF checkpoints; "
+        f"auto = ONNX where a bundle has one [{defaults['model_backend'].default}]",
+    )
+    run.add_argument(
         "--realtime-priority",
         type=int,
         help="SCHED_FIFO priority of the event loop, 0 = off; needs LimitRTPRIO= or "
         f"CAP_SYS_NICE [{defaults['realtime_priority'].default}]",
+    )
+    run.add_argument(
+        "--allow",
+        action="append",
+        metavar="CIDR",
+        help="a network whose peers may control the daemon and subscribe (repeat for more); "
+        "others are dropped unanswered [127.0.0.0/8 and ::1]",
     )
     run.add_argument("--seed", type=int, help="random seed for reproducible music")
     run.add_argument("--bpm", type=float, help=f"tempo at start [{defaults['bpm'].default}]")
@@ -189,8 +204,7 @@ def _exit_status(error: BaseException) -> int:
             print(f"metalosc serve: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if broken is not None:
-        _report_bundle_errors(broken.exceptions)
-        return EXIT_BUNDLE
+        return _report_bundle_errors(broken.exceptions)
     if expired is not None:
         return EXIT_GRACE_EXPIRED
     return 0
@@ -203,13 +217,21 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return leaves
 
 
-def _report_bundle_errors(errors: Sequence[BaseException]) -> None:
+def _report_bundle_errors(errors: Sequence[BaseException]) -> int:
+    """Report every broken bundle; the exit status: missing (66) if any file or directory named
+    is not there, else corrupt (65)."""
+    status = EXIT_BUNDLE
     for exc in errors:
         if isinstance(exc, BaseExceptionGroup):
-            _report_bundle_errors(exc.exceptions)
+            status = max(status, _report_bundle_errors(exc.exceptions))
             continue
-        log.error("bundle_invalid", error=str(exc))
-        print(f"metalosc serve: cannot load model bundle: {exc}", file=sys.stderr)
+        missing = isinstance(exc, ModelBundleError) and not exc.path.exists()
+        log.error("bundle_invalid", error=str(exc), missing=missing)
+        what = "missing" if missing else "cannot load"
+        print(f"metalosc serve: {what} model bundle: {exc}", file=sys.stderr)
+        if missing:
+            status = EXIT_BUNDLE_MISSING
+    return status
 
 
 async def run_daemon(settings: Settings) -> None:

@@ -152,7 +152,8 @@ class FormRules:
     sections a groove is kept for while the tension holds, for calm, middling and intense
     sections (intense music changes its groove more often); ``groove_overlap``: the share of hits
     a new groove should keep from the one before (:func:`metalosc.runtime.groove_similarity`)
-    when the buffer has one that does — the drummer moves on without starting over; ``key_fit``:
+    when the buffer has one that does, else half that share — the drummer moves on without
+    starting over; ``key_fit``:
     the share of a riff's notes that must be in the key's scale for it to be preferred.
 
     The defaults put all four form measures of ``metalosc-train form`` inside the interquartile
@@ -611,15 +612,21 @@ class Conductor:
     def _pick_groove(self, tension: float, previous: Phrase | None) -> Phrase | None:
         if previous is None:
             return self.buffers["drums"].pick(tension)
+        # A groove sharing nothing with the old one sounds like another song: when none keeps
+        # the asked share of its hits, one that keeps half that share still beats any.
         overlap = self.rules.groove_overlap
         return self.buffers["drums"].pick(
-            tension, prefer=lambda p: groove_similarity(previous, p) >= overlap
+            tension,
+            prefer=(
+                lambda p: groove_similarity(previous, p) >= overlap,
+                lambda p: groove_similarity(previous, p) >= overlap / 2,
+            ),
         )
 
     def _pick_riff(self, tension: float, key: int) -> Phrase | None:
         fit = self.rules.key_fit
         picked = self.buffers["guitar"].pick(
-            tension, prefer=lambda p: p.features.get(KEY_FIT, 1.0) >= fit
+            tension, prefer=(lambda p: p.features.get(KEY_FIT, 1.0) >= fit,)
         )
         return None if picked is None else self._moved_into(picked, key)
 

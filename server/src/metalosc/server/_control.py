@@ -1,11 +1,17 @@
 """What each control message does: the OSC address space applied to the daemon.
 
 The UDP endpoint hands every datagram to :meth:`Controller.handle_datagram` with its sender.
-Anything that does not decode to a valid message — malformed bytes, unknown address, wrong types,
-out-of-range values — and any request the music cannot honour (an unknown scene) is refused
-through the outbox's ``/metal/error`` (counted, logged, rate-limited per peer); it never reaches
-the music. Each valid message is dispatched on its class to one handler; every change of what
-``/metal/state`` reports is broadcast to the subscribers, so TouchOSC faders follow.
+What is checked first costs least: a sender outside the allowlist is dropped unanswered, a peer
+sending faster than its input budget (a token bucket per peer) has the excess shed before it is
+parsed, and an oversized datagram is refused unread — all counted, none of it logged per
+datagram — so a flood costs the event loop little and the beat keeps its time. Replies to the
+sender are charged to the datagram's size (:meth:`Outbox.answering`): a stranger never gets more
+bytes back than it sent. Anything that does not decode to a valid message — malformed bytes,
+unknown address, wrong types, out-of-range values — and any request the music cannot honour (an
+unknown scene) is refused through the outbox's ``/metal/error`` (counted, logged, rate-limited
+per peer and in all); it never reaches the music. Each valid message is dispatched on its class
+to one handler; every change of what ``/metal/state`` reports is broadcast to the subscribers,
+so TouchOSC faders follow.
 
 An address pattern (``/metal/t?nsion``) reaches every address it matches, each as if sent to it
 (the codec resolves it); a bundle timetagged in the future waits in :class:`ScheduledBundles`
@@ -50,14 +56,16 @@ from metalosc.protocol import (
     decode_packet,
 )
 
+from ._access import AccessList
 from ._clock import BeatClock
 from ._conductor import Conductor, ConductorError, Interpolation, SectionOrder
 from ._controls import Controls
 from ._metrics import Metrics
 from ._outbox import Outbox
+from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._scenes import SceneStore
 from ._scheduled import BundleRefusedError, ScheduledBundles
-from ._subscriptions import Subscriptions
+from ._subscriptions import SubscriptionRefusedError, Subscriptions
 from ._transport import Transport
 from ._udp import Peer
 
@@ -87,7 +95,14 @@ class Controller:
     the clock (tempo, from the first beat after ``now + lookahead`` seconds, so no beat already
     sent moves), the transport (play/stop), the conductor (scenes, interpolation), the generator
     (decode for a new tension, decode a morph's path), the subscriptions. Replies and
-    broadcasts go through the ``outbox``; ``metrics`` counts packets.
+    broadcasts go through the ``outbox``; ``metrics`` counts packets: ``packets_received`` =
+    ``packets_denied`` + ``packets_shed`` + ``packets_oversize`` + ``packets_malformed`` +
+    ``packets_decoded``.
+
+    ``access`` is the allowlist (``None``: everyone), ``input_limiter`` the per-peer input
+    budget (``None``: unlimited), ``max_packet`` the longest datagram parsed (bytes),
+    ``max_scenes`` and ``max_name`` cap the saved scenes and the length of their names and of
+    section labels.
     """
 
     def __init__(
@@ -105,7 +120,11 @@ class Controller:
         bundle_horizon: float = 60.0,
         bundle_capacity: int = 256,
         scene_store: SceneStore | None = None,
-        max_scenes: int = 128,
+        access: AccessList | None = None,
+        input_limiter: PeerRateLimiter | None = None,
+        max_packet: int = 65_535,
+        max_scenes: int = 64,
+        max_name: int = 32,
     ) -> None:
         self.controls = controls
         self.clock = clock
@@ -118,9 +137,16 @@ class Controller:
         self.lookahead = lookahead
         self.scene_store = scene_store or SceneStore(None)
         """Where saved scenes are kept (default: nowhere, they last as long as the process)."""
+        self.access = access
+        self.input_limiter = input_limiter
+        self.max_packet = max_packet
         self.max_scenes = max_scenes
+        self.max_name = max_name
+        # what a flood is told about in the log: a line now and then, never one per datagram
+        self._denied_log = TokenBucket(rate=0.2, burst=3.0, tokens=3.0, updated=-1e9)
+        self._shed_log = TokenBucket(rate=0.2, burst=3.0, tokens=3.0, updated=-1e9)
         self.scheduled = ScheduledBundles(
-            self._apply, horizon=bundle_horizon, capacity=bundle_capacity
+            self._apply_later, horizon=bundle_horizon, capacity=bundle_capacity
         )
         """Future-timetagged bundles waiting for their time (:meth:`run` applies them)."""
         self._handlers: dict[type[MessageBase], Handler] = {
@@ -176,14 +202,44 @@ class Controller:
     async def handle_datagram(self, data: bytes, peer: Peer) -> None:
         """Decode one datagram from ``peer`` and apply its message(s); a bundle's messages in
         order, all or none (a bad element refuses the whole bundle), at once or, timetagged in
-        the future, at that time (:attr:`scheduled`; refused beyond its bounds)."""
-        self.metrics.inc("packets_received")
-        self.subscriptions.touch(peer, trio.current_time())
-        try:
-            packet = decode_packet(data)
-        except ProtocolError as exc:
-            await self.outbox.error(peer, exc.address or "", exc.reason)
+        the future, at that time (:attr:`scheduled`; refused beyond its bounds).
+
+        Dropped unanswered before parsing: a peer outside :attr:`access`, or over its input
+        budget. Refused unread: a datagram longer than :attr:`max_packet` bytes."""
+        metrics = self.metrics
+        metrics.inc("packets_received")
+        if self.access is not None and not self.access.allows(peer[0]):
+            metrics.inc("packets_denied")
+            if self._denied_log.allow(trio.current_time()):
+                log.warning(
+                    "peer_denied", peer=f"{peer[0]}:{peer[1]}", total=metrics["packets_denied"]
+                )
             return
+        now = trio.current_time()
+        if self.input_limiter is not None and not self.input_limiter.allow(peer, now):
+            metrics.inc("packets_shed")
+            if self._shed_log.allow(now):
+                log.warning(
+                    "input_shed", peer=f"{peer[0]}:{peer[1]}", total=metrics["packets_shed"]
+                )
+            return
+        self.subscriptions.touch(peer, now)
+        with self.outbox.answering(peer, len(data)):
+            if len(data) > self.max_packet:
+                metrics.inc("packets_oversize")
+                reason = f"datagram over {self.max_packet} bytes"
+                await self.outbox.error(peer, "", reason)
+                return
+            try:
+                packet = decode_packet(data)
+            except ProtocolError as exc:
+                metrics.inc("packets_malformed")
+                await self.outbox.error(peer, exc.address or "", exc.reason)
+                return
+            metrics.inc("packets_decoded")
+            await self._handle_packet(packet, peer, len(data))
+
+    async def _handle_packet(self, packet: Message | Bundle, peer: Peer, size: int) -> None:
         if not isinstance(packet, Bundle):
             await self.handle(packet, peer)
             return
@@ -193,7 +249,7 @@ class Controller:
             due = self.clock.from_unix(packet.timetag)
             if due > trio.current_time():
                 try:
-                    self.scheduled.add(due, packet.messages, peer)
+                    self.scheduled.add(due, packet.messages, peer, size)
                 except BundleRefusedError as exc:
                     self.metrics.inc("bundles_refused")
                     await self.outbox.error(peer, "#bundle", str(exc))
@@ -205,6 +261,11 @@ class Controller:
     async def _apply(self, messages: Sequence[Message], peer: Peer) -> None:
         for message in messages:
             await self.handle(message, peer)
+
+    async def _apply_later(self, messages: Sequence[Message], peer: Peer, size: int) -> None:
+        """A future bundle at its time: answered as if it had just arrived."""
+        with self.outbox.answering(peer, size):
+            await self._apply(messages, peer)
 
     async def handle(self, message: Message, peer: Peer) -> None:
         """Apply one decoded message from ``peer``."""
@@ -222,7 +283,14 @@ class Controller:
         await self.outbox.reply(self.state(), peer)
 
     async def _subscribe(self, message: Subscribe, peer: Peer) -> None:
-        sub = self.subscriptions.subscribe(peer, message.port, message.mode, trio.current_time())
+        try:
+            sub = self.subscriptions.subscribe(
+                peer, message.port, message.mode, trio.current_time()
+            )
+        except SubscriptionRefusedError as exc:
+            self.metrics.inc("subscriptions_refused")
+            await self.outbox.error(peer, message.address, str(exc))
+            return
         log.info(
             "subscribed",
             peer=f"{peer[0]}:{peer[1]}",
@@ -269,6 +337,10 @@ class Controller:
         log.info("fill_requested")
 
     async def _section(self, message: SectionRequest, peer: Peer) -> None:
+        if len(message.label) > self.max_name:
+            reason = f"label of {len(message.label)} characters; at most {self.max_name}"
+            await self.outbox.error(peer, message.address, reason)
+            return
         self.conductor.request_section(message.label)
         log.info("section_requested", label=message.label)
 
@@ -285,9 +357,13 @@ class Controller:
         await self.broadcast_state()
 
     async def _scene_save(self, message: SceneSave, peer: Peer) -> None:
+        if len(message.name) > self.max_name:
+            reason = f"name of {len(message.name)} characters; at most {self.max_name}"
+            await self.outbox.error(peer, message.address, reason)
+            return
         scenes = self.conductor.scenes
         if message.name not in scenes and len(scenes) >= self.max_scenes:
-            reason = f"{self.max_scenes} scenes are saved already (max_scenes); delete one first"
+            reason = f"{self.max_scenes} scenes saved already; save over one of them or delete one"
             await self.outbox.error(peer, message.address, reason)
             return
         try:

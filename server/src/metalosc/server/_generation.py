@@ -93,6 +93,7 @@ class Generator:
         self.power_chords = power_chords
         self.interpolations_failed = 0
         self.orders_failed = 0
+        self.refills_failed = 0
         self.guitar_dropped = 0
         self._dry_refills = 0
         self._tuned_for: dict[Instrument, float] = {}
@@ -265,18 +266,20 @@ class Generator:
     async def decode_order(self, order: Order) -> None:
         """Decode one order; a failure is logged and counted, and the conductor plays stand-ins
         for what is missing (the music goes on)."""
+        # Logged without the traceback: rendering one (a console renderer's pretty traceback
+        # took seconds) would hold the event loop, and the runner already said what failed.
         if isinstance(order, Interpolation):
             try:
                 await self.decode_interpolation(order)
-            except Exception:
+            except Exception as exc:
                 self.interpolations_failed += 1
-                log.exception("interpolation_decode_failed", scene=order.scene)
+                log.error("interpolation_decode_failed", scene=order.scene, error=repr(exc))
             return
         try:
             await self.decode_section(order)
-        except Exception:
+        except Exception as exc:
             self.orders_failed += 1
-            log.exception("section_decode_failed", order=order.id)
+            log.error("section_decode_failed", order=order.id, error=repr(exc))
 
     async def decode_section(self, order: SectionOrder) -> None:
         """Decode a section's riff variations (with their bass candidates, in the section's key)
@@ -290,9 +293,25 @@ class Generator:
         log.debug("section_decoded", order=order.id)
 
     async def _refill_forever(self, instrument: Instrument) -> None:
+        """Refill ``instrument``'s buffer whenever it is wanted. A refill that fails (a model
+        worker died, hung or raised: its runner restarts it) is retried after a growing pause,
+        logged once per run of failures; the conductor plays from the buffer meanwhile."""
+        failures = 0
         while True:
             wanted = self._wanted
-            if await self.refill(instrument) == 0:
+            try:
+                added = await self.refill(instrument)
+            except Exception as exc:
+                failures += 1
+                self.refills_failed += 1
+                if failures == 1:
+                    log.warning("refill_failed", instrument=instrument, error=str(exc))
+                await trio.sleep(min(REFILL_RETRY_S[1], REFILL_RETRY_S[0] * 2 ** (failures - 1)))
+                continue
+            if failures:
+                log.info("refill_recovered", instrument=instrument, failures=failures)
+                failures = 0
+            if added == 0:
                 await wanted.wait()
 
     async def decode_interpolation(self, interpolation: Interpolation) -> None:
@@ -332,6 +351,8 @@ MIN_KEY_FIT = 0.8
 """A guitar phrase whose best transposition leaves more than a fifth of it outside the key is
 chromatic noodling, not a riff in the key: dropped at refill (about a fifth of the default guitar's
 phrases at high tension)."""
+REFILL_RETRY_S = (0.25, 5.0)
+"""First and longest pause (seconds) before retrying a failed refill; doubling between."""
 MAX_DRY_REFILLS = 3
 """Guitar batches in a row with every phrase dropped before the rest are admitted anyway."""
 

@@ -4,7 +4,8 @@ An :data:`ExecutorSource` opens a fresh set of executors, one per instrument; th
 at start and again on every reload (SIGHUP), so a reload is the same code path as a start and a
 failed one leaves the running executors untouched. :func:`bundle_executors` is the production
 source: the bundles under ``settings.models``, each in its own worker process
-(``model_execution = "process"``) or in this process (``"thread"``). Tests pass sources of fake
+(``model_execution = "process"``) or in this process (``"thread"``), decoded by their ONNX
+decoders or their TF checkpoints (``model_backend``). Tests pass sources of fake
 models (``metalosc.server.testing``).
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import trio
 from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.runtime import Backend
 
 from ._runner import Executor, InstrumentModelLike, ThreadExecutor, model_analysis
 from ._settings import Settings
@@ -26,16 +28,19 @@ ExecutorSource = Callable[[], Awaitable[Mapping[Instrument, Executor]]]
 """Opens one executor per instrument; raises ``ModelBundleError`` naming a broken bundle file."""
 
 
-def load_models(models_dir: Path) -> dict[Instrument, InstrumentModelLike]:
-    """Load the three bundles ``models_dir/{guitar,bass,drums}`` in this process (blocking).
+def load_models(
+    models_dir: Path, backend: Backend = "auto"
+) -> dict[Instrument, InstrumentModelLike]:
+    """Load the three bundles ``models_dir/{guitar,bass,drums}`` in this process on ``backend``
+    (blocking; see :class:`~metalosc.server.BundleModelFactory` for the backends).
 
     Raises ``ModelBundleError`` naming the broken file; models loaded before it are closed."""
-    from metalosc.runtime import InstrumentModel
+    from metalosc.runtime import load_instrument_model
 
     models: dict[Instrument, InstrumentModelLike] = {}
     try:
         for instrument in INSTRUMENTS:
-            models[instrument] = InstrumentModel.load(models_dir / instrument)
+            models[instrument] = load_instrument_model(models_dir / instrument, backend)
     except BaseException:
         for model in models.values():
             model.close()
@@ -49,11 +54,13 @@ def bundle_executors(settings: Settings) -> ExecutorSource:
     async def open_executors() -> Mapping[Instrument, Executor]:
         if settings.model_execution == "process":
             return await start_process_executors(
-                bundle_factories(settings.models),
+                bundle_factories(settings.models, settings.model_backend),
                 log_format=settings.log_format,
                 log_level=settings.log_level,
             )
-        models = await trio.to_thread.run_sync(load_models, settings.models)
+        # the workers' checks first (a broken bundle, TensorFlow needed but not installed)
+        bundle_factories(settings.models, settings.model_backend)
+        models = await trio.to_thread.run_sync(load_models, settings.models, settings.model_backend)
         analysis = model_analysis()
         return {i: ThreadExecutor(models[i], analysis) for i in INSTRUMENTS}
 

@@ -11,19 +11,36 @@ thread, and counts what it decoded. *Where* the model runs is the executor's bus
 
 Both take the same frozen :class:`DecodeRequest` and run the same :func:`decode_phrases`, so the
 two paths differ only in where they run. ``replace`` swaps the executor (a reload).
+
+**Supervision.** Given a way to open a fresh executor (``restart``), the runner restarts its
+model when a decode fails in a way that says the executor is no longer sound: the worker died
+(:class:`~metalosc.server.WorkerDiedError`), it did not answer within ``decode_timeout`` seconds
+(it is closed, which kills a worker process that hangs, and the call raises
+:class:`WorkerHungError`), or the model raised anything but a ``ValueError`` (a model refusing its
+input — chords it cannot encode — is healthy and stays). The failed call raises; the caller (the
+generator) tries again later, and meanwhile the conductor plays from the buffers. Each fault is
+counted (``restarts``, metric ``worker_restarts``) and logged once; a restart that fails, or a
+model that fails again soon after its restart, is retried with a growing delay (1 s doubling to
+60 s), and until one succeeds decodes fail at once with
+:class:`ModelUnavailableError` instead of waiting. A model running in a thread of the daemon
+cannot be stopped when it hangs: hang recovery needs a worker process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+import structlog
 import trio
 from metalosc.protocol import Instrument
 from metalosc.runtime import CHORD_FIT, Phrase, ZVector, notes_from_sequence
+
+from ._metrics import Metrics
 
 __all__ = [
     "DecodeRequest",
@@ -31,11 +48,19 @@ __all__ = [
     "InstrumentModelLike",
     "ModelInfo",
     "ModelRunner",
+    "ModelUnavailableError",
     "PhraseAnalysis",
+    "RestartExecutor",
     "ThreadExecutor",
+    "WorkerHungError",
     "decode_phrases",
     "model_analysis",
 ]
+
+log = structlog.get_logger("metalosc.server.runner")
+
+RESTART_BACKOFF_S = (1.0, 60.0)
+"""First and longest wait (seconds) before retrying a restart that failed; doubling between."""
 
 
 class InstrumentModelLike(Protocol):
@@ -220,18 +245,48 @@ class ThreadExecutor:
         self.model.close()
 
 
+RestartExecutor = Callable[[], Awaitable[Executor]]
+"""Opens a fresh executor for the same model (a restart); raises what opening raises."""
+
+
+class WorkerHungError(Exception):
+    """A model did not answer one decode within the runner's ``decode_timeout`` (seconds)."""
+
+
+class ModelUnavailableError(Exception):
+    """The model's executor failed and could not be restarted yet; the message says why."""
+
+
 class ModelRunner:
     """One model behind an async, batched ``decode``, whatever executor it runs on.
 
     ``phrases_decoded`` and ``decode_seconds`` (trio time spent waiting for decodes, seconds)
-    count what it did; ``limiter`` keeps one request in flight.
+    count what it did; ``limiter`` keeps one request in flight. With ``restart`` it supervises
+    its executor (module docstring): ``decode_timeout`` (seconds, ``None`` = wait forever)
+    bounds each decode, ``restarts`` counts the faults, also counted in ``metrics`` as
+    ``worker_restarts``.
     """
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        restart: RestartExecutor | None = None,
+        decode_timeout: float | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.executor = executor
         self.limiter = trio.CapacityLimiter(1)
         self.phrases_decoded = 0
         self.decode_seconds = 0.0
+        self.restart = restart
+        self.decode_timeout = decode_timeout
+        self.metrics = metrics
+        self.restarts = 0
+        self._down: str | None = None  # why the executor is unusable, until a restart works
+        self._retry_at = -math.inf
+        self._backoff = RESTART_BACKOFF_S[0]
+        self._restarted_at = -math.inf
 
     @property
     def info(self) -> ModelInfo:
@@ -262,19 +317,125 @@ class ModelRunner:
         """Decode ``request`` into measured phrases, off the trio thread.
 
         Raises what the executor raises: the model's own errors (``ValueError`` for chords it
-        cannot encode), ``WorkerDiedError`` when a worker process is gone.
+        cannot encode), ``WorkerDiedError`` when a worker process is gone,
+        :class:`WorkerHungError` past ``decode_timeout``; with ``restart``, the executor has been
+        restarted by the time a fault is raised (:class:`ModelUnavailableError` while it cannot
+        be).
         """
-        started = trio.current_time()
-        phrases = await trio.to_thread.run_sync(self.executor.decode, request, limiter=self.limiter)
-        self.decode_seconds += trio.current_time() - started
-        self.phrases_decoded += len(phrases)
-        return phrases
+        async with self.limiter:
+            if self._down is not None:
+                await self._try_restart()
+            executor = self.executor
+            started = trio.current_time()
+            phrases, error, hung = await self._decode_watched(executor, request)
+            self.decode_seconds += trio.current_time() - started
+            if hung:
+                await self._fault(executor, "hung", f"no reply within {self.decode_timeout} s")
+                raise WorkerHungError(
+                    f"model {self.instrument} gave no reply within {self.decode_timeout} s"
+                ) from error
+            if error is not None:
+                if not isinstance(error, ValueError):
+                    await self._fault(executor, type(error).__name__, str(error))
+                raise error
+            self.phrases_decoded += len(phrases)
+            return phrases
+
+    async def _decode_watched(
+        self, executor: Executor, request: DecodeRequest
+    ) -> tuple[list[Phrase], Exception | None, bool]:
+        """The decode in a worker thread and, with a ``decode_timeout``, a watchdog that closes
+        the executor when it overruns (a hung worker process is killed, so the call returns).
+        Returns the phrases, the exception raised instead, and whether it overran."""
+        phrases: list[Phrase] = []
+        errors: list[Exception] = []
+        hung = False
+
+        async def watchdog(timeout: float) -> None:
+            nonlocal hung
+            await trio.sleep(timeout)
+            hung = True
+            await trio.to_thread.run_sync(executor.close)
+
+        async with trio.open_nursery() as nursery:
+
+            async def run() -> None:
+                try:
+                    phrases.extend(await trio.to_thread.run_sync(executor.decode, request))
+                except Exception as exc:
+                    errors.append(exc)
+                nursery.cancel_scope.cancel()  # the watchdog is not needed any more
+
+            nursery.start_soon(run)
+            if self.decode_timeout is not None and self.restart is not None:
+                nursery.start_soon(watchdog, self.decode_timeout)
+        return phrases, (errors[0] if errors else None), hung
+
+    async def _fault(self, executor: Executor, kind: str, reason: str) -> None:
+        """Count and log a fault, close ``executor`` and open a fresh one (without ``restart``,
+        count and log only: the failure stands)."""
+        self.restarts += 1
+        if self.metrics is not None:
+            self.metrics.inc("worker_restarts")
+        if self.restart is None:
+            log.error("model_failed", instrument=self.instrument, fault=kind, reason=reason)
+            return
+        log.error("model_worker_restarting", instrument=self.instrument, fault=kind, reason=reason)
+        await trio.to_thread.run_sync(executor.close)
+        self._down = f"{kind}: {reason}"
+        now = trio.current_time()
+        if now - self._restarted_at < RESTART_BACKOFF_S[1]:
+            # failing again soon after a restart: a model that fails on every decode must not
+            # respawn its worker on every retry, so wait longer each time
+            self._retry_at = now + self._backoff
+            self._backoff = min(RESTART_BACKOFF_S[1], self._backoff * 2)
+        else:
+            self._retry_at = -math.inf
+            self._backoff = RESTART_BACKOFF_S[0]
+        await self._try_restart(raising=False)
+
+    async def _try_restart(self, *, raising: bool = True) -> None:
+        """Open a fresh executor if the backoff allows; on failure note when to try again and
+        (``raising``) raise :class:`ModelUnavailableError`."""
+        assert self.restart is not None
+        assert self._down is not None
+        now = trio.current_time()
+        if now < self._retry_at:
+            if raising:
+                raise ModelUnavailableError(f"model {self.instrument} is down ({self._down})")
+            return
+        started = now
+        try:
+            fresh = await self.restart()
+        except Exception as exc:
+            self._retry_at = trio.current_time() + self._backoff
+            log.error(
+                "model_worker_restart_failed",
+                instrument=self.instrument,
+                error=str(exc),
+                retry_in_s=self._backoff,
+            )
+            self._backoff = min(RESTART_BACKOFF_S[1], self._backoff * 2)
+            if raising:
+                raise ModelUnavailableError(
+                    f"model {self.instrument} is down ({self._down}); restart failed: {exc}"
+                ) from exc
+            return
+        self.executor = fresh
+        self._down = None
+        self._restarted_at = trio.current_time()
+        log.info(
+            "model_worker_restarted",
+            instrument=self.instrument,
+            restart_s=round(trio.current_time() - started, 3),
+        )
 
     async def replace(self, executor: Executor) -> None:
         """Swap in ``executor`` once no decode is in flight, then close the old one (off the
         trio thread)."""
         async with self.limiter:
             old, self.executor = self.executor, executor
+            self._down = None
             await trio.to_thread.run_sync(old.close)
 
     def close(self) -> None:

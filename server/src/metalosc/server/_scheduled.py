@@ -26,8 +26,9 @@ __all__ = ["ApplyBundle", "BundleRefusedError", "ScheduledBundles"]
 
 log = structlog.get_logger("metalosc.server.scheduled")
 
-ApplyBundle = Callable[[Sequence[Message], Peer], Awaitable[None]]
-"""``apply(messages, peer)``: apply a bundle's messages, in order, as sent by ``peer``."""
+ApplyBundle = Callable[[Sequence[Message], Peer, int], Awaitable[None]]
+"""``apply(messages, peer, request_bytes)``: apply a bundle's messages, in order, as sent by
+``peer`` in a datagram of ``request_bytes`` bytes (what replies to a stranger may add up to)."""
 
 
 class BundleRefusedError(Exception):
@@ -41,6 +42,7 @@ class _Waiting:
     order: int
     messages: Sequence[Message] = field(compare=False)
     peer: Peer = field(compare=False)
+    request_bytes: int = field(compare=False, default=0)
 
 
 class ScheduledBundles:
@@ -65,8 +67,11 @@ class ScheduledBundles:
         """How many bundles wait to be applied."""
         return len(self._heap)
 
-    def add(self, due: float, messages: Sequence[Message], peer: Peer) -> None:
-        """Hold ``messages`` from ``peer`` until trio time ``due``.
+    def add(
+        self, due: float, messages: Sequence[Message], peer: Peer, request_bytes: int = 0
+    ) -> None:
+        """Hold ``messages`` from ``peer`` (a datagram of ``request_bytes`` bytes) until trio
+        time ``due``.
 
         Raises :class:`BundleRefusedError` when ``due`` is more than ``horizon`` seconds from now or
         ``capacity`` bundles already wait.
@@ -80,7 +85,8 @@ class ScheduledBundles:
             raise BundleRefusedError(
                 f"{self.capacity} future bundles already wait; try again when some are applied"
             )
-        heapq.heappush(self._heap, _Waiting(due, next(self._arrivals), tuple(messages), peer))
+        waiting = _Waiting(due, next(self._arrivals), tuple(messages), peer, request_bytes)
+        heapq.heappush(self._heap, waiting)
         self._changed.set()
         self._changed = trio.Event()
 
@@ -97,4 +103,4 @@ class ScheduledBundles:
                 waiting = heapq.heappop(self._heap)
                 late = trio.current_time() - waiting.due
                 log.debug("bundle_due", peer=f"{waiting.peer[0]}:{waiting.peer[1]}", late_s=late)
-                await self._apply(waiting.messages, waiting.peer)
+                await self._apply(waiting.messages, waiting.peer, waiting.request_bytes)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from metalosc.protocol import KeyName, Transition
 from metalosc.runtime import BASS_CANDIDATES
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, IPvAnyNetwork, StringConstraints, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +27,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the deployed interpreter is 3.11
     import tomli as tomllib
 
-__all__ = ["ConfigError", "RiffPattern", "Settings", "load_settings"]
+__all__ = ["LOOPBACK", "ConfigError", "RiffPattern", "Settings", "load_settings"]
+
+LOOPBACK: tuple[IPv4Network | IPv6Network, ...] = (
+    IPv4Network("127.0.0.0/8"),
+    IPv6Network("::1/128"),
+)
+"""The default allowlist: this machine only, whatever address the daemon is bound to."""
 
 RiffPattern = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^A[A-Za-z]*(/A[A-Za-z]*)*$")
@@ -110,11 +117,49 @@ class Settings(BaseSettings):
         description="a scene file (the format of the state directory's scenes.json) whose scenes "
         "the daemon starts with; a saved scene of the same name wins",
     )
-    max_scenes: int = Field(128, ge=1, le=4096, description="saved scenes kept at most")
     autoplay: bool = Field(True, description="start playing once ready")
     grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
+    allow: tuple[IPvAnyNetwork, ...] = Field(
+        LOOPBACK,
+        description="networks (CIDR) whose peers may control the daemon and subscribe; datagrams "
+        "from any other address are dropped unanswered (and counted)",
+    )
+    max_packet: int = Field(
+        8192,
+        ge=64,
+        le=65507,
+        description="bytes a client datagram may have; a longer one is refused unread",
+    )
+    max_subscribers: int = Field(
+        64, ge=1, le=4096, description="subscriptions at once; the next one is refused"
+    )
+    max_scenes: int = Field(
+        64, ge=1, le=4096, description="saved scenes; a new name beyond is refused"
+    )
+    max_name: int = Field(
+        32, ge=1, le=32, description="characters in a scene name or a section label"
+    )
+    input_rate: float = Field(
+        1000.0,
+        gt=0.0,
+        description="datagrams per second one peer may send; beyond its burst the excess is shed "
+        "before it is parsed (counted)",
+    )
+    input_burst: int = Field(500, ge=1, description="datagrams in a burst per peer")
     error_rate: float = Field(5.0, gt=0.0, description="/metal/error replies per second per peer")
     error_burst: int = Field(10, ge=1, description="/metal/error replies in a burst per peer")
+    error_rate_total: float = Field(
+        50.0, gt=0.0, description="/metal/error replies per second to all peers together"
+    )
+    error_burst_total: int = Field(
+        100, ge=1, description="/metal/error replies in a burst to all peers together"
+    )
+    decode_timeout: float = Field(
+        60.0,
+        gt=0.0,
+        description="seconds a model may take to answer one decode; past that its worker is "
+        "restarted (the music plays on from the buffers)",
+    )
     bundle_horizon: float = Field(
         60.0,
         gt=0.0,
@@ -128,6 +173,11 @@ class Settings(BaseSettings):
         "process",
         description="run each model in a worker process (keeps its Python off the event loop's "
         "GIL) or in a worker thread of the daemon",
+    )
+    model_backend: Literal["auto", "onnx", "tf"] = Field(
+        "auto",
+        description="decode with each bundle's ONNX decoder on ONNX Runtime (no TensorFlow) or "
+        "its TF checkpoint; auto = ONNX when the bundle has one",
     )
     realtime_priority: int = Field(
         10,

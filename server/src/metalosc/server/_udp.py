@@ -8,6 +8,12 @@ unconnected UDP socket only with ``IP_RECVERR`` set, and then as ``ECONNREFUSED`
 ``sendto``/``recvfrom``, not necessarily one addressed to that peer. So on such an error the
 socket's error queue (``MSG_ERRQUEUE``) is read: each entry names the destination that refused,
 which is handed to ``on_gone``. Nothing of this ever crashes the loop or logs per datagram.
+
+Input is drained in bounded slices: up to ``slice_size`` datagrams are read without waiting, each
+handed to the handler, then the loop yields to the scheduler. A datagram that the handler drops
+at once (a shed or denied one) then costs one ``recvfrom`` and a few dictionary look-ups, with no
+scheduler round trip of its own, so the daemon empties its socket faster than a flood fills it,
+and the transport's send loops still run between slices whatever the input rate.
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ from collections.abc import Awaitable, Callable
 import structlog
 import trio
 
-__all__ = ["Peer", "UdpEndpoint", "open_udp"]
+__all__ = ["Peer", "UdpEndpoint", "adopt_udp", "open_udp"]
 
 log = structlog.get_logger("metalosc.server.transport")
 
 Peer = tuple[str, int]
 """A UDP peer: (host, port)."""
 MAX_DATAGRAM = 65_535
+SLICE_SIZE = 64
+"""Datagrams handled between two yields to the scheduler (the beat's loops run in between)."""
 _GONE = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
 _IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux values; Python does not name them
 _IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
@@ -41,15 +49,27 @@ async def open_udp(host: str, port: int) -> UdpEndpoint:
     sock = trio.socket.socket(family, trio.socket.SOCK_DGRAM)
     try:
         await sock.bind(info[0][4])
-        if sys.platform == "linux":
-            if family == trio.socket.AF_INET6:
-                sock.setsockopt(trio.socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
-            else:
-                sock.setsockopt(trio.socket.IPPROTO_IP, _IP_RECVERR, 1)
+        _report_errors(sock)
     except BaseException:
         sock.close()
         raise
     return UdpEndpoint(sock)
+
+
+def adopt_udp(sock: socket.socket) -> UdpEndpoint:
+    """An endpoint on a UDP socket bound elsewhere (socket activation, a test's network
+    namespace); it becomes the endpoint's to close."""
+    adopted = trio.socket.from_stdlib_socket(sock)
+    _report_errors(adopted)
+    return UdpEndpoint(adopted)
+
+
+def _report_errors(sock: trio.socket.SocketType) -> None:
+    if sys.platform == "linux":
+        if sock.family == trio.socket.AF_INET6:
+            sock.setsockopt(trio.socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+        else:
+            sock.setsockopt(trio.socket.IPPROTO_IP, _IP_RECVERR, 1)
 
 
 class UdpEndpoint:
@@ -102,17 +122,32 @@ class UdpEndpoint:
             for peer in dict.fromkeys(gone):
                 self.on_gone(peer)
 
-    async def serve(self, handler: Callable[[bytes, Peer], Awaitable[None]]) -> None:
-        """Receive forever, handing each datagram to ``handler`` in arrival order."""
+    async def serve(
+        self,
+        handler: Callable[[bytes, Peer], Awaitable[None]],
+        *,
+        max_datagram: int = MAX_DATAGRAM,
+        slice_size: int = SLICE_SIZE,
+    ) -> None:
+        """Receive forever, handing each datagram to ``handler`` in arrival order, in slices of
+        at most ``slice_size`` between yields (module docstring). A datagram longer than
+        ``max_datagram`` bytes arrives cut to ``max_datagram`` bytes (the handler can tell that
+        it was longer than any it accepts by asking for one byte more than that)."""
+        raw = self._raw
         while True:
-            try:
-                data, address = await self.sock.recvfrom(MAX_DATAGRAM)
-            except OSError as exc:
-                if exc.errno in _GONE:  # a pending ICMP error from an earlier send
-                    self._drain_errors()
-                    continue
-                raise
-            await handler(data, (str(address[0]), int(address[1])))
+            await trio.lowlevel.wait_readable(raw)
+            for _ in range(slice_size):
+                try:
+                    data, address = raw.recvfrom(max_datagram)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    if exc.errno in _GONE:  # a pending ICMP error from an earlier send
+                        self._drain_errors()
+                        continue
+                    raise
+                await handler(data, (str(address[0]), int(address[1])))
+            await trio.lowlevel.checkpoint()
 
     def close(self) -> None:
         """Close the socket."""

@@ -1,11 +1,11 @@
 """Model execution in worker processes: one spawned process per model, behind a pipe.
 
-Why: decoding is mostly Python around the TF call — NoteSequence conversion, note_seq's chord
-inference (pure Python, up to ~0.8 s a call), features — and in a worker *thread* all of it holds
+Why: decoding is mostly Python around the model call — event-to-note conversion, chord inference,
+features — and in a worker *thread* all of it holds
 the daemon's GIL, so the event loop waited 10-17 ms (p99) to answer a ping while the three models
 decoded (``bench/ping_latency.py``, 2 busy cores). In a worker process the daemon only pickles a
 :class:`~metalosc.server.DecodeRequest` out and a batch of measured
-:class:`~metalosc.runtime.Phrase`\\ s back, TensorFlow is never imported in the daemon, and the
+:class:`~metalosc.runtime.Phrase`\\ s back, no model framework is imported in the daemon, and the
 workers run at a lower CPU priority (:data:`WORKER_NICE`): the same benchmark then answers in under
 2 ms (p99).
 
@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import importlib.util
 import multiprocessing
 import os
 import pickle
 import signal
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -36,8 +38,15 @@ from typing import Literal, Protocol
 
 import structlog
 import trio
-from metalosc.protocol import INSTRUMENTS, Instrument, check_model_bundle, load_manifest
-from metalosc.runtime import Phrase
+from metalosc.protocol import (
+    INSTRUMENTS,
+    MANIFEST_FILE,
+    Instrument,
+    ModelBundleError,
+    check_model_bundle,
+    load_manifest,
+)
+from metalosc.runtime import Backend, Phrase
 
 from ._logging import configure_logging
 from ._runner import (
@@ -66,7 +75,7 @@ log = structlog.get_logger("metalosc.server.worker")
 
 _CONTEXT = multiprocessing.get_context("spawn")
 CLOSE_TIMEOUT_S = 2.0
-"""Seconds a worker may take to finish its decode and free its TF session when told to stop."""
+"""Seconds a worker may take to finish its decode and free its model when told to stop."""
 WORKER_NICE = 10
 """Workers run at a lower CPU priority than the daemon: decoding is background work with a
 buffer ahead of it, answering a ping is not; on a busy machine the scheduler then runs the event
@@ -110,25 +119,37 @@ class ModelFactory(Protocol):
 
 @dataclass(frozen=True)
 class BundleModelFactory:
-    """The production factory: :meth:`metalosc.runtime.InstrumentModel.load` of ``bundle_dir``
-    and the runtime's analysis.
+    """The production factory: the bundle ``bundle_dir`` on ``backend`` and the runtime's
+    analysis.
 
-    ``tf_threads`` caps TF's intra- and inter-op thread pools of the worker: three workers share
-    the machine's cores, and per-call pools as large as the machine only fight each other.
+    ``backend`` ``auto`` runs the bundle's ONNX decoder on ONNX Runtime when its manifest lists
+    one (the worker then never imports TensorFlow, Magenta or note_seq) and its TF checkpoint
+    otherwise (:meth:`metalosc.runtime.InstrumentModel.load`); ``onnx`` and ``tf`` insist.
+    ``threads`` caps the worker's ONNX Runtime or TF thread pools: three workers share the
+    machine's cores, and per-call pools as large as the machine only fight each other.
     """
 
     bundle_dir: Path
-    tf_threads: int | None = 1
+    threads: int | None = 1
+    backend: Backend = "auto"
 
     def load_model(self) -> InstrumentModelLike:
         """Load the bundle (raises ``ModelBundleError`` naming the broken file)."""
-        import tensorflow as tf
-        from metalosc.runtime import InstrumentModel
+        from metalosc.runtime import load_instrument_model
 
-        if self.tf_threads is not None:  # before the first session exists, or it has no effect
-            tf.config.threading.set_intra_op_parallelism_threads(self.tf_threads)
-            tf.config.threading.set_inter_op_parallelism_threads(self.tf_threads)
-        return InstrumentModel.load(self.bundle_dir)
+        backend = self.backend
+        if backend == "auto":
+            backend = "onnx" if load_manifest(self.bundle_dir).decoder is not None else "tf"
+        if backend == "tf" and self.threads is not None:
+            import tensorflow as tf
+
+            # before the first session exists, or it has no effect
+            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+        model: InstrumentModelLike = load_instrument_model(
+            self.bundle_dir, backend, threads=self.threads
+        )
+        return model
 
     def load_analysis(self) -> PhraseAnalysis:
         """The runtime's measures."""
@@ -140,9 +161,12 @@ class BundleModelFactory:
 
 @dataclass(frozen=True)
 class WorkerReady:
-    """Worker → daemon, once: the model is loaded."""
+    """Worker → daemon, once: the model is loaded. ``modules``: the top-level packages the
+    worker has imported by then (sorted), so the daemon can log, and tests check, that a
+    worker decoding with ONNX Runtime never imported TensorFlow."""
 
     info: ModelInfo
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,11 +215,31 @@ def _worker_main(
     except BaseException:
         traceback.print_exc()
     finally:
-        # Skip the interpreter's teardown: TensorFlow's thread pools can take seconds to wind
-        # down at exit; everything that matters (the model, the pipe) is closed by now.
+        # Skip the interpreter's teardown: TensorFlow's thread pools (the TF backend) can take
+        # seconds to wind down at exit; everything that matters (the model, the pipe) is closed.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        return trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_malloc_trim = _libc_trim()
+
+
+def _trim_heap() -> None:
+    """Hands the heap's free pages back to the system. Loading a model and each decode's
+    temporaries leave freed memory that glibc keeps mapped: a worker's resident size then
+    holds its largest moment forever (about 15 MiB a worker); trimming costs well under a
+    millisecond next to a decode's tens."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
@@ -207,7 +251,9 @@ def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
         conn.send(WorkerFailure.of(exc))
         return
     try:
-        conn.send(WorkerReady(ModelInfo.of(model)))
+        _trim_heap()
+        modules = tuple(sorted({name.partition(".")[0] for name in list(sys.modules)}))
+        conn.send(WorkerReady(ModelInfo.of(model), modules))
         while True:
             try:
                 request: DecodeRequest | None = conn.recv()
@@ -221,6 +267,7 @@ def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
             except Exception as exc:
                 reply = WorkerFailure.of(exc)
             conn.send(reply)
+            _trim_heap()
     except OSError:  # the daemon closed the pipe while we answered
         pass
     finally:
@@ -268,7 +315,14 @@ class ProcessExecutor:
             self.close()
             raise WorkerError(f"model worker {name} said {type(ready).__name__} before ready")
         self.info: ModelInfo = ready.info
-        log.info("model_worker_started", worker=name, pid=self.process.pid)
+        self.modules: tuple[str, ...] = ready.modules
+        """Top-level packages the worker had imported when its model was loaded."""
+        log.info(
+            "model_worker_started",
+            worker=name,
+            pid=self.process.pid,
+            tensorflow="tensorflow" in ready.modules,
+        )
 
     def decode(self, request: DecodeRequest) -> list[Phrase]:
         """One decode: send the request, wait for the phrases (or the worker's exception)."""
@@ -349,14 +403,35 @@ async def start_process_executors(
     return {i: executors[i] for i in factories}
 
 
-def bundle_factories(models_dir: Path) -> dict[Instrument, ModelFactory]:
-    """The production factories for ``models_dir/{guitar,bass,drums}``.
+def _tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here (a serving-only environment has none); looks
+    without importing it."""
+    return importlib.util.find_spec("tensorflow") is not None
 
-    Each bundle's manifest and files are checked here first (milliseconds, no TensorFlow), so a
-    broken bundle is a ``ModelBundleError`` naming the file at once, not after three workers have
-    imported TensorFlow; what only loading can find is still raised by the worker's start.
+
+def bundle_factories(models_dir: Path, backend: Backend = "auto") -> dict[Instrument, ModelFactory]:
+    """The production factories for ``models_dir/{guitar,bass,drums}`` on ``backend``.
+
+    Each bundle's manifest and files are checked here first (milliseconds, no model framework),
+    so a broken bundle is a ``ModelBundleError`` naming the file at once, not after three workers
+    have started; what only loading can find is still raised by the worker's start. ``onnx``
+    refuses a bundle whose manifest lists no ONNX decoder here too.
     """
     for instrument in INSTRUMENTS:
         bundle_dir = models_dir / instrument
-        check_model_bundle(bundle_dir, load_manifest(bundle_dir))
-    return {i: BundleModelFactory(models_dir / i) for i in INSTRUMENTS}
+        manifest = load_manifest(bundle_dir)
+        check_model_bundle(bundle_dir, manifest)
+        if backend == "onnx" and manifest.decoder is None:
+            raise ModelBundleError(
+                bundle_dir / MANIFEST_FILE,
+                "lists no ONNX decoder (re-export it: metalosc-train onnx; or serve with "
+                "model_backend = 'tf')",
+            )
+        if (backend == "tf" or manifest.decoder is None) and not _tensorflow_installed():
+            raise ModelBundleError(
+                bundle_dir / MANIFEST_FILE,
+                "needs TensorFlow (no ONNX decoder, or model_backend = 'tf'), which this "
+                "serving environment lacks: re-export the bundle (metalosc-train onnx) or "
+                "install metalosc-server[tf]",
+            )
+    return {i: BundleModelFactory(models_dir / i, backend=backend) for i in INSTRUMENTS}

@@ -8,6 +8,8 @@
   for worker processes (it can also fail to load, crash or hang on cue).
 * :class:`FakeModelSource` — an :data:`~metalosc.server.ExecutorSource` of fake models in this
   process, recording every set it opened (a reload opens another) and failing on request.
+* :class:`FakeProcessSource` — the same in worker processes (as the daemon runs its models), so
+  a worker can be killed, crashed or hung for real.
 * :class:`UdpClient` — a game as far as the daemon can tell: one UDP socket, typed messages.
 * :func:`slots_heard` — what a subscriber heard, rebuilt per 2-bar slot from its bundles.
 * :func:`validate_oscquery`, :func:`validate_host_info` — OSCQuery JSON checked against the
@@ -51,15 +53,18 @@ from metalosc.runtime import PHRASE_STEPS
 from ._app import RunningServer, serve
 from ._runner import Executor, PhraseAnalysis, ThreadExecutor
 from ._settings import Settings
+from ._worker import start_process_executors
 
 __all__ = [
     "EXIT_TEMPERATURE",
+    "RAISE_TEMPERATURE",
     "SLOT_BEATS",
     "SLOW_TEMPERATURE",
     "Z_SIZE",
     "FakeModel",
     "FakeModelFactory",
     "FakeModelSource",
+    "FakeProcessSource",
     "SlotHeard",
     "UdpClient",
     "fake_analysis",
@@ -77,9 +82,12 @@ Z_SIZE = 4
 """Latent size of the fake models."""
 MINOR_PENTATONIC = (0, 3, 5, 7, 10)
 EXIT_TEMPERATURE = 0.123
-"""Decoding at this temperature kills the process (a worker crashing mid-decode)."""
+"""Decoding at this temperature kills the process (a worker crashing mid-decode); like the other
+cues, it also works sent as ``/metal/temperature`` (a 32-bit float)."""
 SLOW_TEMPERATURE = 0.456
 """Decoding at this temperature takes 30 s (a worker that hangs)."""
+RAISE_TEMPERATURE = 0.789
+"""Decoding at this temperature raises ``RuntimeError`` (a model that fails, not a refusal)."""
 
 
 def fake_sequence(n_notes: int, pitch: int = 40) -> SimpleNamespace:
@@ -131,16 +139,23 @@ class FakeModel:
         chord-conditioned model."""
         if self.instrument == "bass" and chords is None:
             raise ValueError("the bass model needs chords")
-        if temperature == EXIT_TEMPERATURE:
+        if _is(temperature, EXIT_TEMPERATURE):
             os._exit(3)
-        if temperature == SLOW_TEMPERATURE:
+        if _is(temperature, SLOW_TEMPERATURE):
             time.sleep(30)
+        if _is(temperature, RAISE_TEMPERATURE):
+            raise RuntimeError("the fake model failed")
         self.decode_calls.append((len(z), temperature, None if chords is None else list(chords)))
         self.decoded_z.extend(np.array(row, dtype=np.float64) for row in z)
         return [fake_sequence(fake_notes_for(row)) for row in z]
 
     def close(self) -> None:
         self.closed = True
+
+
+def _is(temperature: float, cue: float) -> bool:
+    """Whether ``temperature`` is ``cue``, also after a trip through OSC's 32-bit floats."""
+    return abs(temperature - cue) < 1e-6
 
 
 def fake_chords(seq: Any) -> list[str]:
@@ -216,6 +231,20 @@ class FakeModelSource:
     def models(self) -> dict[Instrument, FakeModel]:
         """The set opened last."""
         return self.opened[-1]
+
+
+@dataclass
+class FakeProcessSource:
+    """An executor source of fake models, each in its own worker process (a
+    :class:`~metalosc.server.ProcessExecutor` of a :class:`FakeModelFactory`). ``opened`` counts
+    the sets opened (a start, a reload, a restart)."""
+
+    opened: int = 0
+
+    async def __call__(self) -> Mapping[Instrument, Executor]:
+        executors = await start_process_executors({i: FakeModelFactory(i) for i in INSTRUMENTS})
+        self.opened += 1
+        return executors
 
 
 class UdpClient:

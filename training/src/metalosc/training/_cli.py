@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from metalosc.protocol import INSTRUMENTS
+from metalosc.server import configure_logging
 
 if TYPE_CHECKING:  # the stages import TensorFlow and Magenta: only when a command runs them
     from metalosc.training._pipeline import StageResult
@@ -29,24 +30,10 @@ EXIT_FAILURE = 1
 
 
 def _configure_logging(verbose: bool) -> None:
-    """structlog once, in main: console on a TTY, JSON lines otherwise; quiet TensorFlow."""
+    """The daemon's structlog set-up (console on a TTY, JSON otherwise) on stderr; quiet
+    TensorFlow."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    level = logging.DEBUG if verbose else logging.INFO
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stderr.isatty()
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
+    configure_logging(level="debug" if verbose else "info")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         from absl import logging as absl_logging
@@ -104,6 +91,12 @@ def add_quality_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--excerpts", type=_at_least(1), default=3, help="8-bar score excerpts")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--no-render", action="store_true", help="skip MuseScore rendering")
+    parser.add_argument(
+        "--backend",
+        choices=("tf", "onnx"),
+        default="tf",
+        help="decode with the TF checkpoints (default) or the bundles' ONNX decoders",
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON instead of a table")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target (Spearman, cohesion) is missed"
@@ -123,6 +116,7 @@ def quality_command(args: argparse.Namespace) -> int:
         render=not args.no_render,
         excerpts=args.excerpts,
         temperature=args.temperature,
+        backend=args.backend,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -326,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instrument", action="append", choices=INSTRUMENTS, help="repeatable")
 
     p = sub.add_parser(
+        "onnx",
+        help="(re-)export the ONNX decoder of finished bundles (manifest schema 2)",
+        description="Freeze each bundle's decoder from its checkpoint, convert it to ONNX "
+        "(decoder.onnx) and list it in the manifest; the rest of the bundle stays as it is.",
+    )
+    p.add_argument("bundles", type=Path, help="directory with guitar/, bass/, drums/ bundles")
+    p.add_argument("--instrument", action="append", choices=INSTRUMENTS, help="repeatable")
+
+    p = sub.add_parser(
         "attributes",
         help="(re)compute a drums bundle's fill vector from its own weights, in place",
         description="Recompute the fill attribute vector (mean latent of Groove fills minus "
@@ -426,6 +429,13 @@ def _run(args: argparse.Namespace) -> int:
         for instrument in args.instrument or INSTRUMENTS:
             out = args.out / instrument if args.out else None
             console.print(f"{instrument}: {pipeline.export_stage(args.work, instrument, out)}")
+    elif args.command == "onnx":
+        from metalosc.training._onnx import add_onnx_decoder
+
+        for instrument in args.instrument or INSTRUMENTS:
+            manifest = add_onnx_decoder(args.bundles / instrument)
+            assert manifest.decoder is not None
+            console.print(f"{instrument}: {args.bundles / instrument / manifest.decoder.file}")
     elif args.command == "generate":
         from metalosc.training._generate import generate
 

@@ -52,6 +52,7 @@ from metalosc.training._fill import (
     fill_response,
     fill_vector,
 )
+from metalosc.training._onnx import export_onnx_decoder
 from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)
@@ -190,7 +191,8 @@ def export_bundle(
                 created_at=dt.datetime.now(dt.timezone.utc),
                 z_size=session.z_size,
             )
-            write_manifest(tmp, manifest)
+            decoder = export_onnx_decoder(tmp, manifest)
+            write_manifest(tmp, manifest.model_copy(update={"decoder": decoder}))
             tmp.chmod(0o755)
             _replace_dir(tmp, out_dir)
         except BaseException:

@@ -25,10 +25,12 @@ from metalosc.runtime import (
     DRUM_CHANNEL,
     PHRASE_BARS,
     TENSION_AXES,
+    Backend,
     InstrumentModel,
     bar_seconds,
     chord_fit,
     infer_chords,
+    load_instrument_model,
     place_tension,
     slerp,
 )
@@ -202,9 +204,10 @@ def decode_best_bass(
     return [p for p in out if p is not None]
 
 
-def load_bundles(bundles_dir: Path) -> dict[Instrument, InstrumentModel]:
-    """The three instrument models of `bundles_dir/<instrument>`."""
-    return {i: InstrumentModel.load(Path(bundles_dir) / i) for i in INSTRUMENTS}
+def load_bundles(bundles_dir: Path, backend: Backend = "tf") -> dict[Instrument, Any]:
+    """The three instrument models of `bundles_dir/<instrument>`: :class:`InstrumentModel`\\ s
+    (``tf``), or the bundles' ONNX decoders (``onnx``, :class:`OnnxInstrumentModel`)."""
+    return {i: load_instrument_model(Path(bundles_dir) / i, backend) for i in INSTRUMENTS}
 
 
 def generate(

@@ -19,8 +19,8 @@ Everything numpy draws (latents, the tension grid, random chords and pitches) co
 seed, and the models' graphs are seeded too; but Magenta samples notes with tfp inside a TF
 while-loop whose stateful random ops are not repeatable run to run, so at temperature 1 the
 numbers move by sampling noise from run to run (even near-greedy temperatures tie on the
-nearly flat logits of an untrained model). Exact repeats need seeded, stateless sampling in
-``ModelSession``.
+nearly flat logits of an untrained model). With ``backend="onnx"`` (the bundles' ONNX decoders)
+ONNX Runtime's sampling is seeded too, and a run repeats exactly.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import structlog
@@ -46,13 +47,15 @@ __all__ = ["MIN_PHRASES", "REPORT_FILE", "QualityReport", "run_quality", "seed_s
 log = structlog.get_logger(__name__)
 
 
-def seed_sampling(models: Mapping[Instrument, InstrumentModel], seed: int) -> None:
-    """Seeds the models' graphs: TensorFlow derives a fixed seed for every random op built after
-    the graph gets one, and :class:`InstrumentModel` builds most decode ops lazily (per batch
-    size). Call right after loading. This removes the seed lottery, not all variation: tfp's
-    sampling inside Magenta's decode loop still depends on thread timing (module docstring)."""
+def seed_sampling(models: Mapping[Instrument, Any], seed: int) -> None:
+    """Seeds the TF models' graphs: TensorFlow derives a fixed seed for every random op built
+    after the graph gets one, and :class:`InstrumentModel` builds most decode ops lazily (per
+    batch size). Call right after loading. This removes the seed lottery, not all variation:
+    tfp's sampling inside Magenta's decode loop still depends on thread timing (module
+    docstring). ONNX models are seeded before loading instead (:func:`run_quality`)."""
     for model in models.values():
-        model.session.graph.seed = seed
+        if isinstance(model, InstrumentModel):
+            model.session.graph.seed = seed
 
 
 @contextlib.contextmanager
@@ -74,9 +77,11 @@ def run_quality(
     render: bool = True,
     excerpts: int = 3,
     temperature: float = 1.0,
+    backend: Literal["tf", "onnx"] = "tf",
 ) -> QualityReport:
     """Measures the bundles in `bundles_dir/<instrument>` and writes `out_dir/quality.json`,
-    the excerpt MIDI files and (with `render`) their PNG score pages.
+    the excerpt MIDI files and (with `render`) their PNG score pages. `backend` decodes with the
+    TF checkpoints or the bundles' ONNX decoders (what the daemon serves).
 
     Each measurement draws its numpy randomness from its own stream, ``default_rng([seed, k])``;
     a new measurement takes the next ``k``, so the others' latents stay the same.
@@ -92,7 +97,13 @@ def run_quality(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     with _timed(seconds, "load"):
-        models = load_bundles(Path(bundles_dir))
+        if backend == "onnx":
+            import onnxruntime
+
+            # ONNX Runtime seeds each sampling op from its global seed when the session is
+            # created: the decodes are then the same run after run (one thread each).
+            onnxruntime.set_seed(seed)
+        models = load_bundles(Path(bundles_dir), backend)
     try:
         seed_sampling(models, seed)
         with _timed(seconds, "tension"):
