@@ -295,3 +295,22 @@ async def test_the_default_port_taken_falls_back_to_a_free_one() -> None:
             assert server.oscquery_address is not None
             assert server.oscquery_address[1] != port
             assert (await fetch_json(server, "/?HOST_INFO"))["OSC_PORT"] == port
+
+
+async def test_peers_outside_the_allowlist_are_closed_unanswered() -> None:
+    """The networks that may control the daemon are the ones that may read it: a connection
+    from anywhere else is closed at once (well before the 10 s idle timeout), with no answer."""
+    settings = Settings(**{**SETTINGS, "allow": ["192.0.2.0/24"]})  # not this machine
+    async with open_server(settings, executors=FakeModelSource()) as server:
+        assert server.oscquery_address is not None
+        received = b""
+        with trio.fail_after(3):
+            stream = await trio.open_tcp_stream(*server.oscquery_address)
+            async with stream:
+                try:
+                    await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    while chunk := await stream.receive_some(65536):
+                        received += chunk
+                except trio.BrokenResourceError:
+                    pass  # reset rather than closed: as unanswered
+        assert received == b""

@@ -370,14 +370,16 @@ async def _start_oscquery(
     port = settings.oscquery_port if settings.oscquery_port is not None else settings.port
     info = HostInfo(name, osc_port, None if host in ("0.0.0.0", "::", "") else host)
     handler = http_handler(lambda: (controller.state(), sorted(conductor.scenes)), info)
+    # the peers that may control the daemon are the ones that may read it
+    serve = partial(serve_http, allows=AccessList(settings.allow).allows)
     try:
-        bound: int = await nursery.start(serve_http, host, port, handler)
+        bound: int = await nursery.start(serve, host, port, handler)
     except OSError as exc:
         if settings.oscquery_port is None and port != 0:
             # Only the default was taken (the OSC port's number over TCP): any free port will
             # do, Zeroconf says which. A port asked for is an error.
             log.warning("oscquery_port_taken", port=port, error=exc.strerror or str(exc))
-            bound = await nursery.start(serve_http, host, 0, handler)
+            bound = await nursery.start(serve, host, 0, handler)
             log.info("oscquery_listening", host=host, port=bound)
             return (host, bound)
         raise ConfigError(

@@ -72,13 +72,25 @@ async def _next_event(
         conn.receive_data(data)
 
 
+def _peer_host(stream: trio.SocketStream) -> str:
+    try:
+        return str(stream.socket.getpeername()[0])
+    except OSError:  # gone already
+        return ""
+
+
 async def _serve_connection(
     handler: Handler,
     max_head: int,
     idle_timeout: float,
     limit: trio.CapacityLimiter,
+    allows: Callable[[str], bool],
     stream: trio.SocketStream,
 ) -> None:
+    if not allows(_peer_host(stream)):
+        # like a datagram from outside the allowlist: closed unanswered, before it takes a slot
+        await trio.aclose_forcefully(stream)
+        return
     async with limit:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
         try:
@@ -158,14 +170,17 @@ async def serve_http(
     max_head: int = 8192,
     idle_timeout: float = 10.0,
     max_connections: int = 32,
+    allows: Callable[[str], bool] = lambda host: True,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve HTTP on ``host``:``port`` (0 = any free port) until cancelled; reports the bound
-    port through ``task_status``. Raises ``OSError`` when the address cannot be bound."""
+    port through ``task_status``. A connection from a host ``allows`` refuses (the peer's
+    address as the socket reports it) is closed unanswered. Raises ``OSError`` when the address
+    cannot be bound."""
     listeners = await trio.open_tcp_listeners(port, host=host)
     bound = int(listeners[0].socket.getsockname()[1])
     limit = trio.CapacityLimiter(max_connections)
-    connection = partial(_serve_connection, handler, max_head, idle_timeout, limit)
+    connection = partial(_serve_connection, handler, max_head, idle_timeout, limit, allows)
     async with trio.open_nursery() as nursery:
         await nursery.start(trio.serve_listeners, connection, listeners)
         task_status.started(bound)
