@@ -30,13 +30,9 @@ COPY protocol protocol
 COPY runtime runtime
 COPY server server
 COPY models models
-<<<<<<< HEAD
-RUN uv sync --frozen --no-dev && chown -R root:root /opt/metalosc \
+RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /opt/metalosc \
     && mkdir -p /var/lib/metalosc && chown metalosc /var/lib/metalosc
 VOLUME /var/lib/metalosc
-=======
-RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /opt/metalosc
->>>>>>> main
 
 USER metalosc
 # OSC control, OSCQuery (HTTP/JSON); Zeroconf needs --network host to be seen on the LAN.
