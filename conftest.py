@@ -26,17 +26,29 @@ import structlog
 
 ALLOW_MISSING_TOOLS = "METALOSC_ALLOW_MISSING_TOOLS"
 
-#: The outside programs the suites use, and the Debian package that installs each one.
+#: The outside programs the suites use — or, as an absolute path, a file a package installs
+#: (a soundfont, a library) — and the Debian package that installs each one. ./dev's TEST_TOOLS
+#: lists the same.
 TOOL_PACKAGES = {
     "oscsend": "liblo-tools",
     "oscdump": "liblo-tools",
     "mcs": "mono-mcs",
     "mono": "mono-mcs",
     "mscore3": "musescore3",
+    "nunit-console": "nunit-console",
+    "/usr/lib/pkgconfig/nunit.pc": "libnunit-cil-dev",
+    "fluidsynth": "fluidsynth",
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2": "fluid-soundfont-gm",
     "ip": "iproute2",
 }
 
-_TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
+_PROGRAMS = sorted((t for t in TOOL_PACKAGES if not t.startswith("/")), key=len, reverse=True)
+_TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, _PROGRAMS)) + r")\b")
+
+
+def tool_missing(tool: str) -> bool:
+    """Whether a program (looked up on PATH) or a file (an absolute path) is missing."""
+    return not Path(tool).is_file() if tool.startswith("/") else shutil.which(tool) is None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,7 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requires_tools(*programs): needs these outside programs; a missing one fails the test "
+        "requires_tools(*programs): needs these outside programs (or files, by absolute path); "
+        "a missing one fails the test "
         f"with its install command, or skips it under {ALLOW_MISSING_TOOLS}=1",
     )
 
@@ -71,7 +84,7 @@ def install_hint(tools: list[str]) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before any fixture runs: fail (or, allowed, skip) a test whose programs are missing."""
     tools = [tool for mark in item.iter_markers("requires_tools") for tool in mark.args]
-    missing = sorted({tool for tool in tools if shutil.which(tool) is None})
+    missing = sorted({tool for tool in tools if tool_missing(tool)})
     if not missing:
         return
     reason = f"{' and '.join(missing)} not installed: {install_hint(missing)}"

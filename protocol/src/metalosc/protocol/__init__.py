@@ -2,7 +2,7 @@
 model-bundle manifest. No TensorFlow and no trio here, so clients and tests can import it cheaply.
 """
 
-from ._addresses import INCOMING, OUTGOING, ArgSpec, MessageSpec, message_spec
+from ._addresses import INCOMING, OUTGOING, ArgSpec, Limits, MessageSpec, message_spec
 from ._codec import Bundle, decode, decode_outgoing, decode_packet, encode, encode_bundle
 from ._errors import ProtocolError
 from ._manifest import (
@@ -99,6 +99,7 @@ __all__ = [
     "Interpolate",
     "Key",
     "KeyName",
+    "Limits",
     "MelodyEncoding",
     "Message",
     "MessageBase",

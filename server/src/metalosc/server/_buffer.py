@@ -114,14 +114,16 @@ class PhraseBuffer:
         candidates: Sequence[Phrase] | None = None,
         *,
         prefer: Sequence[Callable[[Phrase], bool]] = (),
+        slack: float = PREFERENCE_SLACK,
     ) -> Phrase | None:
         """The phrase whose score is closest to ``tension``, taken out of the pool.
 
         ``candidates`` restricts the choice (the bass picks among the phrases decoded on the guitar
         phrase's chords); ``prefer`` holds tests in order of preference (a riff that fits the
         key; a groove that keeps most of the old one's hits, else some): among the phrases within
-        ``PREFERENCE_SLACK`` of the nearest one's distance to ``tension``, the choice narrows to
-        those the first test accepting any of them accepts. An empty pool reuses the nearest
+        ``slack`` (score units, 0..1; ``math.inf``: all) of the nearest one's distance to
+        ``tension``, the choice narrows to those the first test accepting any of them accepts,
+        the nearest to ``tension`` among them. An empty pool reuses the nearest
         recently played phrase (an underrun); ``None`` only before anything was ever decoded.
         """
         from_pool = candidates is None
@@ -133,7 +135,7 @@ class PhraseBuffer:
             if not choices:
                 return None
         distances = np.abs(self.scores(choices) - tension)
-        near = distances <= distances.min() + PREFERENCE_SLACK
+        near = distances <= distances.min() + slack
         for test in prefer:
             accepted = near & np.array([test(p) for p in choices])
             if accepted.any():
