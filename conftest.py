@@ -39,6 +39,7 @@ TOOL_PACKAGES = {
     "/usr/lib/pkgconfig/nunit.pc": "libnunit-cil-dev",
     "fluidsynth": "fluidsynth",
     "/usr/share/sounds/sf2/FluidR3_GM.sf2": "fluid-soundfont-gm",
+    "systemd-analyze": "systemd",
     "ip": "iproute2",
 }
 
@@ -132,6 +133,14 @@ def _private_daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     of discovery ask for what they test explicitly."""
     monkeypatch.setenv("METALOSC_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("METALOSC_ZEROCONF", "0")
+
+
+@pytest.fixture(autouse=True)
+def _metrics_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemons started by tests (in this process or as subprocesses, which inherit the
+    environment) serve their metrics on a free port: tests run side by side, and so may other
+    daemons on the machine, on the default port."""
+    monkeypatch.setenv("METALOSC_METRICS_PORT", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -61,6 +61,11 @@ class PhraseBuffer:
     def __len__(self) -> int:
         return len(self._pool)
 
+    @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        """The phrases waiting to be picked, in pool order."""
+        return tuple(self._pool)
+
     def set_tension_vector(self, vector: ZVector | None) -> None:
         """Use ``vector`` (the bundle's tension attribute) as the latent direction of intensity."""
         if vector is None:
