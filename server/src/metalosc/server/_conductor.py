@@ -171,7 +171,7 @@ class FormRules:
     patterns: tuple[str, str, str] = ("AABA/AABa", "AABa/AABA", "AAAB/AABa")
     tension_step: float = 0.1
     variation: float = 0.3
-    fill_push: float = 1.2
+    fill_push: float = 1.0
     groove_sections: tuple[int, int, int] = (3, 3, 1)
     groove_overlap: float = 0.4
     key_fit: float = 0.95
