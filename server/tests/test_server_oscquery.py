@@ -15,6 +15,7 @@ import math
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from ipaddress import ip_network
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from metalosc.protocol import (
     Tension,
     message_spec,
 )
-from metalosc.server import ConfigError, RunningServer, Settings
+from metalosc.server import ConfigError, RunningServer, Settings, reload_models
 from metalosc.server.testing import (
     FakeModelSource,
     UdpClient,
@@ -297,20 +298,34 @@ async def test_the_default_port_taken_falls_back_to_a_free_one() -> None:
             assert (await fetch_json(server, "/?HOST_INFO"))["OSC_PORT"] == port
 
 
+async def answered(server: RunningServer) -> bytes:
+    """What a fresh connection's ``GET /`` gets within 3 s (b"" when closed unanswered)."""
+    assert server.oscquery_address is not None
+    received = b""
+    with trio.fail_after(3):
+        stream = await trio.open_tcp_stream(*server.oscquery_address)
+        async with stream:
+            try:
+                await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while chunk := await stream.receive_some(65536):
+                    received += chunk
+            except trio.BrokenResourceError:
+                pass  # reset rather than closed: as unanswered
+    return received
+
+
 async def test_peers_outside_the_allowlist_are_closed_unanswered() -> None:
     """The networks that may control the daemon are the ones that may read it: a connection
     from anywhere else is closed at once (well before the 10 s idle timeout), with no answer."""
     settings = Settings(**{**SETTINGS, "allow": ["192.0.2.0/24"]})  # not this machine
     async with open_server(settings, executors=FakeModelSource()) as server:
-        assert server.oscquery_address is not None
-        received = b""
-        with trio.fail_after(3):
-            stream = await trio.open_tcp_stream(*server.oscquery_address)
-            async with stream:
-                try:
-                    await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                    while chunk := await stream.receive_some(65536):
-                        received += chunk
-                except trio.BrokenResourceError:
-                    pass  # reset rather than closed: as unanswered
-        assert received == b""
+        assert await answered(server) == b""
+
+
+async def test_a_reload_that_changes_the_allowlist_applies_to_oscquery() -> None:
+    settings = Settings(**SETTINGS)
+    async with open_server(settings, executors=FakeModelSource()) as server:
+        assert (await answered(server)).startswith(b"HTTP/1.1 200")
+        elsewhere = settings.model_copy(update={"allow": (ip_network("192.0.2.0/24"),)})
+        assert await reload_models(server, elsewhere)
+        assert await answered(server) == b""

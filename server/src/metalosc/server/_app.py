@@ -460,8 +460,9 @@ async def _start_oscquery(
     port = settings.oscquery_port if settings.oscquery_port is not None else settings.port
     info = HostInfo(name, osc_port, None if host in ("0.0.0.0", "::", "") else host)
     handler = http_handler(lambda: (controller.state(), sorted(conductor.scenes)), info)
-    # the peers that may control the daemon are the ones that may read it
-    serve = partial(serve_http, allows=AccessList(settings.allow).allows)
+    # the peers that may control the daemon are the ones that may read it; read at each
+    # connection, since a reload may change them
+    serve = partial(serve_http, allows=controller.may_send)
     try:
         bound: int = await nursery.start(serve, host, port, handler)
     except OSError as exc:

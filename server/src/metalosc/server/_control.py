@@ -184,6 +184,11 @@ class Controller:
             Interpolate: self._interpolate,
         }
 
+    def may_send(self, host: str) -> bool:
+        """Whether a peer at ``host`` (an address as the socket reports it) may control the
+        daemon: inside ``allow``, or anyone when there is no allowlist."""
+        return self.access is None or self.access.allows(host)
+
     def state(self) -> State:
         """``/metal/state``: every parameter, each read from its owner."""
         controls = self.controls
