@@ -164,6 +164,23 @@ async def test_a_burst_of_changes_is_written_once_with_the_newest_scenes(tmp_pat
     assert sorted(read_scene_file(path)) == ["a", "b"]
 
 
+async def test_a_flood_of_changes_is_written_at_most_once_a_second(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A save every 10 ms for 5 s (trio time) writes the file about once a second, and the last
+    file holds the last scenes."""
+    path = tmp_path / SCENES_FILE
+    store = SceneStore(path, min_interval=1.0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.run)
+        for i in range(500):
+            store.changed({f"s{i}": scene(0.1)})
+            await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()  # the pending change is written on the way out
+    assert 5 <= store.writes <= 7
+    assert sorted(read_scene_file(path)) == ["s499"]
+
+
 async def test_scenes_changed_just_before_a_stop_are_still_written(tmp_path: Path) -> None:
     path = tmp_path / SCENES_FILE
     store = SceneStore(path)
