@@ -9,6 +9,7 @@ ENV PYTHONUNBUFFERED=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy \
     METALOSC_HOST=0.0.0.0 \
+    METALOSC_STATE_DIR=/var/lib/metalosc \
     METALOSC_LOG_FORMAT=json
 
 # A fixed numeric id, so that orchestrators can tell the image runs as non-root (runAsNonRoot).
@@ -33,12 +34,16 @@ COPY protocol protocol
 COPY runtime runtime
 COPY server server
 COPY models models
-# The code and the models belong to root and are read-only to the daemon's user.
+# The code and the models belong to root and are read-only to the daemon's user; saved scenes
+# are kept in the state directory, a volume the daemon's user owns.
 RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /opt/metalosc \
-    && mkdir -p /etc/metalosc
+    && mkdir -p /etc/metalosc /var/lib/metalosc && chown 10001:10001 /var/lib/metalosc
+VOLUME /var/lib/metalosc
 
 USER 10001:10001
-EXPOSE 9000/udp 9410/tcp
+# OSC control (UDP), OSCQuery (HTTP/JSON, TCP, same number), metrics (TCP); Zeroconf needs
+# --network host to be seen on the LAN.
+EXPOSE 9000/udp 9000/tcp 9410/tcp
 # The health check reads the settings file the daemon reads, so it pings the port set there.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
     CMD ["/opt/metalosc/.venv/bin/metalosc", "ping", "--config", "/etc/metalosc/metalosc.toml", \

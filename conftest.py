@@ -127,6 +127,15 @@ def _ordinary_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _private_daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Daemons started by tests keep their state (saved scenes) in the test's own directory,
+    never the user's, and do not advertise themselves on the network. The tests of scenes and
+    of discovery ask for what they test explicitly."""
+    monkeypatch.setenv("METALOSC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("METALOSC_ZEROCONF", "0")
+
+
+@pytest.fixture(autouse=True)
 def _metrics_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
     """Daemons started by tests (in this process or as subprocesses, which inherit the
     environment) serve their metrics on a free port: tests run side by side, and so may other

@@ -11,7 +11,7 @@ import dataclasses
 import types
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import StringConstraints
@@ -228,24 +228,42 @@ def _kind(base: Any) -> ArgKind:
     raise TypeError(f"no OSC mapping for field type {base!r}")
 
 
+def _variadic_spec(name: str, info: FieldInfo) -> ArgSpec:
+    """A tuple field taking any number of arguments: of any tag (a ping's, echoed), or of one
+    kind with the item type's constraints (scene names)."""
+    item = get_args(info.annotation)[0]
+    metadata: list[Any] = []
+    if get_origin(item) is Annotated:
+        item, *metadata = get_args(item)
+    kind: ArgKind = "any" if get_origin(item) in (Union, types.UnionType) else _kind(item)
+    limits = _limits(metadata, item) if kind != "any" else Limits()
+    if kind == "any":
+        constraint = f"any number of {tag_list(ACCEPTED_TAGS['any'])}"
+    else:
+        described = _describe_constraints(limits, item, None)
+        constraint = f"any number of {described}" if described else "any number"
+    return ArgSpec(
+        name=info.alias or name,
+        field=name,
+        kind=kind,
+        tag=_DEFAULT_TAG[kind],
+        accepted=ACCEPTED_TAGS[kind],
+        required=False,
+        default=(),
+        none_as=None,
+        constraint=constraint,
+        description=info.description or "",
+        limits=limits,
+        variadic=True,
+    )
+
+
 def _arg_spec(name: str, info: FieldInfo, variadic: bool) -> ArgSpec:
     wire = next((m for m in info.metadata if isinstance(m, Wire)), Wire())
     required = info.is_required()
     default = None if required or info.default is PydanticUndefined else info.default
     if variadic:
-        return ArgSpec(
-            name=info.alias or name,
-            field=name,
-            kind="any",
-            tag="s",
-            accepted=ACCEPTED_TAGS["any"],
-            required=False,
-            default=(),
-            none_as=None,
-            constraint=f"any number of {tag_list(ACCEPTED_TAGS['any'])}",
-            description=info.description or "",
-            variadic=True,
-        )
+        return _variadic_spec(name, info)
     base = _unwrap_optional(info.annotation)
     kind = _kind(base)
     limits = _limits(list(info.metadata), base)

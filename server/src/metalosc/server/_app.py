@@ -20,7 +20,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -36,17 +36,21 @@ from ._clock import BeatClock
 from ._conductor import Conductor, FormRules
 from ._control import Controller
 from ._controls import Controls
+from ._discovery import Advertisement, advertise
 from ._generation import Generator
+from ._http import serve_http
 from ._metrics import Metrics
 from ._models import ExecutorSource, bundle_executors
 from ._notify import SystemdNotifier
+from ._oscquery import HostInfo, http_handler
 from ._outbox import Outbox
 from ._prometheus import DaemonView, MetricsEndpoint, metrics_registry
 from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._record import Recorder, RecordError
 from ._runner import Executor, ModelRunner, RestartExecutor
+from ._scenes import SCENES_FILE, SceneStore
 from ._sched_fifo import raise_event_loop_priority
-from ._settings import Settings
+from ._settings import ConfigError, Settings
 from ._subscriptions import Subscriptions
 from ._transport import Transport
 from ._udp import Peer, adopt_udp, open_udp
@@ -128,6 +132,10 @@ class RunningServer:
     controller: Controller | None = None
     metrics_address: Peer | None = None
     executors_for: Callable[[Settings], ExecutorSource] | None = None
+    scene_store: SceneStore = field(default_factory=lambda: SceneStore(None))
+    """Where saved scenes are kept (``SceneStore(None)``: nowhere)."""
+    oscquery_address: Peer | None = None
+    """Where the OSCQuery (HTTP) server listens; ``None`` when it is off."""
 
 
 async def _never() -> None:
@@ -259,6 +267,9 @@ async def _run(
         guitar_min_notes=settings.guitar_min_notes,
         power_chords=settings.power_chords,
     )
+    scene_store = SceneStore(settings.state_path() / SCENES_FILE, settings.scene_seed)
+    z_sizes = {i: runners[i].info.z_size for i in INSTRUMENTS}
+    conductor.scenes.update(await trio.to_thread.run_sync(scene_store.load, z_sizes))
     subscriptions = Subscriptions(
         settings.lease, settings.max_subscribers, max_lease_s=settings.lease_max
     )
@@ -298,6 +309,7 @@ async def _run(
         bundle_horizon=settings.bundle_horizon,
         bundle_capacity=settings.bundle_capacity,
         recorder=recorder,
+        scene_store=scene_store,
         access=AccessList(settings.allow),
         input_limiter=PeerRateLimiter(settings.input_rate, settings.input_burst),
         max_packet=settings.max_packet,
@@ -342,6 +354,7 @@ async def _run(
         controller=controller,
         metrics_address=_open_metrics(settings, view, start.closers),
         executors_for=start.executors_for,
+        scene_store=scene_store,
     )
     try:
         async with trio.open_nursery() as nursery:
@@ -354,6 +367,11 @@ async def _run(
             # after the workers exist; what this thread starts from now on is SCHED_OTHER
             restore_priority = raise_event_loop_priority(settings.realtime_priority)
 
+            name = instance_name(settings)
+            if settings.oscquery:
+                server.oscquery_address = await _start_oscquery(
+                    nursery, settings, name, endpoint.address, controller, conductor
+                )
             # one byte more than accepted: a longer datagram is then known to be too long
             nursery.start_soon(
                 partial(endpoint.serve, max_datagram=settings.max_packet + 1),
@@ -364,12 +382,18 @@ async def _run(
             nursery.start_soon(generator.run)
             nursery.start_soon(_follow_transport, transport, generator, conductor, controller)
             nursery.start_soon(_expire_leases, subscriptions)
+            nursery.start_soon(scene_store.run)
             interval = SystemdNotifier.watchdog_interval()
             if interval is not None:
                 nursery.start_soon(_watchdog, notifier, interval)
             if settings.autoplay:
                 transport.play()
 
+            if settings.zeroconf:
+                oscquery = server.oscquery_address
+                http_port = oscquery[1] if oscquery is not None else None
+                ad = Advertisement(name, host, port, http_port)
+                nursery.start_soon(partial(advertise, ad))
             ready_s = time.perf_counter() - started
             view.startup_s = ready_s
             log.info("ready", host=host, port=port, startup_s=round(ready_s, 3))
@@ -434,6 +458,46 @@ async def _follow_transport(
         if conductor.finish_interpolation():
             log.info("interpolation_arrived")
             await controller.broadcast_state()
+
+
+def instance_name(settings: Settings) -> str:
+    """The name the daemon goes by on the network (Zeroconf, OSCQuery's HOST_INFO)."""
+    name = settings.zeroconf_name.replace("{hostname}", socket.gethostname().split(".")[0])
+    return name.encode("utf-8")[:63].decode("utf-8", "ignore")  # one DNS label at most
+
+
+async def _start_oscquery(
+    nursery: trio.Nursery,
+    settings: Settings,
+    name: str,
+    osc: Peer,
+    controller: Controller,
+    conductor: Conductor,
+) -> Peer:
+    """The OSCQuery HTTP server on the OSC host, answering from the live state."""
+    host, osc_port = osc
+    port = settings.oscquery_port if settings.oscquery_port is not None else settings.port
+    info = HostInfo(name, osc_port, None if host in ("0.0.0.0", "::", "") else host)
+    handler = http_handler(lambda: (controller.state(), sorted(conductor.scenes)), info)
+    # the peers that may control the daemon are the ones that may read it; read at each
+    # connection, since a reload may change them
+    serve = partial(serve_http, allows=controller.may_send)
+    try:
+        bound: int = await nursery.start(serve, host, port, handler)
+    except OSError as exc:
+        if settings.oscquery_port is None and port != 0:
+            # Only the default was taken (the OSC port's number over TCP): any free port will
+            # do, Zeroconf says which. A port asked for is an error.
+            log.warning("oscquery_port_taken", port=port, error=exc.strerror or str(exc))
+            bound = await nursery.start(serve, host, 0, handler)
+            log.info("oscquery_listening", host=host, port=bound)
+            return (host, bound)
+        raise ConfigError(
+            f"cannot serve OSCQuery on {host} TCP port {port} ({exc.strerror or exc}): set "
+            "oscquery_port to a free port, or oscquery = false"
+        ) from exc
+    log.info("oscquery_listening", host=host, port=bound)
+    return (host, bound)
 
 
 def form_rules(settings: Settings) -> FormRules:

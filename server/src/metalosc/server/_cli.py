@@ -1,10 +1,10 @@
 """``metalosc`` command line: the daemon and the commands of the people and scripts that run it.
 
-* ``metalosc serve`` runs the daemon. Exit status: 0 after a graceful stop, 2 for bad settings,
-  65 when a model bundle is corrupt and 66 when one is missing (the message names the file;
-  ``sysexits.h``'s EX_DATAERR and EX_NOINPUT, so a supervisor can tell "fix the models" from a
-  crash, which exits 1), 70 when a graceful stop overran its grace deadline or a second stop
-  request forced the exit.
+* ``metalosc serve`` runs the daemon. Exit status: 0 after a graceful stop, 2 for bad settings
+  (a broken scene seed file among them), 65 when a model bundle is corrupt and 66 when one is
+  missing (the message names the file; ``sysexits.h``'s EX_DATAERR and EX_NOINPUT, so a
+  supervisor can tell "fix the models" from a crash, which exits 1), 70 when a graceful stop
+  overran its grace deadline or a second stop request forced the exit.
 * ``metalosc ping [HOST:PORT]``: 0 when a daemon answers, 1 when none does, 2 for an address
   or settings that cannot be used.
 * ``metalosc config check [FILE]``: 0 when the file (with the ``METALOSC_*`` environment) makes
@@ -18,6 +18,8 @@
   models. Exit status: 0 when done, 2 for bad arguments, 3 when a renderer or port the command
   needs is missing (the message says what to install), 4 when a replayed take differs from its
   recording or a preview could not be written, 65 or 66 for a broken bundle (as ``serve``).
+* ``metalosc touchosc [OUT]``: writes the TouchOSC layout generated from the protocol (``--check``:
+  1 when OUT differs).
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ from ._logging import configure_logging
 from ._models import ExecutorSource
 from ._notify import SystemdNotifier
 from ._ping import PingError, ping, ping_address
+from ._scenes import SceneFileError
 from ._settings import ConfigError, ConfigProblem, Origin, Settings, explain_settings, load_settings
+from ._touchosc import add_parser as add_touchosc_parser
+from ._touchosc import main as touchosc_main
 from ._worker import bundle_factories
 
 __all__ = ["FORCE_AFTER_S", "StopRequests", "build_parser", "main", "run_daemon"]
@@ -117,12 +122,6 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         f"[{defaults['lease_max'].default}]",
     )
     parser.add_argument(
-        "--state-dir",
-        type=Path,
-        help="where the daemon writes its state [$STATE_DIRECTORY, else "
-        "$XDG_STATE_HOME/metalosc, else ~/.local/state/metalosc]",
-    )
-    parser.add_argument(
         "--record-dir",
         type=Path,
         help="where /metal/record/start … /metal/record/stop writes takes [<state-dir>/recordings]",
@@ -183,10 +182,31 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         help="auto = console on a TTY, JSON otherwise [auto]",
     )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="[info]")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where saved scenes and recordings are kept [$STATE_DIRECTORY, else "
+        "$XDG_STATE_HOME/metalosc, else ~/.local/state/metalosc]",
+    )
+    parser.add_argument(
+        "--no-zeroconf",
+        dest="zeroconf",
+        action="store_false",
+        default=None,
+        help="do not advertise the daemon on the network",
+    )
+    parser.add_argument(
+        "--no-oscquery",
+        dest="oscquery",
+        action="store_false",
+        default=None,
+        help="do not serve the address space as OSCQuery (HTTP/JSON)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``metalosc`` argument parser: ``serve``, ``ping``, ``config check``, ``config show``."""
+    """The ``metalosc`` argument parser: ``serve``, ``ping``, ``config check``, ``config show``,
+    ``touchosc``."""
     parser = argparse.ArgumentParser(
         prog="metalosc",
         description="MetalOSC: real-time Metal from MusicVAE models, controlled over OSC/UDP.",
@@ -261,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_listen(commands)
     _add_replay(commands)
     _add_render(commands)
+    add_touchosc_parser(commands)
     return parser
 
 
@@ -359,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "touchosc":
+        return touchosc_main(args)
     if args.command == "ping":
         return _ping(args)
     if args.command == "config" and args.config_command == "check":
@@ -397,7 +420,13 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(signum, signal.SIG_IGN)
     try:
         trio.run(partial(run_daemon, settings, reload_settings=reload_settings))
-    except (BaseExceptionGroup, ModelBundleError, GraceExpiredError) as error:
+    except (
+        BaseExceptionGroup,
+        ModelBundleError,
+        GraceExpiredError,
+        SceneFileError,
+        ConfigError,
+    ) as error:
         return _exit_status(error)
     return EXIT_OK
 
@@ -408,8 +437,14 @@ def _exit_status(error: BaseException) -> int:
     group = error if isinstance(error, BaseExceptionGroup) else BaseExceptionGroup("", [error])
     broken, rest = group.split(ModelBundleError)
     expired, rest = rest.split(GraceExpiredError) if rest is not None else (None, None)
+    unusable, rest = rest.split((SceneFileError, ConfigError)) if rest is not None else (None, None)
     if rest is not None:
         raise rest from None
+    if unusable is not None:
+        for exc in _leaves(unusable):
+            log.error("settings_unusable", error=str(exc))
+            print(f"metalosc serve: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if broken is not None:
         return _report_bundle_errors(broken.exceptions)
     if expired is not None:
@@ -419,11 +454,10 @@ def _exit_status(error: BaseException) -> int:
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     """The exceptions inside ``group`` and the groups nested in it, in order."""
-    return [
-        leaf
-        for exc in group.exceptions
-        for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    ]
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves
 
 
 def _report_bundle_errors(errors: Sequence[BaseException]) -> int:

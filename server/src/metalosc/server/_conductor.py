@@ -394,6 +394,13 @@ class Conductor:
             riff.z.copy(), bass.z.copy(), section.groove.z.copy(), section.key
         )
 
+    def delete_scene(self, name: str) -> None:
+        """Forget the scene ``name`` (a morph already heading there goes on). Raises
+        ``ConductorError`` for an unknown scene."""
+        if self.scenes.pop(name, None) is None:
+            known = ", ".join(sorted(self.scenes)) or "none saved yet"
+            raise ConductorError(f"unknown scene {name!r} (known: {known})")
+
     def plan_interpolation(self, scene: str, bars: int) -> Interpolation:
         """Start morphing to ``scene`` over ``bars`` bars (even) from the next phrase on.
 

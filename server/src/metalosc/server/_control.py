@@ -42,6 +42,9 @@ from metalosc.protocol import (
     RecordStart,
     RecordState,
     RecordStop,
+    SceneDelete,
+    SceneList,
+    SceneListRequest,
     SceneSave,
     SectionRequest,
     State,
@@ -64,6 +67,7 @@ from ._metrics import Metrics, RejectReason
 from ._outbox import Outbox
 from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._record import Recorder, RecordError
+from ._scenes import SceneStore
 from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._subscriptions import SubscriptionRefusedError, Subscriptions
 from ._transport import Transport
@@ -134,6 +138,7 @@ class Controller:
         bundle_horizon: float = 60.0,
         bundle_capacity: int = 256,
         recorder: Recorder | None = None,
+        scene_store: SceneStore | None = None,
         access: AccessList | None = None,
         input_limiter: PeerRateLimiter | None = None,
         max_packet: int = 65_535,
@@ -151,6 +156,8 @@ class Controller:
         self.lookahead = lookahead
         self.recorder = recorder
         """Records takes (``/metal/record/*``); without one those requests are refused."""
+        self.scene_store = scene_store or SceneStore(None)
+        """Where saved scenes are kept (default: nowhere, they last as long as the process)."""
         self.access = access
         self.input_limiter = input_limiter
         self.max_packet = max_packet
@@ -179,10 +186,17 @@ class Controller:
             Play: self._play,
             Stop: self._stop,
             SceneSave: self._scene_save,
+            SceneDelete: self._scene_delete,
+            SceneListRequest: self._scene_list,
             Interpolate: self._interpolate,
             RecordStart: self._record_start,
             RecordStop: self._record_stop,
         }
+
+    def may_send(self, host: str) -> bool:
+        """Whether a peer at ``host`` (an address as the socket reports it) may control the
+        daemon: inside ``allow``, or anyone when there is no allowlist."""
+        return self.access is None or self.access.allows(host)
 
     def state(self) -> State:
         """``/metal/state``: every parameter, each read from its owner."""
@@ -199,6 +213,10 @@ class Controller:
             key=KEY_NAMES[self.conductor.target_key],
             transition=controls.transition,
         )
+
+    def scene_list(self) -> SceneList:
+        """``/metal/scene/list``: the saved scenes' names, sorted."""
+        return SceneList(names=tuple(sorted(self.conductor.scenes)))
 
     async def broadcast_state(self) -> None:
         """``/metal/state`` to every subscriber."""
@@ -400,10 +418,9 @@ class Controller:
             reason = f"name of {len(message.name)} characters; at most {self.max_name}"
             await self.outbox.error(peer, message.address, reason)
             return
-        if message.name not in self.conductor.scenes and len(self.conductor.scenes) >= (
-            self.max_scenes
-        ):
-            reason = f"{self.max_scenes} scenes saved already; save over one of them"
+        scenes = self.conductor.scenes
+        if message.name not in scenes and len(scenes) >= self.max_scenes:
+            reason = f"{self.max_scenes} scenes saved already; save over one of them or delete one"
             await self.outbox.error(peer, message.address, reason, kind="refused")
             return
         try:
@@ -412,6 +429,21 @@ class Controller:
             await self.outbox.error(peer, message.address, str(exc), kind="refused")
             return
         log.info("scene_saved", scene=message.name)
+        self.scene_store.changed(self.conductor.scenes)
+        await self.outbox.broadcast(self.scene_list())
+
+    async def _scene_delete(self, message: SceneDelete, peer: Peer) -> None:
+        try:
+            self.conductor.delete_scene(message.name)
+        except ConductorError as exc:
+            await self.outbox.error(peer, message.address, str(exc), kind="refused")
+            return
+        log.info("scene_deleted", scene=message.name)
+        self.scene_store.changed(self.conductor.scenes)
+        await self.outbox.broadcast(self.scene_list())
+
+    async def _scene_list(self, message: SceneListRequest, peer: Peer) -> None:
+        await self.outbox.reply(self.scene_list(), peer)
 
     async def _interpolate(self, message: Interpolate, peer: Peer) -> None:
         try:

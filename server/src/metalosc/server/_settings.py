@@ -38,7 +38,6 @@ __all__ = [
     "Origin",
     "RiffPattern",
     "Settings",
-    "default_state_dir",
     "explain_settings",
     "load_settings",
 ]
@@ -48,17 +47,6 @@ LOOPBACK: tuple[IPv4Network | IPv6Network, ...] = (
     IPv6Network("::1/128"),
 )
 """The default allowlist: this machine only, whatever address the daemon is bound to."""
-
-
-def default_state_dir() -> Path:
-    """Where the daemon keeps what it writes (recordings …): systemd's ``$STATE_DIRECTORY``
-    (``StateDirectory=metalosc``), else ``$XDG_STATE_HOME/metalosc``, else
-    ``~/.local/state/metalosc``."""
-    systemd = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-    if systemd:
-        return Path(systemd)
-    xdg = os.environ.get("XDG_STATE_HOME", "")
-    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "metalosc"
 
 
 RiffPattern = Annotated[
@@ -118,10 +106,6 @@ class Settings(BaseSettings):
         description="the longest lease a subscriber may ask for (/metal/subscribe's third "
         "argument), in seconds; at least lease",
     )
-    state_dir: Path = Field(
-        default_factory=default_state_dir,
-        description="where the daemon writes its state (recordings …)",
-    )
     record_dir: Path | None = Field(
         None, description="where /metal/record writes takes; default: <state_dir>/recordings"
     )
@@ -146,6 +130,37 @@ class Settings(BaseSettings):
     power_chords: bool = Field(True, description="voice guitar notes below C4 as power chords")
     guitar_min_notes: int = Field(
         2, ge=0, le=16, description="note onsets a guitar phrase needs in each bar to be played"
+    )
+    zeroconf: bool = Field(
+        True,
+        description="advertise the OSC port (_osc._udp) and the OSCQuery server (_oscjson._tcp) "
+        "over Zeroconf on the interface of host",
+    )
+    zeroconf_name: str = Field(
+        "MetalOSC on {hostname}",
+        min_length=1,
+        max_length=63,
+        description="the advertised instance name; {hostname} is this machine's name",
+    )
+    oscquery: bool = Field(
+        True, description="serve the address space, ranges and values as OSCQuery (HTTP/JSON)"
+    )
+    oscquery_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="TCP port of the OSCQuery server on host; default: the OSC port's number, "
+        "or any free port when that is 0 or taken",
+    )
+    state_dir: Path | None = Field(
+        None,
+        description="where the daemon keeps what it learns (saved scenes, recordings); default: systemd's "
+        "$STATE_DIRECTORY, else $XDG_STATE_HOME/metalosc, else ~/.local/state/metalosc",
+    )
+    scene_seed: Path | None = Field(
+        None,
+        description="a scene file (the format of the state directory's scenes.json) whose scenes "
+        "the daemon starts with; a saved scene of the same name wins",
     )
     autoplay: bool = Field(True, description="start playing once ready")
     grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
@@ -236,10 +251,22 @@ class Settings(BaseSettings):
             )
         return self
 
+    def state_path(self) -> Path:
+        """The state directory: ``state_dir``, else systemd's ``$STATE_DIRECTORY`` (its first
+        entry), else ``$XDG_STATE_HOME/metalosc``, else ``~/.local/state/metalosc``."""
+        if self.state_dir is not None:
+            return self.state_dir
+        systemd = os.environ.get("STATE_DIRECTORY", "")
+        if systemd:
+            return Path(systemd.split(":")[0])
+        xdg = os.environ.get("XDG_STATE_HOME", "")
+        return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "metalosc"
+
     @property
     def recordings(self) -> Path:
-        """The directory takes are written to: ``record_dir``, else ``<state_dir>/recordings``."""
-        return self.record_dir if self.record_dir is not None else self.state_dir / "recordings"
+        """The directory takes are written to: ``record_dir``, else ``<state dir>/recordings``
+        (:meth:`state_path`)."""
+        return self.record_dir if self.record_dir is not None else self.state_path() / "recordings"
 
     @classmethod
     def settings_customise_sources(

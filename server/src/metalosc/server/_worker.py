@@ -29,6 +29,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -302,6 +303,9 @@ class ProcessExecutor:
         self.process.start()
         child.close()  # only the worker holds its end: its exit is our EOF
         self._closed = False
+        # The decode thread (the worker's pipe closed) and a watchdog's close may both wait for
+        # the process: one waitpid at a time, or the loser sees no exit status at all.
+        self._reaping = threading.Lock()
         self.exitcode: int | None = None  # once closed
         # Workers ignore SIGTERM, so multiprocessing's own exit handler (terminate, then join)
         # would wait on them forever: close them first (atexit runs the later-registered first).
@@ -348,7 +352,8 @@ class ProcessExecutor:
         return message
 
     def _died(self) -> WorkerDiedError:
-        self.process.join(timeout=1.0)
+        with self._reaping:
+            self.process.join(timeout=1.0)
         error = WorkerDiedError(self.name, self.process.exitcode)
         log.error("model_worker_died", worker=self.name, exitcode=self.process.exitcode)
         return error
@@ -361,11 +366,12 @@ class ProcessExecutor:
         atexit.unregister(self.close)
         with contextlib.suppress(OSError):
             self._conn.send(None)
-        self.process.join(timeout)
-        if self.process.is_alive():
-            log.warning("model_worker_killed", worker=self.name, timeout_s=timeout)
-            self.process.kill()
-            self.process.join()
+        with self._reaping:
+            self.process.join(timeout)
+            if self.process.is_alive():
+                log.warning("model_worker_killed", worker=self.name, timeout_s=timeout)
+                self.process.kill()
+                self.process.join()
         self.exitcode = self.process.exitcode
         self._conn.close()
         self.process.close()

@@ -27,6 +27,12 @@ namespace MetalOSC.Core
         /// <summary>client → server: Remember the current latents of every instrument as a named scene.</summary>
         public const string SceneSave = "/metal/scene/save";
 
+        /// <summary>client → server: Forget a saved scene (and delete it from the daemon's scene file).</summary>
+        public const string SceneDelete = "/metal/scene/delete";
+
+        /// <summary>client → server: Ask for a /metal/scene/list reply naming every saved scene. server → client: The saved scenes, by name in alphabetical order: the reply to /metal/scene/list, and sent to every subscriber after a scene is saved or deleted.</summary>
+        public const string SceneList = "/metal/scene/list";
+
         /// <summary>client → server: Start the transport.</summary>
         public const string Play = "/metal/play";
 
@@ -51,6 +57,12 @@ namespace MetalOSC.Core
         /// <summary>client → server: Start a new section at the next phrase ("the boss appears"), optionally labelled. server → client: A section starts on this beat: the game can follow the form (like a timeline marker).</summary>
         public const string Section = "/metal/section";
 
+        /// <summary>client → server: Start recording what plays (all three instruments, the tempo map, the sections) into a take called <c>name</c>: a multi-track MIDI file and the take's log in the daemon's record directory, written at /metal/record/stop.</summary>
+        public const string RecordStart = "/metal/record/start";
+
+        /// <summary>client → server: Stop recording and write the take; answered with /metal/record.</summary>
+        public const string RecordStop = "/metal/record/stop";
+
         /// <summary>client → server: Ask for /metal/pong with the same arguments and the server's time (clock sync, RTT).</summary>
         public const string Ping = "/metal/ping";
 
@@ -69,6 +81,9 @@ namespace MetalOSC.Core
         /// <summary>server → client: Reply to /metal/ping: its arguments, then the server's wall-clock time as the last argument (a double: a 32-bit float cannot hold a unix time to better than 128 s).</summary>
         public const string Pong = "/metal/pong";
 
+        /// <summary>server → client: A recording started (<c>recording</c> 1, nothing written yet) or a take was written (<c>recording</c> 0): its name, the MIDI file's path on the daemon's machine, the notes in it.</summary>
+        public const string Record = "/metal/record";
+
         /// <summary>server → client: A message the server could not accept: its address and why.</summary>
         public const string Error = "/metal/error";
 
@@ -77,8 +92,9 @@ namespace MetalOSC.Core
         public static readonly string[] KnownStrings =
         {
             "/metal/note", "/metal/beat", "/metal/phrase", "/metal/section", "/metal/pong", "/metal/state",
-            "/metal/error", "guitar", "bass", "drums", "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb",
-            "G", "G#", "Ab", "A", "A#", "Bb", "B", "phrase", "bar", "section", "",
+            "/metal/record", "/metal/scene/list", "/metal/error", "guitar", "bass", "drums", "C", "C#", "Db",
+            "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B", "phrase", "bar",
+            "section", "",
         };
     }
 }

@@ -14,18 +14,21 @@ namespace MetalOSC.Core
     /// </summary>
     public static partial class MetalMessages
     {
-        /// <summary><c>/metal/subscribe [i port] [s mode]</c>: Send events to the sender's host at <c>port</c> (default: the source port). Mode <c>bundle</c> sends timetagged bundles ahead of time; <c>immediate</c> sends each event when due. The lease is renewed by any message. Subscribing the same host and port again, from any source port, replaces the earlier subscription: every event arrives once.</summary>
+        /// <summary><c>/metal/subscribe [i port] [s mode] [i lease]</c>: Send events to the sender's host at <c>port</c> (default: the source port). Mode <c>bundle</c> sends timetagged bundles ahead of time; <c>immediate</c> sends each event when due. The subscription lapses <c>lease</c> seconds (default: the daemon's, 60) after the subscriber's last message: any message renews it, so a listener resends /metal/subscribe well within it. Subscribing the same host and port again, from any source port, replaces the earlier subscription: every event arrives once.</summary>
         /// <param name="port">UDP port for events; 0 = the source port (1..65535); null: none</param>
         /// <param name="mode">delivery mode (bundle|immediate); left out at the default "bundle" when nothing after it is sent</param>
-        public static OscMessage Subscribe(int? port = null, string mode = "bundle")
+        /// <param name="lease">seconds the subscription lasts after the subscriber's last message, up to the daemon's lease_max; 0 = the daemon's lease (1..86400); null: none</param>
+        public static OscMessage Subscribe(int? port = null, string mode = "bundle", int? lease = null)
         {
             if (port.HasValue) MetalRanges.CheckSubscribePort(port.Value, nameof(port));
             MetalRanges.CheckSubscribeMode(mode, nameof(mode));
+            if (lease.HasValue) MetalRanges.CheckSubscribeLease(lease.Value, nameof(lease));
             var message = new OscMessage(MetalAddresses.Subscribe);
             // Trailing arguments at their defaults are left out, as the Python encoder does.
-            int count = mode != "bundle" ? 2 : port.HasValue ? 1 : 0;
+            int count = lease.HasValue ? 3 : mode != "bundle" ? 2 : port.HasValue ? 1 : 0;
             if (count > 0) message.Add(port ?? 0);
             if (count > 1) message.Add(mode);
+            if (count > 2) message.Add(lease ?? 0);
             return message;
         }
 
@@ -83,6 +86,22 @@ namespace MetalOSC.Core
             var message = new OscMessage(MetalAddresses.SceneSave);
             message.Add(name);
             return message;
+        }
+
+        /// <summary><c>/metal/scene/delete s name</c>: Forget a saved scene (and delete it from the daemon's scene file).</summary>
+        /// <param name="name">scene name (1..32 chars of [A-Za-z0-9_-])</param>
+        public static OscMessage SceneDelete(string name)
+        {
+            MetalRanges.CheckSceneDeleteName(name, nameof(name));
+            var message = new OscMessage(MetalAddresses.SceneDelete);
+            message.Add(name);
+            return message;
+        }
+
+        /// <summary><c>/metal/scene/list</c>: Ask for a /metal/scene/list reply naming every saved scene.</summary>
+        public static OscMessage SceneList()
+        {
+            return new OscMessage(MetalAddresses.SceneList);
         }
 
         /// <summary><c>/metal/play</c>: Start the transport.</summary>
@@ -160,6 +179,22 @@ namespace MetalOSC.Core
             int count = label != "" ? 1 : 0;
             if (count > 0) message.Add(label);
             return message;
+        }
+
+        /// <summary><c>/metal/record/start s name</c>: Start recording what plays (all three instruments, the tempo map, the sections) into a take called <c>name</c>: a multi-track MIDI file and the take's log in the daemon's record directory, written at /metal/record/stop.</summary>
+        /// <param name="name">take name (the file name: letters, digits, _ and -) (1..32 chars of [A-Za-z0-9_-])</param>
+        public static OscMessage RecordStart(string name)
+        {
+            MetalRanges.CheckRecordStartName(name, nameof(name));
+            var message = new OscMessage(MetalAddresses.RecordStart);
+            message.Add(name);
+            return message;
+        }
+
+        /// <summary><c>/metal/record/stop</c>: Stop recording and write the take; answered with /metal/record.</summary>
+        public static OscMessage RecordStop()
+        {
+            return new OscMessage(MetalAddresses.RecordStop);
         }
 
         /// <summary><c>/metal/ping [...]</c>: Ask for /metal/pong with the same arguments and the server's time (clock sync, RTT).</summary>

@@ -21,7 +21,7 @@ namespace MetalOSC.Core
         /// <summary>/metal/subscribe (client → server): fewest arguments.</summary>
         public const int SubscribeMinArgs = 0;
         /// <summary>/metal/subscribe (client → server): most arguments.</summary>
-        public const int SubscribeMaxArgs = 2;
+        public const int SubscribeMaxArgs = 3;
         /// <summary>/metal/subscribe port: least value allowed.</summary>
         public const int SubscribePortMin = 1;
         /// <summary>/metal/subscribe port: greatest value allowed.</summary>
@@ -33,6 +33,12 @@ namespace MetalOSC.Core
             Array.AsReadOnly(new[] { "bundle", "immediate" });
         /// <summary>/metal/subscribe mode: the default.</summary>
         public const string SubscribeModeDefault = "bundle";
+        /// <summary>/metal/subscribe lease: least value allowed.</summary>
+        public const int SubscribeLeaseMin = 1;
+        /// <summary>/metal/subscribe lease: greatest value allowed.</summary>
+        public const int SubscribeLeaseMax = 86400;
+        /// <summary>/metal/subscribe lease: the wire value standing for none (seconds the subscription lasts after the subscriber's last message, up to the daemon's lease_max; 0 = the daemon's lease).</summary>
+        public const int SubscribeLeaseNone = 0;
 
         /// <summary>Throws unless <paramref name="value"/> is a valid /metal/subscribe port: 1..65535.</summary>
         public static void CheckSubscribePort(int value, string paramName)
@@ -52,6 +58,16 @@ namespace MetalOSC.Core
             {
                 throw new ArgumentException(
                     "/metal/subscribe mode must be bundle|immediate, got '" + value + "'", paramName);
+            }
+        }
+
+        /// <summary>Throws unless <paramref name="value"/> is a valid /metal/subscribe lease: 1..86400.</summary>
+        public static void CheckSubscribeLease(int value, string paramName)
+        {
+            if (!(value >= SubscribeLeaseMin && value <= SubscribeLeaseMax))
+            {
+                throw new ArgumentOutOfRangeException(
+                    paramName, value, "/metal/subscribe lease must be 1..86400");
             }
         }
 
@@ -183,6 +199,37 @@ namespace MetalOSC.Core
                     "/metal/scene/save name must be 1..32 chars of [A-Za-z0-9_-], got '" + value + "'", paramName);
             }
         }
+
+        // --- /metal/scene/delete (client → server): SceneDelete
+
+        /// <summary>/metal/scene/delete (client → server): fewest arguments.</summary>
+        public const int SceneDeleteMinArgs = 1;
+        /// <summary>/metal/scene/delete (client → server): most arguments.</summary>
+        public const int SceneDeleteMaxArgs = 1;
+        /// <summary>/metal/scene/delete name: fewest characters.</summary>
+        public const int SceneDeleteNameMinLength = 1;
+        /// <summary>/metal/scene/delete name: most characters.</summary>
+        public const int SceneDeleteNameMaxLength = 32;
+        /// <summary>/metal/scene/delete name: the regular expression the whole text matches.</summary>
+        public const string SceneDeleteNamePattern = "^[A-Za-z0-9_-]+\\z";
+
+        /// <summary>Throws unless <paramref name="value"/> is a valid /metal/scene/delete name: 1..32 chars of [A-Za-z0-9_-].</summary>
+        public static void CheckSceneDeleteName(string value, string paramName)
+        {
+            if (value == null) throw new ArgumentNullException(paramName);
+            if (value.Length < SceneDeleteNameMinLength || value.Length > SceneDeleteNameMaxLength || !Regex.IsMatch(value, SceneDeleteNamePattern))
+            {
+                throw new ArgumentException(
+                    "/metal/scene/delete name must be 1..32 chars of [A-Za-z0-9_-], got '" + value + "'", paramName);
+            }
+        }
+
+        // --- /metal/scene/list (client → server): SceneListRequest
+
+        /// <summary>/metal/scene/list (client → server): fewest arguments.</summary>
+        public const int SceneListRequestMinArgs = 0;
+        /// <summary>/metal/scene/list (client → server): most arguments.</summary>
+        public const int SceneListRequestMaxArgs = 0;
 
         // --- /metal/play (client → server): Play
 
@@ -327,6 +374,37 @@ namespace MetalOSC.Core
             }
         }
 
+        // --- /metal/record/start (client → server): RecordStart
+
+        /// <summary>/metal/record/start (client → server): fewest arguments.</summary>
+        public const int RecordStartMinArgs = 1;
+        /// <summary>/metal/record/start (client → server): most arguments.</summary>
+        public const int RecordStartMaxArgs = 1;
+        /// <summary>/metal/record/start name: fewest characters.</summary>
+        public const int RecordStartNameMinLength = 1;
+        /// <summary>/metal/record/start name: most characters.</summary>
+        public const int RecordStartNameMaxLength = 32;
+        /// <summary>/metal/record/start name: the regular expression the whole text matches.</summary>
+        public const string RecordStartNamePattern = "^[A-Za-z0-9_-]+\\z";
+
+        /// <summary>Throws unless <paramref name="value"/> is a valid /metal/record/start name: 1..32 chars of [A-Za-z0-9_-].</summary>
+        public static void CheckRecordStartName(string value, string paramName)
+        {
+            if (value == null) throw new ArgumentNullException(paramName);
+            if (value.Length < RecordStartNameMinLength || value.Length > RecordStartNameMaxLength || !Regex.IsMatch(value, RecordStartNamePattern))
+            {
+                throw new ArgumentException(
+                    "/metal/record/start name must be 1..32 chars of [A-Za-z0-9_-], got '" + value + "'", paramName);
+            }
+        }
+
+        // --- /metal/record/stop (client → server): RecordStop
+
+        /// <summary>/metal/record/stop (client → server): fewest arguments.</summary>
+        public const int RecordStopMinArgs = 0;
+        /// <summary>/metal/record/stop (client → server): most arguments.</summary>
+        public const int RecordStopMaxArgs = 0;
+
         // --- /metal/ping (client → server): Ping
 
         /// <summary>/metal/ping (client → server): fewest arguments.</summary>
@@ -453,6 +531,30 @@ namespace MetalOSC.Core
         /// <summary>/metal/state transition: the values allowed.</summary>
         public static readonly ReadOnlyCollection<string> StateTransitionValues =
             Array.AsReadOnly(new[] { "phrase", "bar", "section" });
+
+        // --- /metal/record (server → client): RecordState
+
+        /// <summary>/metal/record (server → client): fewest arguments.</summary>
+        public const int RecordStateMinArgs = 4;
+        /// <summary>/metal/record (server → client): most arguments.</summary>
+        public const int RecordStateMaxArgs = 4;
+        /// <summary>/metal/record name: fewest characters.</summary>
+        public const int RecordStateNameMinLength = 1;
+        /// <summary>/metal/record name: most characters.</summary>
+        public const int RecordStateNameMaxLength = 32;
+        /// <summary>/metal/record name: the regular expression the whole text matches.</summary>
+        public const string RecordStateNamePattern = "^[A-Za-z0-9_-]+\\z";
+        /// <summary>/metal/record path: the regular expression the whole text matches.</summary>
+        public const string RecordStatePathPattern = "^[^\\x00]*\\z";
+        /// <summary>/metal/record notes: least value allowed.</summary>
+        public const int RecordStateNotesMin = 0;
+        /// <summary>/metal/record notes: greatest value allowed.</summary>
+        public const int RecordStateNotesMax = 2147483647;
+
+        // --- /metal/scene/list (server → client): SceneList
+
+        /// <summary>/metal/scene/list (server → client): fewest arguments.</summary>
+        public const int SceneListMinArgs = 0;
 
         // --- /metal/error (server → client): Error
 
