@@ -154,8 +154,9 @@ class Settings(BaseSettings):
     )
     state_dir: Path | None = Field(
         None,
-        description="where the daemon keeps what it learns (saved scenes, recordings); default: systemd's "
-        "$STATE_DIRECTORY, else $XDG_STATE_HOME/metalosc, else ~/.local/state/metalosc",
+        description="where the daemon keeps what it learns (saved scenes, recordings); default: "
+        "systemd's $STATE_DIRECTORY, else $XDG_STATE_HOME/metalosc, else "
+        "~/.local/state/metalosc",
     )
     scene_seed: Path | None = Field(
         None,
