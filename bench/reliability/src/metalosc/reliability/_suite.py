@@ -26,7 +26,7 @@ from typing import TextIO
 from metalosc.protocol import Ping, Subscribe, Tension, encode
 
 from ._amplification import probe
-from ._daemon import LiveDaemon, free_port
+from ._daemon import DaemonError, LiveDaemon, free_port
 from ._flood import Flooders
 from ._listener import Heard, Listener
 from ._netns import NetworkUnavailableError, TestNetwork, run_in, socket_in
@@ -324,8 +324,8 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
 
             # c) a worker that hangs: stopped, so it never answers
             time.sleep(1.0)
+            guitar = _live_worker(d, "guitar", timeout=300)
             t0 = time.time()
-            guitar = d.workers()["guitar"]
             os.kill(guitar, signal.SIGSTOP)
             back = d.wait_for(
                 "model_worker_restarted", timeout=hang_timeout + 300, since=t0, instrument="guitar"
@@ -410,6 +410,20 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
         finally:
             d.kill()
     return rows
+
+
+def _live_worker(d: LiveDaemon, instrument: str, timeout: float) -> int:
+    """The pid of ``instrument``'s running worker; waits (up to ``timeout`` seconds) while the
+    latest one logged has exited and its successor is still starting, as during a restart.
+    Raises :class:`DaemonError` when none runs by then."""
+    deadline = time.time() + timeout
+    while True:
+        pid = d.workers().get(instrument)
+        if pid is not None and _alive(pid):
+            return pid
+        if time.time() >= deadline:
+            raise DaemonError(f"no running {instrument} worker within {timeout} s: {d.tail()}")
+        time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:
