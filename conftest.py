@@ -32,6 +32,7 @@ TOOL_PACKAGES = {
     "mono": "mono-mcs",
     "mscore3": "musescore3",
     "ip": "iproute2",
+    "unshare": "util-linux",
 }
 
 _TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
