@@ -125,7 +125,7 @@ def fuzz_stage(models: Path, packets: int, seeds: int = 300, timeout: float = 18
         listener = Listener(("127.0.0.1", d.port))
         time.sleep(1.0)
         started = time.time()
-        subprocess.run(
+        fuzzer = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -141,9 +141,17 @@ def fuzz_stage(models: Path, packets: int, seeds: int = 300, timeout: float = 18
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            timeout=timeout,
-            check=False,
         )
+        # a daemon that exits mid-run ends the run at once, with its last words for the table
+        assert d.process is not None
+        while fuzzer.poll() is None and d.process.poll() is None:
+            if time.time() - started > timeout:
+                break
+            time.sleep(0.2)
+        exited_early = "" if d.process.poll() is None else f"; exited: {d.tail(4)}"
+        if fuzzer.poll() is None:
+            fuzzer.terminate()
+            fuzzer.wait(30)
         seconds = time.time() - started
         heard = listener.stop()
         alive = d.process is not None and d.process.poll() is None
@@ -160,7 +168,7 @@ def fuzz_stage(models: Path, packets: int, seeds: int = 300, timeout: float = 18
             f">= {packets:,}",
             sent >= packets,
         ),
-        Row(stage, "daemon crashes", str(crashes), "0", crashes == 0),
+        Row(stage, "daemon crashes", f"{crashes}{exited_early}"[:400], "0", crashes == 0),
         *_beat_rows(stage, heard),
         Row(
             stage,
