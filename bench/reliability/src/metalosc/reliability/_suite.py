@@ -430,7 +430,14 @@ def _live_worker(d: LiveDaemon, instrument: str, timeout: float) -> int:
         if pid is not None and _alive(pid):
             return pid
         if time.time() >= deadline:
-            raise DaemonError(f"no running {instrument} worker within {timeout} s: {d.tail()}")
+            workers = [
+                {k: e.get(k) for k in ("event", "worker", "instrument", "pid", "fault", "reason")}
+                for e in d.events_named("model_")
+            ]
+            raise DaemonError(
+                f"no running {instrument} worker within {timeout} s (latest pid {pid}); "
+                f"worker events: {workers[-12:]}"
+            )
         time.sleep(0.1)
 
 
@@ -479,8 +486,9 @@ def amplification_stage(models: Path, hostile: int = 1000, rounds: int = 2) -> l
                     Row(
                         stage,
                         f"worst reply/request, {where} ({result.requests:,} requests)",
-                        f"{result.worst:.3f} ({result.worst_request or 'no reply at all'})",
-                        "<= 1.0",
+                        f"{result.worst:.3f} ({result.worst_request or 'no reply at all'}), "
+                        f"{result.barrier_timeouts} barrier timeout(s)",
+                        "<= 1.0, 0 timeouts",
                         result.worst <= 1.0 and result.barrier_timeouts == 0,
                     )
                 )
