@@ -317,7 +317,7 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
 
             # b) a worker SIGKILLed
             t0 = time.time()
-            drums = d.workers()["drums"]
+            drums = _live_worker(d, "drums", timeout=300)
             os.kill(drums, signal.SIGKILL)
             back = d.wait_for("model_worker_restarted", timeout=300, since=t0, instrument="drums")
             rows.append(
@@ -383,7 +383,9 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
             # e) SIGKILL of the daemon, and a restart
             listener = Listener(("127.0.0.1", port), tension_every=1.0)
             time.sleep(2.0)
-            workers = list(d.workers().values())
+            workers = [
+                int(e["pid"]) for e in d.find("model_worker_started") if _alive(int(e["pid"]))
+            ]
             t0 = time.time()
             d.kill()
             orphans_deadline = time.time() + 15
@@ -421,22 +423,23 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
 
 
 def _live_worker(d: LiveDaemon, instrument: str, timeout: float) -> int:
-    """The pid of ``instrument``'s running worker; waits (up to ``timeout`` seconds) while the
-    latest one logged has exited and its successor is still starting, as during a restart.
-    Raises :class:`DaemonError` when none runs by then."""
+    """The pid of ``instrument``'s running worker; waits (up to ``timeout`` seconds) while none
+    runs, as during a restart. The newest one logged is not always it: a restart opens a full
+    set of executors, as a reload would, and keeps only its instrument's. Raises
+    :class:`DaemonError` when none runs by then."""
     deadline = time.time() + timeout
     while True:
-        pid = d.workers().get(instrument)
-        if pid is not None and _alive(pid):
-            return pid
+        started = d.find("model_worker_started", worker=instrument)
+        for event in reversed(started):
+            if _alive(int(event["pid"])):
+                return int(event["pid"])
         if time.time() >= deadline:
             workers = [
                 {k: e.get(k) for k in ("event", "worker", "instrument", "pid", "fault", "reason")}
                 for e in d.events_named("model_")
             ]
             raise DaemonError(
-                f"no running {instrument} worker within {timeout} s (latest pid {pid}); "
-                f"worker events: {workers[-12:]}"
+                f"no running {instrument} worker within {timeout} s; worker events: {workers[-12:]}"
             )
         time.sleep(0.1)
 
