@@ -1,5 +1,6 @@
 # MetalOSC daemon image. Build: docker build -t metalosc .
 # Run: docker run --network host --ulimit rtprio=10 metalosc   (rtprio: real-time event loop)
+# Health: `metalosc ping` (HEALTHCHECK below); metrics: 127.0.0.1:9410 on the host's network.
 # A serving-only environment: the daemon and its workers decode the bundles' ONNX decoders on
 # ONNX Runtime, so neither TensorFlow, Magenta nor note_seq is installed (nor the training package).
 FROM python:3.11-slim-bookworm
@@ -8,10 +9,14 @@ ENV PYTHONUNBUFFERED=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy \
     METALOSC_HOST=0.0.0.0 \
+    METALOSC_STATE_DIR=/var/lib/metalosc \
     METALOSC_LOG_FORMAT=json
 
+# A fixed numeric id, so that orchestrators can tell the image runs as non-root (runAsNonRoot).
 RUN pip install --no-cache-dir uv \
-    && useradd --system --home-dir /opt/metalosc --shell /usr/sbin/nologin metalosc
+    && groupadd --system --gid 10001 metalosc \
+    && useradd --system --uid 10001 --gid metalosc --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin metalosc
 
 WORKDIR /opt/metalosc
 # Dependencies first, so code changes do not re-download them. Every member's pyproject is
@@ -30,9 +35,19 @@ COPY protocol protocol
 COPY runtime runtime
 COPY server server
 COPY models models
-RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /opt/metalosc
+# The code and the models belong to root and are read-only to the daemon's user; saved scenes
+# are kept in the state directory, a volume the daemon's user owns.
+RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /opt/metalosc \
+    && mkdir -p /etc/metalosc /var/lib/metalosc && chown 10001:10001 /var/lib/metalosc
+VOLUME /var/lib/metalosc
 
-USER metalosc
-EXPOSE 9000/udp
-ENTRYPOINT ["/opt/metalosc/.venv/bin/metalosc", "serve"]
+USER 10001:10001
+# OSC control (UDP), OSCQuery (HTTP/JSON, TCP, same number), metrics (TCP); Zeroconf needs
+# --network host to be seen on the LAN.
+EXPOSE 9000/udp 9000/tcp 9410/tcp
+# The health check reads the settings file the daemon reads, so it pings the port set there.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
+    CMD ["/opt/metalosc/.venv/bin/metalosc", "ping", "--config", "/etc/metalosc/metalosc.toml", \
+        "--timeout", "5"]
+ENTRYPOINT ["/opt/metalosc/.venv/bin/metalosc", "serve", "--config", "/etc/metalosc/metalosc.toml"]
 CMD ["--models", "/opt/metalosc/models/default"]

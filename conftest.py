@@ -19,23 +19,38 @@ import re
 import shutil
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 
 ALLOW_MISSING_TOOLS = "METALOSC_ALLOW_MISSING_TOOLS"
 
-#: The outside programs the suites use, and the Debian package that installs each one.
+#: The outside programs the suites use — or, as an absolute path, a file a package installs
+#: (a soundfont, a library) — and the Debian package that installs each one. ./dev's TEST_TOOLS
+#: lists the same.
 TOOL_PACKAGES = {
     "oscsend": "liblo-tools",
     "oscdump": "liblo-tools",
     "mcs": "mono-mcs",
     "mono": "mono-mcs",
     "mscore3": "musescore3",
+    "nunit-console": "nunit-console",
+    "/usr/lib/pkgconfig/nunit.pc": "libnunit-cil-dev",
+    "fluidsynth": "fluidsynth",
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2": "fluid-soundfont-gm",
+    "systemd-analyze": "systemd",
     "ip": "iproute2",
     "unshare": "util-linux",
 }
 
-_TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, TOOL_PACKAGES)) + r")\b")
+_PROGRAMS = sorted((t for t in TOOL_PACKAGES if not t.startswith("/")), key=len, reverse=True)
+_TOOL_WORD = re.compile(r"\b(" + "|".join(map(re.escape, _PROGRAMS)) + r")\b")
+
+
+def tool_missing(tool: str) -> bool:
+    """Whether a program (looked up on PATH) or a file (an absolute path) is missing."""
+    return not Path(tool).is_file() if tool.startswith("/") else shutil.which(tool) is None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,7 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requires_tools(*programs): needs these outside programs; a missing one fails the test "
+        "requires_tools(*programs): needs these outside programs (or files, by absolute path); "
+        "a missing one fails the test "
         f"with its install command, or skips it under {ALLOW_MISSING_TOOLS}=1",
     )
 
@@ -70,7 +86,7 @@ def install_hint(tools: list[str]) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before any fixture runs: fail (or, allowed, skip) a test whose programs are missing."""
     tools = [tool for mark in item.iter_markers("requires_tools") for tool in mark.args]
-    missing = sorted({tool for tool in tools if shutil.which(tool) is None})
+    missing = sorted({tool for tool in tools if tool_missing(tool)})
     if not missing:
         return
     reason = f"{' and '.join(missing)} not installed: {install_hint(missing)}"
@@ -109,6 +125,40 @@ def _ordinary_scheduling(monkeypatch: pytest.MonkeyPatch) -> None:
     runs ``serve`` in pytest's own thread must not leave it at real-time priority if it fails
     midway. The tests of real-time scheduling ask for it explicitly."""
     monkeypatch.setenv("METALOSC_REALTIME_PRIORITY", "0")
+
+
+@pytest.fixture(autouse=True)
+def _private_daemon(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Daemons started by tests keep their state (saved scenes) in the test's own directory,
+    never the user's, and do not advertise themselves on the network. The tests of scenes and
+    of discovery ask for what they test explicitly."""
+    monkeypatch.setenv("METALOSC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("METALOSC_ZEROCONF", "0")
+
+
+@pytest.fixture(autouse=True)
+def _metrics_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemons started by tests (in this process or as subprocesses, which inherit the
+    environment) serve their metrics on a free port: tests run side by side, and so may other
+    daemons on the machine, on the default port."""
+    monkeypatch.setenv("METALOSC_METRICS_PORT", "0")
+
+
+@pytest.fixture(autouse=True)
+def _logging_of_its_own(monkeypatch: pytest.MonkeyPatch) -> Generator[None, None, None]:
+    """Each test starts and ends with structlog's configuration as it found it, and nothing a
+    test configures caches loggers: a command's ``main`` run inside a test points structlog at
+    that test's captured stderr, which is closed once the test ends, and a module logger cached
+    then would write to the closed stream in every later test."""
+    saved = structlog.get_config()
+    configure = structlog.configure
+
+    def configure_uncached(**settings: Any) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    monkeypatch.setattr(structlog, "configure", configure_uncached)
+    yield
+    configure(**saved)
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,22 @@
 """Benchmark 4: ``metalosc serve`` start-up time to READY (models loaded, buffers primed) and the
-memory of the whole process group (the daemon and its model workers), per model backend.
-
-Memory is read once READY is logged, from ``/proc``: RSS (``VmRSS``) and PSS (``Pss`` of
-``smaps_rollup``, which splits shared pages between the processes that map them, so the group's
-PSS sum is what the group really costs) of the daemon and every descendant, and each process's
-peak RSS (``VmHWM``). Both backends are measured in the same run, alternating, so their figures
-compare on the same machine load:
+memory of the whole daemon — the daemon and every process it started (its model workers), i.e. its
+process group — per model backend, measured on the real processes.
 
     .venv/bin/python bench/startup.py --models models/default --runs 3
     .venv/bin/python bench/startup.py --backend onnx --runs 5 -- --realtime-priority 0
+
+Memory, per run, read from ``/proc`` once READY is logged, summed over the process group:
+
+* RSS (``VmRSS``) — resident pages of each process, shared pages counted once per process that
+  maps them (the workers share their libraries, so the sum overstates what the machine gives up);
+* PSS (``Pss`` of ``smaps_rollup``) — each shared page divided among the processes sharing it: the
+  sum is what the daemon really takes from the machine;
+* peak RSS (``VmHWM``) — each process's high-water mark, summed.
+
+Both backends are measured in the same run, alternating, so their figures compare on the same
+machine load. The daemon runs in a process group of its own (as under a supervisor), and each run
+ends with SIGTERM to the whole group; the exit status is reported (0: one graceful stop), and so
+is every stderr line before READY that is not a structured (JSON) log record (0: a quiet start).
 """
 
 from __future__ import annotations
@@ -25,38 +33,65 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
+@dataclass(frozen=True)
+class ProcessMemory:
+    """One process's memory, MiB: resident, proportional and peak resident."""
+
+    pid: int
+    name: str
+    rss: float
+    pss: float
+    peak_rss: float
 
 
-def _pss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (the daemon, its workers, multiprocessing helpers)."""
-    children: dict[int, list[int]] = {}
+def group_pids(pgid: int) -> list[int]:
+    """The processes whose process group is ``pgid``."""
+    pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        todo.extend(children.get(current, []))
-    return out
+        if int(fields[2]) == pgid:
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def _kib(text: str, key: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def process_memory(pid: int) -> ProcessMemory | None:
+    """RSS and PSS (``smaps_rollup``) and peak RSS (``VmHWM``) of ``pid``; ``None`` if gone."""
+    base = Path(f"/proc/{pid}")
+    try:
+        rollup = (base / "smaps_rollup").read_text()
+        status = (base / "status").read_text()
+        cmdline = (base / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    command = " ".join(w.decode(errors="replace") for w in cmdline if w)
+    if "multiprocessing.spawn" in command:
+        name = "model worker"
+    elif "multiprocessing" in command:
+        name = "multiprocessing helper"
+    elif " serve" in command:
+        name = "daemon"
+    else:
+        name = command[:24]
+    return ProcessMemory(
+        pid, name, _kib(rollup, "Rss:"), _kib(rollup, "Pss:"), _kib(status, "VmHWM:")
+    )
+
+
+def group_memory(pgid: int) -> list[ProcessMemory]:
+    """The memory of every process in process group ``pgid``."""
+    return [m for pid in group_pids(pgid) if (m := process_memory(pid)) is not None]
 
 
 @dataclass(frozen=True)
@@ -64,10 +99,21 @@ class Run:
     backend: str
     to_ready_s: float  # process start to the READY log line
     in_serve_s: float  # what serve itself reports: load + warm-up + priming
-    processes: int
-    rss_mib: float  # the group's RSS at READY
-    pss_mib: float  # the group's PSS at READY
-    peak_rss_mib: float  # sum of each process's peak RSS
+    processes: list[ProcessMemory]  # the process group at READY
+    raw_lines: int  # stderr lines before READY that are not JSON log records
+    exit_status: int  # after SIGTERM to the whole group
+
+    @property
+    def rss_mib(self) -> float:
+        return sum(p.rss for p in self.processes)
+
+    @property
+    def pss_mib(self) -> float:
+        return sum(p.pss for p in self.processes)
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return sum(p.peak_rss for p in self.processes)
 
 
 def one_run(models: Path, backend: str, extra: list[str]) -> Run:
@@ -79,6 +125,8 @@ def one_run(models: Path, backend: str, extra: list[str]) -> Run:
         str(models),
         "--port",
         "0",
+        "--metrics-port",
+        "0",
         "--log-format",
         "json",
         "--model-backend",
@@ -86,14 +134,18 @@ def one_run(models: Path, backend: str, extra: list[str]) -> Run:
         *extra,
     ]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
     try:
         assert process.stderr is not None
         reported = float("nan")
+        raw_lines = 0
         for line in process.stderr:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
+                raw_lines += 1
                 continue
             if record.get("event") == "ready":
                 reported = float(record.get("startup_s", "nan"))
@@ -101,16 +153,14 @@ def one_run(models: Path, backend: str, extra: list[str]) -> Run:
         else:
             raise SystemExit(f"metalosc serve exited before ready (rc={process.wait()})")
         to_ready = time.perf_counter() - started
-        pids = descendants(process.pid)
-        rss = sum(_status_kib(p, "VmRSS") for p in pids) / 1024
-        pss = sum(_pss_kib(p) for p in pids) / 1024
-        peak = sum(_status_kib(p, "VmHWM") for p in pids) / 1024
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-        return Run(backend, to_ready, reported, len(pids), rss, pss, peak)
+        processes = group_memory(process.pid)
+        os.killpg(process.pid, signal.SIGTERM)  # the whole group, as a supervisor does
+        status = process.wait(timeout=60)
+        return Run(backend, to_ready, reported, processes, raw_lines, status)
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def main() -> None:
@@ -130,11 +180,18 @@ def main() -> None:
             runs.append(run)
             print(
                 f"run {k + 1} {backend:4}: READY after {run.to_ready_s:.2f} s "
-                f"({run.in_serve_s:.2f} s inside serve), {run.processes} processes: "
-                f"RSS {run.rss_mib:.0f} MiB, PSS {run.pss_mib:.0f} MiB, "
-                f"peak RSS {run.peak_rss_mib:.0f} MiB",
+                f"({run.in_serve_s:.2f} s inside serve: load + prime); process group of "
+                f"{len(run.processes)}: RSS {run.rss_mib:.0f} MiB, PSS {run.pss_mib:.0f} MiB, "
+                f"peak RSS {run.peak_rss_mib:.0f} MiB; {run.raw_lines} raw stderr lines before "
+                f"READY; exit status after SIGTERM to the group {run.exit_status}",
                 flush=True,
             )
+            for p in run.processes:
+                print(
+                    f"    pid {p.pid:>7} {p.name:<24} RSS {p.rss:6.0f}  PSS {p.pss:6.0f}  "
+                    f"peak RSS {p.peak_rss:6.0f} MiB",
+                    flush=True,
+                )
     print("\nmedians (process group):")
     for backend in backends:
         mine = [r for r in runs if r.backend == backend]

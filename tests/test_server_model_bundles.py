@@ -56,7 +56,7 @@ def test_metalosc_serve_exits_non_zero_naming_the_file(
     finally:  # main configures the process; undo it for the tests that follow
         structlog.reset_defaults()
         sys.setswitchinterval(switch_interval)
-    assert code == 1
+    assert code == 65  # EX_DATAERR: the bundle is there but corrupt
     err = capsys.readouterr().err
     assert "cannot load model bundle" in err
     assert "manifest.json" in err

@@ -2,26 +2,30 @@
 
 Rules of this suite:
 
-- It needs only ``mcs`` and ``mono`` (Debian ``mono-mcs``), never Unity: Runtime/Core is pure C#.
+- It needs only ``mcs`` and ``mono`` (Debian ``mono-mcs``) and, for the EditMode tests, Debian's
+  NUnit 2.6 (``nunit-console``, ``libnunit-cil-dev``), never Unity: Runtime/Core is pure C#.
   Without them the tests fail naming the package (``requires_tools``, the root conftest;
   ``METALOSC_ALLOW_MISSING_TOOLS=1`` makes them skip instead); nothing else makes them skip.
 - The C# sources are compiled once per module, into a temporary directory, with warnings as errors.
-- The C# unit suite (codec, malformed input, clock sync, timetag mapping) runs as one test: the C#
-  program prints ``N passed, N failed`` and exits non-zero on any failure.
-- The integration tests talk real UDP on 127.0.0.1 to the C# probe (``MetalOscProbe.exe``), which
-  prints what it decoded as JSON lines. The peer is built on ``metalosc.protocol`` only, so both
-  sides are independent implementations of the same wire format. A separate process runs on its
-  own clock, so these tests use the real clock, bounded by ``trio.fail_after``; they wait for
-  events, never sleep-and-hope.
+- The EditMode tests (``Tests/Editor``: the files Unity's Test Runner runs, as they are) are
+  compiled against NUnit and run by ``nunit-console``; its XML result must list every test the
+  sources declare, all passed.
+- The integration tests talk real UDP on 127.0.0.1 to the C# probe (``Tests/Mono~``: Unity never
+  compiles a ``~`` folder), which prints what it decoded as JSON lines. The peer is built on
+  ``metalosc.protocol`` only, so both sides are independent implementations of the same wire
+  format. A separate process runs on its own clock, so these tests use the real clock, bounded by
+  ``trio.fail_after``; they wait for events, never sleep-and-hope.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import struct
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,7 +40,9 @@ from metalosc.protocol import (
     Beat,
     Bundle,
     Error,
+    Fill,
     Interpolate,
+    Key,
     Message,
     Mute,
     Note,
@@ -45,6 +51,7 @@ from metalosc.protocol import (
     Play,
     Pong,
     SceneSave,
+    SectionRequest,
     State,
     StateRequest,
     Stop,
@@ -52,6 +59,7 @@ from metalosc.protocol import (
     Temperature,
     Tempo,
     Tension,
+    TransitionDefault,
     Unsubscribe,
     decode_packet,
     encode,
@@ -63,11 +71,15 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 pytestmark = pytest.mark.interop
 NEEDS_MONO = pytest.mark.requires_tools("mcs", "mono")  # Debian package mono-mcs
+NUNIT_PC = "/usr/lib/pkgconfig/nunit.pc"
+NEEDS_NUNIT = pytest.mark.requires_tools("mcs", "mono", "nunit-console", NUNIT_PC)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "unity" / "Assets" / "MetalOSC"
 CORE_SOURCES = sorted((CLIENT / "Runtime" / "Core").glob("*.cs"))
-TESTS_DIR = CLIENT / "Tests"
+EDITMODE_DIR = CLIENT / "Tests" / "Editor"
+MONO_DIR = CLIENT / "Tests" / "Mono~"
+"""The probe and the Unity signature stubs: Mono-only, in a folder Unity ignores."""
 
 LOCAL_OFFSET = 1000.0
 """The probe's local clock reads unix time minus this, so the true clock offset is known."""
@@ -75,15 +87,17 @@ LOCAL_OFFSET = 1000.0
 
 @dataclass(frozen=True)
 class CSharpBuild:
-    tests: Path
     probe: Path
 
 
-def _mcs(out: Path, sources: Sequence[Path], *, library: bool = False) -> None:
+def _mcs(
+    out: Path, sources: Sequence[Path], *, library: bool = False, refs: Sequence[Path] = ()
+) -> None:
     """Compiles with the C# level Unity 2019.4+ accepts, warnings as errors."""
     target = ["-target:library"] if library else []
     result = subprocess.run(
         ["mcs", "-langversion:7.2", "-warnaserror+", "-nologo", *target, f"-out:{out}"]
+        + [f"-r:{ref}" for ref in refs]
         + [str(source) for source in sources],
         capture_output=True,
         text=True,
@@ -95,53 +109,114 @@ def _mcs(out: Path, sources: Sequence[Path], *, library: bool = False) -> None:
 @pytest.fixture(scope="module")
 def csharp(tmp_path_factory: pytest.TempPathFactory) -> CSharpBuild:
     out = tmp_path_factory.mktemp("unity-client")
-    build = CSharpBuild(tests=out / "MetalOscCoreTests.exe", probe=out / "MetalOscProbe.exe")
-    _mcs(
-        build.tests,
-        [*CORE_SOURCES, TESTS_DIR / "TestHarness.cs", TESTS_DIR / "MetalOscCoreTests.cs"],
-    )
-    _mcs(build.probe, [*CORE_SOURCES, TESTS_DIR / "MetalOscProbe.cs"])
+    build = CSharpBuild(probe=out / "MetalOscProbe.exe")
+    _mcs(build.probe, [*CORE_SOURCES, MONO_DIR / "MetalOscProbe.cs"])
     return build
 
 
-@NEEDS_MONO
-def test_csharp_unit_suite_passes(csharp: CSharpBuild) -> None:
+def nunit_framework() -> Path:
+    """The NUnit framework assembly libnunit-cil-dev installs, found through its pkg-config file
+    (the same ``-r:`` line ``pkg-config --libs nunit`` prints)."""
+    text = Path(NUNIT_PC).read_text(encoding="utf-8")
+    pkglibdir = "/usr/lib/cli"
+    match = re.search(r"-r:\$\{pkglibdir\}(/nunit\.framework-[^/]+/nunit\.framework\.dll)", text)
+    assert match is not None, f"no nunit.framework.dll in {NUNIT_PC}"
+    return Path(pkglibdir + match.group(1))
+
+
+def declared_tests() -> set[str]:
+    """``Fixture.Method`` for every ``[Test]`` / ``[TestCase]`` method in Tests/Editor."""
+    names: set[str] = set()
+    fixture = re.compile(r"\[TestFixture\]\s*public (?:sealed )?class (\w+)")
+    attribute = re.compile(r"\[(?:Test|TestCase\(.*\))\]\s*(?:\[[^\]]*\]\s*)*public void (\w+)")
+    for source in EDITMODE_DIR.glob("*.cs"):
+        text = source.read_text(encoding="utf-8")
+        starts = [(m.start(), m.group(1)) for m in fixture.finditer(text)]
+        for method in attribute.finditer(text):
+            owner = [name for start, name in starts if start < method.start()]
+            assert owner, f"{source.name}: {method.group(1)} outside a [TestFixture]"
+            names.add(f"{owner[-1]}.{method.group(1)}")
+    return names
+
+
+@NEEDS_NUNIT
+def test_editmode_tests_pass_under_nunit_console(tmp_path: Path) -> None:
+    # The same files Unity's Test Runner runs (NUnit API shared by 2.6 and Unity's NUnit 3).
+    dll = tmp_path / "MetalOSC.Tests.Editor.dll"
+    framework = nunit_framework()
+    _mcs(dll, [*CORE_SOURCES, *sorted(EDITMODE_DIR.glob("*.cs"))], library=True, refs=[framework])
+    shutil.copy(framework, tmp_path)
+    report = tmp_path / "TestResult.xml"
     result = subprocess.run(
-        ["mono", str(csharp.tests)], capture_output=True, text=True, timeout=120, check=False
+        ["nunit-console", "-nologo", str(dll), f"-xml={report}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
     )
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    match = re.fullmatch(r"(\d+) passed, (\d+) failed", summary)
+    print(result.stdout)
+    summary = re.search(r"Tests run: (\d+), Errors: (\d+), Failures: (\d+)", result.stdout)
+    assert summary is not None, result.stdout + result.stderr
+    run, errors, failures = map(int, summary.groups())
+    assert (errors, failures) == (0, 0), result.stdout
     assert result.returncode == 0, result.stdout + result.stderr
-    assert match is not None, result.stdout
-    assert int(match.group(2)) == 0
-    assert int(match.group(1)) >= 60
+    cases = ET.parse(report).getroot().iter("test-case")
+    executed = {c.get("name", ""): c.get("result") for c in cases}
+    assert len(executed) == run
+    assert set(executed.values()) == {"Success"}
+    # Every declared test ran (a [TestCase] method runs once per case, named Method(args)).
+    ran = {re.sub(r"\(.*\)$", "", name).split(".", 2)[-1] for name in executed}
+    assert declared_tests() <= ran, declared_tests() - ran
+    assert run >= 100
 
 
 @NEEDS_MONO
-def test_unity_behaviours_compile_against_the_unity_signatures_they_use(
-    csharp: CSharpBuild, tmp_path: Path
-) -> None:
-    # Runtime/*.cs need UnityEngine, which CI lacks; Tests/UnityEngineSignatures.cs declares the
-    # few members they use (bodies empty), so at least typos and type errors are caught here.
+def test_unity_behaviours_compile_against_the_unity_signatures_they_use(tmp_path: Path) -> None:
+    # Runtime/*.cs and Editor/*.cs need UnityEngine/UnityEditor, which CI lacks; the stubs in
+    # Tests/Mono~ declare the few members they use (bodies empty), so at least typos and type
+    # errors are caught here.
     runtime = sorted((CLIENT / "Runtime").rglob("*.cs"))
     assert any("MonoBehaviour" in p.read_text(encoding="utf-8") for p in runtime)
+    engine = tmp_path / "MetalOSC.dll"
+    _mcs(engine, [MONO_DIR / "UnityEngineSignatures.cs", *runtime], library=True)
+    editor = sorted((CLIENT / "Editor").glob("*.cs"))
+    assert any("MenuItem" in p.read_text(encoding="utf-8") for p in editor)
     _mcs(
-        tmp_path / "MetalOSC.dll", [TESTS_DIR / "UnityEngineSignatures.cs", *runtime], library=True
+        tmp_path / "MetalOSC.Editor.dll",
+        [MONO_DIR / "UnityEditorSignatures.cs", *editor],
+        library=True,
+        refs=[engine],
     )
 
 
 def test_assembly_definitions_keep_core_free_of_the_engine() -> None:
-    core = json.loads((CLIENT / "Runtime" / "Core" / "MetalOSC.Core.asmdef").read_text())
-    runtime = json.loads((CLIENT / "Runtime" / "MetalOSC.asmdef").read_text())
-    tests = json.loads((TESTS_DIR / "MetalOSC.Tests.asmdef").read_text())
+    def asmdef(path: Path) -> dict[str, Any]:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    core = asmdef(CLIENT / "Runtime" / "Core" / "MetalOSC.Core.asmdef")
+    runtime = asmdef(CLIENT / "Runtime" / "MetalOSC.asmdef")
+    editor = asmdef(CLIENT / "Editor" / "MetalOSC.Editor.asmdef")
+    tests = asmdef(EDITMODE_DIR / "MetalOSC.Tests.Editor.asmdef")
     assert (core["name"], core["noEngineReferences"], core["references"]) == (
         "MetalOSC.Core",
         True,
         [],
     )
     assert runtime["references"] == ["MetalOSC.Core"]
-    # The Mono test programs (and the signature stubs) must never compile inside Unity.
-    assert tests["defineConstraints"] == ["METALOSC_MONO_TESTS"]
+    assert editor["includePlatforms"] == ["Editor"]
+    # An EditMode test assembly as Unity's Test Framework expects it: editor-only, NUnit
+    # referenced, compiled only when the project includes tests.
+    assert tests["includePlatforms"] == ["Editor"]
+    assert {"MetalOSC.Core", "UnityEngine.TestRunner", "UnityEditor.TestRunner"} <= set(
+        tests["references"]
+    )
+    assert tests["precompiledReferences"] == ["nunit.framework.dll"]
+    assert tests["overrideReferences"] is True
+    assert tests["defineConstraints"] == ["UNITY_INCLUDE_TESTS"]
+    # The Mono-only programs never reach Unity: a folder ending in '~' is not imported.
+    assert not list((CLIENT / "Tests").glob("*.cs"))
+    assert (MONO_DIR / "MetalOscProbe.cs").is_file()
 
 
 # --- the Python peer ------------------------------------------------------------------------
@@ -418,6 +493,13 @@ def test_client_builders_encode_what_the_protocol_encodes(csharp: CSharpBuild) -
         Mute(instrument="bass", muted=True),
         Mute(instrument="drums", muted=False),
         Temperature(value=0.5),
+        Temperature(value=1.5, transition="section"),
+        Tension(value=f32(0.9), transition="bar"),
+        TransitionDefault(when="phrase"),
+        Key(key="F#"),
+        Fill(),
+        SectionRequest(),
+        SectionRequest(label="boss"),
         Ping(),
         Ping(args=("metalosc-sync", 7, 0.5)),
         StateRequest(),
@@ -522,9 +604,21 @@ def check_daemon_session(events: list[dict[str, Any]], lookahead: float, bpm: fl
     assert {n["instrument"] for n in notes} <= {"guitar", "bass", "drums"}
     for note in notes:
         assert note["timetag"] != IMMEDIATELY, "bundle mode: every note has a time"
-        # Bundles arrive ahead of their sound time by at most the lookahead.
+        # The daemon may send notes before the first pong; the client holds them until the clock
+        # has a measured sample (the unseeded offset is 1000 s off), so none is ever mapped
+        # through a guess.
+        assert note["clock_samples"] >= 1, note
+    # Held notes are raised in the pump that first sees the clock synced, before that pump's
+    # queued events (the first pong among them); every note raised after it arrived synced.
+    first_pong = next(i for i, e in enumerate(events) if e["event"] == "pong")
+    for i, note in enumerate(events):
+        if note["event"] != "note":
+            continue
         lead = note["local_dsp_time"] - note["pumped_at"]
-        assert 0 < lead <= lookahead + 0.05
+        # Bundles arrive ahead of their sound time by at most the lookahead.
+        assert lead <= lookahead + 0.05, note
+        if i > first_pong:
+            assert lead > 0, note
     sound_times = [n["sound_time_unix"] for n in notes]
     assert sound_times == sorted(sound_times)
     states = [e for e in events if e["event"] == "state"]
@@ -597,3 +691,44 @@ async def test_probe_plays_along_with_the_daemon_on_tiny_bundles(
     )
     events, _ = await run_probe_against_daemon(csharp, settings)
     check_daemon_session(events, DAEMON_LOOKAHEAD, DAEMON_BPM)
+
+
+# --- the Default Band: which sample the C# client plays for each pitch -------------------------
+
+
+@NEEDS_MONO
+@pytest.mark.filterwarnings("ignore:Couldn't find ffmpeg:RuntimeWarning")
+def test_client_plays_every_emitted_pitch_from_a_default_band_sample(csharp: CSharpBuild) -> None:
+    # The committed bank is what `metalosc-train band-samples` renders (the training suite renders
+    # it with FluidSynth and compares); here the C# client's own selection picks, for every pitch
+    # the shipped models can emit, a sample at most DefaultBand.MaxShiftSemitones away.
+    from metalosc.training._band_samples import (
+        DEFAULT_MODELS,
+        DEFAULT_OUT,
+        MAX_SHIFT,
+        SAMPLE_STEP,
+        emitted_pitches,
+    )
+
+    dump = subprocess.run(
+        ["mono", str(csharp.probe), "--sample-choices", str(DEFAULT_OUT)],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    events = parse_events(dump.stdout)
+    files = {e["file"] for e in events if e["event"] == "sample"}
+    assert files == {p.name for p in DEFAULT_OUT.glob("*.ogg")}, "the client reads every name"
+    choices = {(e["instrument"], e["pitch"]): e for e in events if e["event"] == "choice"}
+    for instrument, pitches in emitted_pitches(DEFAULT_MODELS).items():
+        shift = 0 if instrument == "drums" else MAX_SHIFT
+        for pitch in pitches:
+            choice = choices[instrument, pitch]
+            assert choice["sample"] is not None, (instrument, pitch)
+            assert abs(choice["sample"] - pitch) <= shift, choice
+            assert choice["ratio"] == pytest.approx(
+                2 ** ((pitch - choice["sample"]) / 12), rel=1e-6
+            )
+    # Outside what the drums play nothing is stretched onto another drum.
+    assert choices["drums", 37]["sample"] is None
+    assert SAMPLE_STEP // 2 == MAX_SHIFT

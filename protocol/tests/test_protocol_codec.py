@@ -36,6 +36,9 @@ from metalosc.protocol import (
     Play,
     Pong,
     ProtocolError,
+    SceneDelete,
+    SceneList,
+    SceneListRequest,
     SceneSave,
     SectionRequest,
     SectionStarted,
@@ -104,6 +107,8 @@ INCOMING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
         Interpolate, scene=scene_names, bars=st.integers(1, 32).map(lambda n: 2 * n)
     ),
     SceneSave: st.builds(SceneSave, name=scene_names),
+    SceneDelete: st.builds(SceneDelete, name=scene_names),
+    SceneListRequest: st.just(SceneListRequest()),
     Play: st.just(Play()),
     Stop: st.just(Stop()),
     Mute: st.builds(Mute, instrument=instruments, muted=st.booleans()),
@@ -155,6 +160,7 @@ OUTGOING: dict[type[MessageBase], st.SearchStrategy[Message]] = {
         tension=f32(0.0, 1.0),
     ),
     Error: st.builds(Error, refused_address=osc_text, reason=osc_text),
+    SceneList: st.builds(SceneList, names=st.lists(scene_names, max_size=8).map(tuple)),
 }
 incoming_messages = st.one_of(*INCOMING.values())
 outgoing_messages = st.one_of(*OUTGOING.values())
@@ -461,3 +467,19 @@ def test_error_reads_its_bad_address() -> None:
     assert error.refused_address == "/metal/nope"
     assert type(error).address == "/metal/error"
     assert encode(error) == build("/metal/error", ("/metal/nope", "s"), ("unknown address", "s"))
+
+
+def test_every_state_field_names_a_state_field_the_message_sets() -> None:
+    """Surfaces and OSCQuery read a control's value from /metal/state by `state_field`."""
+    from metalosc.protocol import INSTRUMENTS, MESSAGE_TYPES, State
+
+    reflected = [cls for cls in MESSAGE_TYPES if cls.state_field is not None]
+    assert {cls.address for cls in reflected} >= {"/metal/tension", "/metal/tempo", "/metal/mute"}
+    for cls in reflected:
+        assert cls.direction == "in"
+        assert cls.state_field is not None
+        if "{instrument}" in cls.state_field:
+            names = [cls.state_field.format(instrument=i) for i in INSTRUMENTS]
+        else:
+            names = [cls.state_field]
+        assert set(names) <= set(State.model_fields), cls

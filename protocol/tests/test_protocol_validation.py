@@ -248,6 +248,17 @@ def test_a_refused_bundle_element_names_its_own_address() -> None:
     assert caught.value.reason == "bundle element 1: bpm 500.0 out of range (40..320)"
 
 
+@pytest.mark.parametrize("tags", ["N", "I", "NI"])
+def test_nil_and_impulse_bang_a_method_of_no_arguments(tags: str) -> None:
+    """OSCQuery tools send a nil or an impulse to a method declared with TYPE "N"."""
+    tag_string = f",{tags}".encode()
+    tag_string += b"\x00" * (4 - len(tag_string) % 4)
+    data = b"/metal/play\x00" + tag_string  # neither tag has bytes of its own
+    assert decode(data) == Play()
+    with pytest.raises(ProtocolError, match="wrong type tag N for value"):
+        decode(build("/metal/tension", (None, "N")))
+
+
 def test_values_are_validated_where_messages_are_built() -> None:
     with pytest.raises(ValidationError):
         Tension(value=1.5)

@@ -6,6 +6,8 @@ assertion names the exact phrase that must be chosen.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -13,14 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from metalosc.protocol import INSTRUMENTS
-from metalosc.runtime import Phrase, slerp
+from metalosc.runtime import CHORD_FIT, KEY_FIT, Phrase, slerp
 from metalosc.server import (
     Conductor,
     ConductorError,
     Controls,
     PhraseBuffer,
 )
-from metalosc.server._conductor import best_fitting
+from metalosc.server._buffer import PREFERENCE_SLACK
+from metalosc.server._conductor import AGREEMENT, best_fitting
 
 PhraseMaker = Callable[..., Phrase]
 
@@ -70,6 +73,31 @@ def test_overfull_pool_keeps_the_phrases_that_fit_the_tension(make_phrase: Phras
     assert buffer.missing == 0
     kept = sorted(p.intensity for p in [buffer.pick(1.0) for _ in range(4)] if p is not None)
     assert kept == [3, 4, 5, 6]
+
+
+def test_preferences_choose_among_the_phrases_near_the_tension_in_order(
+    make_phrase: PhraseMaker,
+) -> None:
+    def fresh() -> tuple[PhraseBuffer, dict[int, Phrase]]:
+        buffer = PhraseBuffer("drums", depth=8)
+        phrases = {i: make_phrase("drums", i) for i in range(1, 11)}
+        buffer.add(list(phrases.values()), tension=0.5)
+        return buffer, phrases
+
+    buffer, phrases = fresh()
+    scores = dict(zip(phrases, buffer.scores(list(phrases.values())), strict=True))
+    assert scores[10] - scores[9] <= PREFERENCE_SLACK < scores[10] - scores[8]
+    assert buffer.pick(1.0, prefer=(lambda p: False,)) is phrases[10]  # nobody: tension alone
+    buffer, phrases = fresh()
+    assert buffer.pick(1.0, prefer=(lambda p: p.intensity <= 9,)) is phrases[9]
+    buffer, phrases = fresh()
+    calm_only = (lambda p: p.intensity <= 5,)
+    assert buffer.pick(1.0, prefer=calm_only) is phrases[10]  # too far from the tension
+    buffer, phrases = fresh()
+    tiers = (lambda p: p.intensity == 3, lambda p: p.intensity == 9)
+    assert buffer.pick(1.0, prefer=tiers) is phrases[9]  # the first test accepting a near one
+    buffer, phrases = fresh()
+    assert buffer.pick(1.0, prefer=calm_only, slack=math.inf) is phrases[5]  # any distance
 
 
 def _conductor(make_phrase: PhraseMaker, tension: float = 0.5) -> Conductor:
@@ -135,6 +163,23 @@ def test_best_fitting_keeps_ties_and_unmeasured_candidates(make_phrase: PhraseMa
     unmeasured = make_phrase("bass", 2)
     assert best_fitting((a, unmeasured)) == (a, unmeasured)
     assert best_fitting(()) == ()
+
+
+def test_best_fitting_takes_the_bass_most_in_the_key_before_the_one_agreeing_most(
+    make_phrase: PhraseMaker,
+) -> None:
+    def bass(key_fit: float, agreement: float) -> Phrase:
+        phrase = make_phrase("bass", 1)
+        return dataclasses.replace(
+            phrase, features={KEY_FIT: key_fit, AGREEMENT: agreement, CHORD_FIT: 0.5}
+        )
+
+    in_key, nearly, outside = bass(0.97, 0.2), bass(0.92, 0.6), bass(0.5, 1.0)
+    assert best_fitting((outside, nearly, in_key), key_fit=0.95) == (in_key,)
+    # none at 95%: at most twice the notes outside (90%) still comes first
+    assert best_fitting((outside, nearly), key_fit=0.95) == (nearly,)
+    # none near the key: agreement decides among all
+    assert best_fitting((outside, bass(0.6, 0.4)), key_fit=0.95) == (outside,)
 
 
 def test_interpolation_over_eight_bars_ends_on_the_scene(make_phrase: PhraseMaker) -> None:

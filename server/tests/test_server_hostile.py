@@ -169,7 +169,7 @@ async def test_subscribers_scenes_and_names_are_capped(
     assert sorted(controller.conductor.scenes) == ["a", "b"]
     reasons = [m.reason for m in rig.replies() if isinstance(m, Error)]
     assert reasons == [
-        "2 scenes saved already; save over one of them",
+        "2 scenes saved already; save over one of them or delete one",
         "name of 9 characters; at most 8",
         "label of 9 characters; at most 8",
     ]

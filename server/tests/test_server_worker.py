@@ -21,6 +21,7 @@ from metalosc.server import (
     DecodeRequest,
     Executor,
     Generator,
+    Metrics,
     ModelRunner,
     PhraseBuffer,
     ProcessExecutor,
@@ -172,15 +173,18 @@ async def test_reload_replaces_the_workers_and_keeps_them_on_failure(
 
     server = SimpleNamespace(
         settings=Settings(),
+        metrics=Metrics(),
         runners=runners,
-        conductor=SimpleNamespace(buffers=buffers),
+        conductor=SimpleNamespace(buffers=buffers, fill_vector=None),
         executors=open_workers,
+        executors_for=None,
     )
     broken = True
     with capture_logs() as logs, trio.fail_after(60):
         assert not await reload_models(server)  # type: ignore[arg-type]
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["models_reload_failed"]
     assert all(runners[i].executor is old[i] for i in INSTRUMENTS)
+    assert server.metrics["reloads_failed"] == 1
 
     broken = False
     with trio.fail_after(60):

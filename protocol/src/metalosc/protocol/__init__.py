@@ -2,7 +2,7 @@
 model-bundle manifest. No TensorFlow and no trio here, so clients and tests can import it cheaply.
 """
 
-from ._addresses import INCOMING, OUTGOING, ArgSpec, MessageSpec, message_spec
+from ._addresses import INCOMING, OUTGOING, ArgSpec, Limits, MessageSpec, message_spec
 from ._codec import Bundle, decode, decode_outgoing, decode_packet, encode, encode_bundle
 from ._errors import ProtocolError
 from ._manifest import (
@@ -48,6 +48,10 @@ from ._messages import (
     Ping,
     Play,
     Pong,
+    SceneDelete,
+    SceneList,
+    SceneListRequest,
+    SceneName,
     SceneSave,
     SectionLabel,
     SectionRequest,
@@ -95,6 +99,7 @@ __all__ = [
     "Interpolate",
     "Key",
     "KeyName",
+    "Limits",
     "MelodyEncoding",
     "Message",
     "MessageBase",
@@ -109,6 +114,10 @@ __all__ = [
     "Play",
     "Pong",
     "ProtocolError",
+    "SceneDelete",
+    "SceneList",
+    "SceneListRequest",
+    "SceneName",
     "SceneSave",
     "SectionLabel",
     "SectionRequest",

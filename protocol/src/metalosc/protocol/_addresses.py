@@ -11,7 +11,7 @@ import dataclasses
 import types
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import StringConstraints
@@ -60,6 +60,32 @@ _DEFAULT_TAG: Mapping[ArgKind, OscTag] = {
 
 
 @dataclasses.dataclass(frozen=True)
+class Limits:
+    """An argument's allowed values as data, read from the field's pydantic constraints (what
+    generated clients check; `ArgSpec.constraint` is the same for people). Bounds are the
+    field's own numbers (float64 or int), before any conversion to the wire's 32 bits."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    multiple_of: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    """A regular expression the whole string must match (anchored with ^ and $)."""
+    choices: tuple[str, ...] = ()
+    """The allowed strings of a `Literal` field, in declaration order."""
+
+    @property
+    def is_string(self) -> bool:
+        """Whether any string constraint (length or pattern) is set."""
+        return (
+            self.min_length is not None or self.max_length is not None or self.pattern is not None
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class ArgSpec:
     """One OSC argument of a message."""
 
@@ -79,6 +105,8 @@ class ArgSpec:
     """Allowed values, for people: "0..1", "guitar|bass|drums", "even, 2..64"."""
     description: str
     variadic: bool = False
+    limits: Limits = Limits()
+    """The allowed values as data (bounds, lengths, pattern, choices)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,47 +154,65 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
-def _describe_constraints(metadata: list[Any], base: Any, none_as: int | None) -> str:
-    parts: list[str] = []
-    low: str | None = None
-    high: str | None = None
+def _limits(metadata: list[Any], base: Any) -> Limits:
+    """The field's constraints (pydantic metadata and a Literal annotation) as data."""
+    bounds: dict[str, Any] = {}
     for item in metadata:
         if isinstance(item, annotated_types.Ge):
-            low = _number(item.ge)
+            bounds["ge"] = item.ge
         elif isinstance(item, annotated_types.Gt):
-            low = f">{_number(item.gt)}"
+            bounds["gt"] = item.gt
         elif isinstance(item, annotated_types.Le):
-            high = _number(item.le)
+            bounds["le"] = item.le
         elif isinstance(item, annotated_types.Lt):
-            high = f"<{_number(item.lt)}"
+            bounds["lt"] = item.lt
         elif isinstance(item, annotated_types.MultipleOf):
-            parts.append("even" if item.multiple_of == 2 else f"multiple of {item.multiple_of}")
+            bounds["multiple_of"] = item.multiple_of
         elif isinstance(item, StringConstraints):
-            parts.append(_describe_string(item))
+            bounds["min_length"] = item.min_length
+            bounds["max_length"] = item.max_length
+            bounds["pattern"] = item.pattern if isinstance(item.pattern, str) else None
+    choices = tuple(str(v) for v in get_args(base)) if get_origin(base) is Literal else ()
+    return Limits(**bounds, choices=choices)
+
+
+def _describe_constraints(limits: Limits, base: Any, none_as: int | None) -> str:
+    parts: list[str] = []
+    low = None if limits.ge is None else _number(limits.ge)
+    high = None if limits.le is None else _number(limits.le)
+    if limits.gt is not None:
+        low = f">{_number(limits.gt)}"
+    if limits.lt is not None:
+        high = f"<{_number(limits.lt)}"
+    if limits.multiple_of is not None:
+        m = limits.multiple_of
+        parts.append("even" if m == 2 else f"multiple of {m}")
+    if limits.is_string:
+        parts.append(_describe_string(limits))
     if low is not None and high is not None:
         parts.append(f"{low}..{high}")
     elif low is not None:
         parts.append(f"≥ {low}" if not low.startswith(">") else low)
     elif high is not None:
         parts.append(f"≤ {high}" if not high.startswith("<") else high)
-    if get_origin(base) is Literal:
-        parts.append("|".join(str(v) for v in get_args(base)))
+    if limits.choices:
+        parts.append("|".join(limits.choices))
     if base is bool:
         parts.append("0/1")
     text = ", ".join(parts)
     return f"{text} or {none_as}" if none_as is not None else text
 
 
-def _describe_string(item: StringConstraints) -> str:
-    if item.pattern == TEXT_PATTERN:
+def _describe_string(limits: Limits) -> str:
+    if limits.pattern == TEXT_PATTERN:
         return "text"
-    pattern = item.pattern if isinstance(item.pattern, str) else ""
+    pattern = limits.pattern or ""
     charset = ""
     if pattern.startswith("^[") and "]" in pattern:
         charset = " of " + pattern[1 : pattern.index("]") + 1]
-    low = item.min_length or 0
-    if item.max_length is not None:
-        return f"{low}..{item.max_length} chars{charset}"
+    low = limits.min_length or 0
+    if limits.max_length is not None:
+        return f"{low}..{limits.max_length} chars{charset}"
     return f"≥ {low} chars{charset}"
 
 
@@ -182,26 +228,45 @@ def _kind(base: Any) -> ArgKind:
     raise TypeError(f"no OSC mapping for field type {base!r}")
 
 
+def _variadic_spec(name: str, info: FieldInfo) -> ArgSpec:
+    """A tuple field taking any number of arguments: of any tag (a ping's, echoed), or of one
+    kind with the item type's constraints (scene names)."""
+    item = get_args(info.annotation)[0]
+    metadata: list[Any] = []
+    if get_origin(item) is Annotated:
+        item, *metadata = get_args(item)
+    kind: ArgKind = "any" if get_origin(item) in (Union, types.UnionType) else _kind(item)
+    limits = _limits(metadata, item) if kind != "any" else Limits()
+    if kind == "any":
+        constraint = f"any number of {tag_list(ACCEPTED_TAGS['any'])}"
+    else:
+        described = _describe_constraints(limits, item, None)
+        constraint = f"any number of {described}" if described else "any number"
+    return ArgSpec(
+        name=info.alias or name,
+        field=name,
+        kind=kind,
+        tag=_DEFAULT_TAG[kind],
+        accepted=ACCEPTED_TAGS[kind],
+        required=False,
+        default=(),
+        none_as=None,
+        constraint=constraint,
+        description=info.description or "",
+        limits=limits,
+        variadic=True,
+    )
+
+
 def _arg_spec(name: str, info: FieldInfo, variadic: bool) -> ArgSpec:
     wire = next((m for m in info.metadata if isinstance(m, Wire)), Wire())
     required = info.is_required()
     default = None if required or info.default is PydanticUndefined else info.default
     if variadic:
-        return ArgSpec(
-            name=info.alias or name,
-            field=name,
-            kind="any",
-            tag="s",
-            accepted=ACCEPTED_TAGS["any"],
-            required=False,
-            default=(),
-            none_as=None,
-            constraint=f"any number of {tag_list(ACCEPTED_TAGS['any'])}",
-            description=info.description or "",
-            variadic=True,
-        )
+        return _variadic_spec(name, info)
     base = _unwrap_optional(info.annotation)
     kind = _kind(base)
+    limits = _limits(list(info.metadata), base)
     return ArgSpec(
         name=info.alias or name,
         field=name,
@@ -211,8 +276,9 @@ def _arg_spec(name: str, info: FieldInfo, variadic: bool) -> ArgSpec:
         required=required,
         default=default,
         none_as=wire.none_as,
-        constraint=_describe_constraints(list(info.metadata), base, wire.none_as),
+        constraint=_describe_constraints(limits, base, wire.none_as),
         description=info.description or "",
+        limits=limits,
     )
 
 

@@ -243,6 +243,10 @@ def _read_header(data: bytes, index: Mapping[str, MessageSpec], patterns: bool) 
         if not tag_string.startswith(","):
             raise ProtocolError("malformed type tags: no leading ','", address)
         tags = tag_string[1:]
+        if tags and not tags.strip(_VALUELESS) and all(s.max_args == 0 for s in specs):
+            # Nil and impulse carry no value: OSCQuery tools (ossia, Chataigne) send one to
+            # "bang" a method of no arguments, such as /metal/play.
+            tags = ""
     return _Header(address=address, specs=tuple(specs), tags=tags, args_start=position)
 
 
@@ -274,6 +278,9 @@ def _check_tags(spec: MessageSpec, tags: str) -> None:
                 spec.address,
             )
 
+
+_VALUELESS = "NI"
+"""OSC 1.0's nil and impulse tags: arguments without a value (and without bytes)."""
 
 _FIXED_SIZE = {"i": 4, "f": 4, "h": 8, "d": 8, "T": 0, "F": 0}
 
@@ -409,11 +416,13 @@ def _decode_message(data: bytes, index: Mapping[str, MessageSpec], patterns: boo
     messages: list[Message] = []
     if fitting:
         _check_layout(data, header)
-        try:
-            parsed = osc_message.OscMessage(data)
-        except _PARSE_ERRORS as e:
-            raise ProtocolError(_parse_failure(e), header.address) from None
-        params = parsed.params
+        params: list[Any] = []
+        if header.tags:
+            try:
+                parsed = osc_message.OscMessage(data)
+            except _PARSE_ERRORS as e:
+                raise ProtocolError(_parse_failure(e), header.address) from None
+            params = parsed.params
         if len(params) != len(header.tags):
             raise ProtocolError("malformed packet", header.address)
         for spec in fitting:

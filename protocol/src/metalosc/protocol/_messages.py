@@ -149,6 +149,10 @@ class MessageBase(BaseModel):
     direction: ClassVar[Direction]
     variadic: ClassVar[str | None] = None
     """Name of a tuple field that takes any number of arguments (ping/pong), if any."""
+    state_field: ClassVar[str | None] = None
+    """The /metal/state field that reports what this message sets, if one does; ``{name}``
+    stands for the value of the message's own argument ``name`` (``{instrument}_muted``).
+    Surfaces and OSCQuery read a control's current value from there."""
 
 
 # --- client -> server ---------------------------------------------------------------------
@@ -182,6 +186,7 @@ class Tension(MessageBase):
 
     address: ClassVar[str] = "/metal/tension"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "tension"
 
     value: float = Field(ge=0.0, le=1.0, description="intensity")
     transition: Transition | None = Field(
@@ -194,6 +199,7 @@ class Tempo(MessageBase):
 
     address: ClassVar[str] = "/metal/tempo"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "bpm"
 
     bpm: float = Field(ge=40.0, le=320.0, description="beats per minute")
 
@@ -217,6 +223,22 @@ class SceneSave(MessageBase):
     name: SceneName = Field(description="scene name")
 
 
+class SceneDelete(MessageBase):
+    """Forget a saved scene (and delete it from the daemon's scene file)."""
+
+    address: ClassVar[str] = "/metal/scene/delete"
+    direction: ClassVar[Direction] = "in"
+
+    name: SceneName = Field(description="scene name")
+
+
+class SceneListRequest(MessageBase):
+    """Ask for a /metal/scene/list reply naming every saved scene."""
+
+    address: ClassVar[str] = "/metal/scene/list"
+    direction: ClassVar[Direction] = "in"
+
+
 class Play(MessageBase):
     """Start the transport."""
 
@@ -236,6 +258,7 @@ class Mute(MessageBase):
 
     address: ClassVar[str] = "/metal/mute"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "{instrument}_muted"
 
     instrument: Instrument = Field(description="instrument")
     muted: bool = Field(description="1 = muted")
@@ -247,6 +270,7 @@ class Temperature(MessageBase):
 
     address: ClassVar[str] = "/metal/temperature"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "temperature"
 
     value: float = Field(ge=0.05, le=2.0, description="temperature")
     transition: Transition | None = Field(
@@ -259,6 +283,7 @@ class TransitionDefault(MessageBase):
 
     address: ClassVar[str] = "/metal/transition"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "transition"
 
     when: Transition = Field(description="phrase, bar or section")
 
@@ -269,6 +294,7 @@ class Key(MessageBase):
 
     address: ClassVar[str] = "/metal/key"
     direction: ClassVar[Direction] = "in"
+    state_field: ClassVar[str | None] = "key"
 
     key: KeyName = Field(description="tonal centre")
 
@@ -375,6 +401,17 @@ class State(MessageBase):
     transition: Transition = Field(description="where changes land by default")
 
 
+class SceneList(MessageBase):
+    """The saved scenes, by name in alphabetical order: the reply to /metal/scene/list, and sent
+    to every subscriber after a scene is saved or deleted."""
+
+    address: ClassVar[str] = "/metal/scene/list"
+    direction: ClassVar[Direction] = "out"
+    variadic: ClassVar[str | None] = "names"
+
+    names: tuple[SceneName, ...] = Field(default=(), description="scene names")
+
+
 class SectionStarted(MessageBase):
     """A section starts on this beat: the game can follow the form (like a timeline marker)."""
 
@@ -405,6 +442,8 @@ Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispa
     Tempo,
     Interpolate,
     SceneSave,
+    SceneDelete,
+    SceneListRequest,
     Play,
     Stop,
     Mute,
@@ -421,6 +460,7 @@ Message = Union[  # noqa: UP007 - a runtime union, used by isinstance-free dispa
     SectionStarted,
     Pong,
     State,
+    SceneList,
     Error,
 ]
 

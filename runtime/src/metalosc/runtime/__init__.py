@@ -43,7 +43,13 @@ from ._chords import (
     install_transition_cache,
     normalize_chord,
 )
-from ._drums import DRUM_CLASS_PITCHES, DRUM_CLASSES, drum_class, drum_class_pitches
+from ._drums import (
+    DRUM_CLASS_PITCHES,
+    DRUM_CLASSES,
+    decoded_drum_pitch,
+    drum_class,
+    drum_class_pitches,
+)
 from ._features import INTENSITY_WEIGHTS, intensity, intensity_from_features, phrase_features
 from ._form import (
     GROOVE_CLASSES,
@@ -69,6 +75,7 @@ from ._harmony import (
     strong_beat_chord_fit,
 )
 from ._key import (
+    KEY_SHIFTS,
     NATURAL_MINOR,
     KeyFit,
     diatonic_share,
@@ -124,6 +131,7 @@ __all__ = [
     "GUITAR_PROGRAMS",
     "INTENSITY_WEIGHTS",
     "KEY_FIT",
+    "KEY_SHIFTS",
     "NATURAL_MINOR",
     "NO_CHORD",
     "PHRASE_BARS",
@@ -166,6 +174,7 @@ __all__ = [
     "chord_controls",
     "chord_fit",
     "chord_tones",
+    "decoded_drum_pitch",
     "diatonic_share",
     "drum_class",
     "drum_class_pitches",

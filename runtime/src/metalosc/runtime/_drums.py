@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-__all__ = ["DRUM_CLASSES", "DRUM_CLASS_PITCHES", "drum_class", "drum_class_pitches"]
+__all__ = [
+    "DRUM_CLASSES",
+    "DRUM_CLASS_PITCHES",
+    "decoded_drum_pitch",
+    "drum_class",
+    "drum_class_pitches",
+]
 
 DRUM_CLASSES: tuple[str, ...] = (
     "kick",
@@ -52,6 +58,17 @@ def _pitch_to_class() -> Mapping[int, str]:
 def drum_class(pitch: int) -> str | None:
     """The drum class of a GM drum pitch (``None`` for a pitch outside Magenta's vocabulary)."""
     return _pitch_to_class().get(pitch)
+
+
+def decoded_drum_pitch(name: str) -> int:
+    """The GM pitch a drum model plays for class ``name``: a decoded class becomes the first
+    pitch of its class in :data:`DRUM_CLASS_PITCHES` (Magenta's ``DrumsConverter`` writes
+    ``pitch_classes[c][0]``), so these nine are the only drum notes the daemon sends.
+
+    Raises ``ValueError`` for an unknown class name."""
+    if name not in DRUM_CLASSES:
+        raise ValueError(f"unknown drum class {name!r}; expected one of {DRUM_CLASSES}")
+    return DRUM_CLASS_PITCHES[DRUM_CLASSES.index(name)][0]
 
 
 def drum_class_pitches(name: str) -> frozenset[int]:

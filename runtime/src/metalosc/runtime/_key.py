@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from metalosc.protocol import KEY_NAMES, KEY_PITCH_CLASSES
 
 __all__ = [
+    "KEY_SHIFTS",
     "NATURAL_MINOR",
     "KeyFit",
     "diatonic_share",
@@ -32,6 +33,10 @@ __all__ = [
 
 NATURAL_MINOR: tuple[int, ...] = (0, 2, 3, 5, 7, 8, 10)
 """Semitones above the tonic of the natural minor (Aeolian) scale."""
+
+KEY_SHIFTS = range(-5, 7)
+"""Every transposition into a key, in semitones: the 12 pitch classes reached within a tritone
+(down a fourth to up a tritone), so a moved phrase stays in its register."""
 
 WeightedPitch = tuple[int, float]
 """A MIDI pitch and its weight (a note's duration in beats)."""
@@ -108,8 +113,8 @@ def estimate_tonic(notes: Sequence[WeightedPitch]) -> int | None:
 
 @dataclass(frozen=True)
 class KeyFit:
-    """How a phrase is moved into a key: ``shift`` semitones (-5..6) and the share of its notes
-    then in the key's scale (``fit``, 0..1; NaN for a phrase without notes)."""
+    """How a phrase is moved into a key: ``shift`` semitones (one of :data:`KEY_SHIFTS`) and the
+    share of its notes then in the key's scale (``fit``, 0..1; NaN for a phrase without notes)."""
 
     shift: int
     fit: float
@@ -123,7 +128,7 @@ def fit_to_key(notes: Sequence[WeightedPitch], tonic: int) -> KeyFit:
         return KeyFit(0, float("nan"))
     own = estimate_tonic(notes)
     best: tuple[float, int, int, int] | None = None
-    for shift in range(-5, 7):
+    for shift in KEY_SHIFTS:
         moved = [(p + shift, w) for p, w in notes]
         fit = diatonic_share(moved, tonic)
         on_tonic = 1 if own is not None and (own + shift) % 12 == tonic else 0

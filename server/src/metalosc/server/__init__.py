@@ -12,7 +12,15 @@ Modules are private; the public names are re-exported here. Test support is in
 """
 
 from ._access import AccessList
-from ._app import GraceExpiredError, RunningServer, form_rules, reload_models, serve
+from ._app import (
+    LIVE_SETTINGS,
+    START_SETTINGS,
+    GraceExpiredError,
+    RunningServer,
+    form_rules,
+    reload_models,
+    serve,
+)
 from ._buffer import PhraseBuffer
 from ._clock import Anchor, BeatClock
 from ._conductor import (
@@ -36,6 +44,7 @@ from ._models import ExecutorSource, bundle_executors, load_models
 from ._notify import SystemdNotifier
 from ._outbox import Outbox
 from ._perform import Performed, perform
+from ._ping import PingError, ping, ping_address
 from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._runner import (
     DecodeRequest,
@@ -52,7 +61,15 @@ from ._runner import (
     model_analysis,
 )
 from ._scheduled import BundleRefusedError, ScheduledBundles
-from ._settings import LOOPBACK, ConfigError, Settings, load_settings
+from ._settings import (
+    LOOPBACK,
+    ConfigError,
+    ConfigProblem,
+    ExplainedSettings,
+    Settings,
+    explain_settings,
+    load_settings,
+)
 from ._subscriptions import Mode, Subscription, SubscriptionRefusedError, Subscriptions
 from ._transport import Transport
 from ._udp import Peer, UdpEndpoint, adopt_udp, open_udp
@@ -67,7 +84,9 @@ from ._worker import (
 )
 
 __all__ = [
+    "LIVE_SETTINGS",
     "LOOPBACK",
+    "START_SETTINGS",
     "AccessList",
     "Anchor",
     "BarPlan",
@@ -77,12 +96,14 @@ __all__ = [
     "Conductor",
     "ConductorError",
     "ConfigError",
+    "ConfigProblem",
     "Controller",
     "Controls",
     "Cue",
     "DecodeRequest",
     "Executor",
     "ExecutorSource",
+    "ExplainedSettings",
     "FormRules",
     "Generator",
     "GraceExpiredError",
@@ -101,6 +122,7 @@ __all__ = [
     "PhraseAnalysis",
     "PhraseBuffer",
     "PhraseSet",
+    "PingError",
     "ProcessExecutor",
     "RestartExecutor",
     "RunningServer",
@@ -127,12 +149,15 @@ __all__ = [
     "cue_messages",
     "cues_for",
     "decode_phrases",
+    "explain_settings",
     "form_rules",
     "load_models",
     "load_settings",
     "model_analysis",
     "open_udp",
     "perform",
+    "ping",
+    "ping_address",
     "reload_models",
     "serve",
     "start_process_executors",

@@ -20,9 +20,12 @@ import numpy.typing as npt
 from metalosc.protocol import Instrument
 from metalosc.runtime import Phrase, ZVector
 
-__all__ = ["INTENSITY_WEIGHT", "PhraseBuffer"]
+__all__ = ["INTENSITY_WEIGHT", "PREFERENCE_SLACK", "PhraseBuffer"]
 
 INTENSITY_WEIGHT = 0.75  # the rest is the latent attribute-vector ranking
+#: How much further from the tension (in score units, 0..1) than the nearest phrase a preferred
+#: one may be: preferences (key, groove) choose among phrases that still follow the tension.
+PREFERENCE_SLACK = 0.15
 
 
 class PhraseBuffer:
@@ -57,6 +60,11 @@ class PhraseBuffer:
 
     def __len__(self) -> int:
         return len(self._pool)
+
+    @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        """The phrases waiting to be picked, in pool order."""
+        return tuple(self._pool)
 
     def set_tension_vector(self, vector: ZVector | None) -> None:
         """Use ``vector`` (the bundle's tension attribute) as the latent direction of intensity."""
@@ -110,28 +118,35 @@ class PhraseBuffer:
         tension: float,
         candidates: Sequence[Phrase] | None = None,
         *,
-        prefer: Callable[[Phrase], bool] | None = None,
+        prefer: Sequence[Callable[[Phrase], bool]] = (),
+        slack: float = PREFERENCE_SLACK,
     ) -> Phrase | None:
         """The phrase whose score is closest to ``tension``, taken out of the pool.
 
         ``candidates`` restricts the choice (the bass picks among the phrases decoded on the guitar
-        phrase's chords); ``prefer`` narrows it to the phrases it accepts when there are any (a
-        riff that fits the key). An empty pool reuses the nearest recently played phrase (an
-        underrun); ``None`` only before anything was ever decoded.
+        phrase's chords); ``prefer`` holds tests in order of preference (a riff that fits the
+        key; a groove that keeps most of the old one's hits, else some): among the phrases within
+        ``slack`` (score units, 0..1; ``math.inf``: all) of the nearest one's distance to
+        ``tension``, the choice narrows to those the first test accepting any of them accepts,
+        the nearest to ``tension`` among them. An empty pool reuses the nearest
+        recently played phrase (an underrun); ``None`` only before anything was ever decoded.
         """
         from_pool = candidates is None
         choices = list(self._pool if candidates is None else candidates)
-        if prefer is not None:
-            preferred = [p for p in choices if prefer(p)]
-            choices = preferred or choices
         if not choices:
             self.underruns += 1
             choices = list(self._history)
             from_pool = False
             if not choices:
                 return None
-        scores = self.scores(choices)
-        best = choices[int(np.argmin(np.abs(scores - tension)))]
+        distances = np.abs(self.scores(choices) - tension)
+        near = distances <= distances.min() + slack
+        for test in prefer:
+            accepted = near & np.array([test(p) for p in choices])
+            if accepted.any():
+                distances = np.where(accepted, distances, np.inf)
+                break
+        best = choices[int(np.argmin(distances))]
         if from_pool:
             self._pool.remove(best)
         self._history.append(best)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -83,11 +84,11 @@ class ConductorError(Exception):
     """A request the music cannot honour right now (unknown scene, nothing played yet)."""
 
 
-def best_fitting(candidates: Sequence[Phrase], key_fit: float = 0.9) -> tuple[Phrase, ...]:
+def best_fitting(candidates: Sequence[Phrase], key_fit: float = 0.95) -> tuple[Phrase, ...]:
     """The bass candidates that sound best with their guitar phrase (ties all kept): among those
-    with at least ``key_fit`` of their notes in the guitar's key (all, if none is), the most
-    strong-beat notes the guitar sounds too (``agreement``), then the best strong-beat fit to
-    the guitar's chords (``chord_fit``).
+    with at least ``key_fit`` of their notes in the guitar's key (else those with at most twice
+    the notes outside it, else all), the most strong-beat notes the guitar sounds too
+    (``agreement``), then the best strong-beat fit to the guitar's chords (``chord_fit``).
 
     Harmony comes before tension for the bass: a bass that plays against the guitar sounds wrong
     at any tension, and the candidates were all sampled near the tension already. Candidates
@@ -98,8 +99,12 @@ def best_fitting(candidates: Sequence[Phrase], key_fit: float = 0.9) -> tuple[Ph
     measured = [(p.features.get(AGREEMENT), p.features.get(CHORD_FIT)) for p in candidates]
     if any(agree is None and fit is None for agree, fit in measured):
         return tuple(candidates)
-    in_key = [p.features.get(KEY_FIT, 1.0) >= key_fit for p in candidates]
-    pool = [i for i, ok in enumerate(in_key) if ok] or list(range(len(candidates)))
+    fits = [p.features.get(KEY_FIT, 1.0) for p in candidates]
+    pool = (
+        [i for i, fit in enumerate(fits) if fit >= key_fit]
+        or [i for i, fit in enumerate(fits) if fit >= 2.0 * key_fit - 1.0]
+        or list(range(len(candidates)))
+    )
     ranked = {i: (measured[i][0] or 0.0, measured[i][1] or 0.0) for i in pool}
     best = max(ranked.values())
     return tuple(candidates[i] for i, r in ranked.items() if r == best)
@@ -152,8 +157,11 @@ class FormRules:
     sections a groove is kept for while the tension holds, for calm, middling and intense
     sections (intense music changes its groove more often); ``groove_overlap``: the share of hits
     a new groove should keep from the one before (:func:`metalosc.runtime.groove_similarity`)
-    when the buffer has one that does — the drummer moves on without starting over; ``key_fit``:
-    the share of a riff's notes that must be in the key's scale for it to be preferred.
+    when the buffer has one that does, else half that share — the drummer moves on without
+    starting over; ``key_fit``: the share of a riff's notes that must be in the key's scale for it
+    to be preferred (else a riff with at most twice the notes outside the scale), among all the
+    buffered phrases; a new groove is chosen among those that follow the tension
+    (``PhraseBuffer.pick``).
 
     The defaults put all four form measures of ``metalosc-train form`` inside the interquartile
     range of the Freedoom songs at tensions 0.2, 0.5 and 0.9 (models/default/README.md).
@@ -163,7 +171,7 @@ class FormRules:
     patterns: tuple[str, str, str] = ("AABA/AABa", "AABa/AABA", "AAAB/AABa")
     tension_step: float = 0.1
     variation: float = 0.3
-    fill_push: float = 1.2
+    fill_push: float = 1.0
     groove_sections: tuple[int, int, int] = (3, 3, 1)
     groove_overlap: float = 0.4
     key_fit: float = 0.95
@@ -386,6 +394,13 @@ class Conductor:
             riff.z.copy(), bass.z.copy(), section.groove.z.copy(), section.key
         )
 
+    def delete_scene(self, name: str) -> None:
+        """Forget the scene ``name`` (a morph already heading there goes on). Raises
+        ``ConductorError`` for an unknown scene."""
+        if self.scenes.pop(name, None) is None:
+            known = ", ".join(sorted(self.scenes)) or "none saved yet"
+            raise ConductorError(f"unknown scene {name!r} (known: {known})")
+
     def plan_interpolation(self, scene: str, bars: int) -> Interpolation:
         """Start morphing to ``scene`` over ``bars`` bars (even) from the next phrase on.
 
@@ -604,15 +619,30 @@ class Conductor:
     def _pick_groove(self, tension: float, previous: Phrase | None) -> Phrase | None:
         if previous is None:
             return self.buffers["drums"].pick(tension)
+        # A groove sharing nothing with the old one sounds like another song: when none keeps
+        # the asked share of its hits, one that keeps half that share still beats any.
         overlap = self.rules.groove_overlap
         return self.buffers["drums"].pick(
-            tension, prefer=lambda p: groove_similarity(previous, p) >= overlap
+            tension,
+            prefer=(
+                lambda p: groove_similarity(previous, p) >= overlap,
+                lambda p: groove_similarity(previous, p) >= overlap / 2,
+            ),
         )
 
     def _pick_riff(self, tension: float, key: int) -> Phrase | None:
+        # Harmony before tension, as for the bass: a riff out of the key sounds wrong at any
+        # tension, so the key chooses among all buffered phrases (the nearest to the tension of
+        # those that fit), and one with at most twice the notes outside it beats any other.
         fit = self.rules.key_fit
+        looser = 2.0 * fit - 1.0
         picked = self.buffers["guitar"].pick(
-            tension, prefer=lambda p: p.features.get(KEY_FIT, 1.0) >= fit
+            tension,
+            prefer=(
+                lambda p: p.features.get(KEY_FIT, 1.0) >= fit,
+                lambda p: p.features.get(KEY_FIT, 1.0) >= looser,
+            ),
+            slack=math.inf,
         )
         return None if picked is None else self._moved_into(picked, key)
 
@@ -672,7 +702,7 @@ class Conductor:
     def _bass_of(self, guitar: Phrase) -> Phrase:
         """The bass played with ``guitar``: the candidate that sounds best with it, by tension
         among equals (the buffer records it as played)."""
-        candidates = best_fitting(guitar.accompaniment)
+        candidates = best_fitting(guitar.accompaniment, self.rules.key_fit)
         bass = self.buffers["bass"].pick(self.controls.tension, candidates=candidates or None)
         if bass is None:  # nothing ever decoded for the bass: a silent stand-in
             return dataclasses.replace(guitar, instrument="bass", notes=(), accompaniment=())

@@ -39,6 +39,9 @@ from metalosc.protocol import (
     Play,
     Pong,
     ProtocolError,
+    SceneDelete,
+    SceneList,
+    SceneListRequest,
     SceneSave,
     SectionRequest,
     State,
@@ -57,19 +60,34 @@ from ._access import AccessList
 from ._clock import BeatClock
 from ._conductor import Conductor, ConductorError, Interpolation, SectionOrder
 from ._controls import Controls
-from ._metrics import Metrics
+from ._metrics import Metrics, RejectReason
 from ._outbox import Outbox
 from ._ratelimit import PeerRateLimiter, TokenBucket
+from ._scenes import SceneStore
 from ._scheduled import BundleRefusedError, ScheduledBundles
 from ._subscriptions import SubscriptionRefusedError, Subscriptions
 from ._transport import Transport
 from ._udp import Peer
 
-__all__ = ["Controller"]
+__all__ = ["Controller", "reject_reason"]
 
 log = structlog.get_logger("metalosc.server.control")
 
 Handler = Callable[[Any, Peer], Awaitable[None]]
+
+
+def reject_reason(error: ProtocolError) -> RejectReason:
+    """The metrics' reason for a packet that did not decode: ``malformed`` before an address
+    was read or when the bytes are cut short or malformed, ``unknown_address``, else
+    ``invalid_arguments`` (the address is known, its arguments are not acceptable)."""
+    reason = error.reason.lower()
+    if error.address is None or any(
+        word in reason for word in ("malformed", "truncated", "trailing bytes", "bad size")
+    ):
+        return "malformed"
+    if reason.startswith(("unknown address", "no address matches")):
+        return "unknown_address"
+    return "invalid_arguments"
 
 
 class Decoding(Protocol):
@@ -115,6 +133,7 @@ class Controller:
         lookahead: float = 0.15,
         bundle_horizon: float = 60.0,
         bundle_capacity: int = 256,
+        scene_store: SceneStore | None = None,
         access: AccessList | None = None,
         input_limiter: PeerRateLimiter | None = None,
         max_packet: int = 65_535,
@@ -130,6 +149,8 @@ class Controller:
         self.outbox = outbox
         self.metrics = metrics
         self.lookahead = lookahead
+        self.scene_store = scene_store or SceneStore(None)
+        """Where saved scenes are kept (default: nowhere, they last as long as the process)."""
         self.access = access
         self.input_limiter = input_limiter
         self.max_packet = max_packet
@@ -158,8 +179,15 @@ class Controller:
             Play: self._play,
             Stop: self._stop,
             SceneSave: self._scene_save,
+            SceneDelete: self._scene_delete,
+            SceneListRequest: self._scene_list,
             Interpolate: self._interpolate,
         }
+
+    def may_send(self, host: str) -> bool:
+        """Whether a peer at ``host`` (an address as the socket reports it) may control the
+        daemon: inside ``allow``, or anyone when there is no allowlist."""
+        return self.access is None or self.access.allows(host)
 
     def state(self) -> State:
         """``/metal/state``: every parameter, each read from its owner."""
@@ -177,6 +205,10 @@ class Controller:
             transition=controls.transition,
         )
 
+    def scene_list(self) -> SceneList:
+        """``/metal/scene/list``: the saved scenes' names, sorted."""
+        return SceneList(names=tuple(sorted(self.conductor.scenes)))
+
     async def broadcast_state(self) -> None:
         """``/metal/state`` to every subscriber."""
         await self.outbox.broadcast(self.state())
@@ -192,17 +224,24 @@ class Controller:
         the future, at that time (:attr:`scheduled`; refused beyond its bounds).
 
         Dropped unanswered before parsing: a peer outside :attr:`access`, or over its input
-        budget. Refused unread: a datagram longer than :attr:`max_packet` bytes."""
+        budget. Refused unread: a datagram longer than :attr:`max_packet` bytes. The time from
+        arrival to the end of its handling goes into the control round-trip histogram."""
+        arrived = trio.current_time()
+        try:
+            await self._handle_datagram(data, peer, arrived)
+        finally:
+            self.metrics.control_seconds.observe(trio.current_time() - arrived)
+
+    async def _handle_datagram(self, data: bytes, peer: Peer, now: float) -> None:
         metrics = self.metrics
         metrics.inc("packets_received")
         if self.access is not None and not self.access.allows(peer[0]):
             metrics.inc("packets_denied")
-            if self._denied_log.allow(trio.current_time()):
+            if self._denied_log.allow(now):
                 log.warning(
                     "peer_denied", peer=f"{peer[0]}:{peer[1]}", total=metrics["packets_denied"]
                 )
             return
-        now = trio.current_time()
         if self.input_limiter is not None and not self.input_limiter.allow(peer, now):
             metrics.inc("packets_shed")
             if self._shed_log.allow(now):
@@ -215,13 +254,15 @@ class Controller:
             if len(data) > self.max_packet:
                 metrics.inc("packets_oversize")
                 reason = f"datagram over {self.max_packet} bytes"
-                await self.outbox.error(peer, "", reason)
+                await self.outbox.error(peer, "", reason, kind="oversize")
                 return
             try:
                 packet = decode_packet(data)
             except ProtocolError as exc:
                 metrics.inc("packets_malformed")
-                await self.outbox.error(peer, exc.address or "", exc.reason)
+                await self.outbox.error(
+                    peer, exc.address or "", exc.reason, kind=reject_reason(exc)
+                )
                 return
             metrics.inc("packets_decoded")
             await self._handle_packet(packet, peer, len(data))
@@ -231,7 +272,9 @@ class Controller:
             await self.handle(packet, peer)
             return
         for refusal in packet.refusals:  # addresses a pattern named that refused the arguments
-            await self.outbox.error(peer, refusal.address or "", refusal.reason)
+            await self.outbox.error(
+                peer, refusal.address or "", refusal.reason, kind=reject_reason(refusal)
+            )
         if packet.timetag is not None and packet.messages:
             due = self.clock.from_unix(packet.timetag)
             if due > trio.current_time():
@@ -239,7 +282,7 @@ class Controller:
                     self.scheduled.add(due, packet.messages, peer, size)
                 except BundleRefusedError as exc:
                     self.metrics.inc("bundles_refused")
-                    await self.outbox.error(peer, "#bundle", str(exc))
+                    await self.outbox.error(peer, "#bundle", str(exc), kind="bundle_refused")
                     return
                 self.metrics.inc("bundles_scheduled")
                 return
@@ -258,7 +301,9 @@ class Controller:
         """Apply one decoded message from ``peer``."""
         handler = self._handlers.get(type(message))
         if handler is None:
-            await self.outbox.error(peer, message.address, "not a client-to-server message")
+            await self.outbox.error(
+                peer, message.address, "not a client-to-server message", kind="not_a_request"
+            )
             return
         await handler(message, peer)
 
@@ -276,7 +321,7 @@ class Controller:
             )
         except SubscriptionRefusedError as exc:
             self.metrics.inc("subscriptions_refused")
-            await self.outbox.error(peer, message.address, str(exc))
+            await self.outbox.error(peer, message.address, str(exc), kind="refused")
             return
         log.info(
             "subscribed",
@@ -348,24 +393,38 @@ class Controller:
             reason = f"name of {len(message.name)} characters; at most {self.max_name}"
             await self.outbox.error(peer, message.address, reason)
             return
-        if message.name not in self.conductor.scenes and len(self.conductor.scenes) >= (
-            self.max_scenes
-        ):
-            reason = f"{self.max_scenes} scenes saved already; save over one of them"
-            await self.outbox.error(peer, message.address, reason)
+        scenes = self.conductor.scenes
+        if message.name not in scenes and len(scenes) >= self.max_scenes:
+            reason = f"{self.max_scenes} scenes saved already; save over one of them or delete one"
+            await self.outbox.error(peer, message.address, reason, kind="refused")
             return
         try:
             self.conductor.save_scene(message.name)
         except ConductorError as exc:
-            await self.outbox.error(peer, message.address, str(exc))
+            await self.outbox.error(peer, message.address, str(exc), kind="refused")
             return
         log.info("scene_saved", scene=message.name)
+        self.scene_store.changed(self.conductor.scenes)
+        await self.outbox.broadcast(self.scene_list())
+
+    async def _scene_delete(self, message: SceneDelete, peer: Peer) -> None:
+        try:
+            self.conductor.delete_scene(message.name)
+        except ConductorError as exc:
+            await self.outbox.error(peer, message.address, str(exc), kind="refused")
+            return
+        log.info("scene_deleted", scene=message.name)
+        self.scene_store.changed(self.conductor.scenes)
+        await self.outbox.broadcast(self.scene_list())
+
+    async def _scene_list(self, message: SceneListRequest, peer: Peer) -> None:
+        await self.outbox.reply(self.scene_list(), peer)
 
     async def _interpolate(self, message: Interpolate, peer: Peer) -> None:
         try:
             self.conductor.plan_interpolation(message.scene, message.bars)
         except ConductorError as exc:
-            await self.outbox.error(peer, message.address, str(exc))
+            await self.outbox.error(peer, message.address, str(exc), kind="refused")
             return
         log.info("interpolation_started", scene=message.scene, bars=message.bars)
         for order in self.conductor.take_orders():

@@ -54,6 +54,10 @@ class SystemdNotifier:
         """``READY=1`` (with a ``STATUS=`` line when given): start-up is complete."""
         return self.notify("READY=1", *([f"STATUS={status}"] if status else []))
 
+    def reloading(self) -> bool:
+        """``RELOADING=1``: a reload has begun (``READY=1`` says when it is over)."""
+        return self.notify("RELOADING=1")
+
     def stopping(self) -> bool:
         """``STOPPING=1``: a graceful stop has begun."""
         return self.notify("STOPPING=1")

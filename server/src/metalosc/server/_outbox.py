@@ -27,7 +27,7 @@ import structlog
 import trio
 from metalosc.protocol import Error, Message, encode, encode_bundle
 
-from ._metrics import Metrics
+from ._metrics import Metrics, RejectReason
 from ._ratelimit import PeerRateLimiter, TokenBucket
 from ._subscriptions import Mode, Subscriptions
 from ._udp import Peer
@@ -125,12 +125,14 @@ class Outbox:
                 await self._send_to(data, sub.destination)
         self._metrics.inc("cues_sent")
 
-    async def error(self, peer: Peer, address: str, reason: str) -> None:
-        """Count and log a refused request; answer ``/metal/error`` unless the peer or the daemon
-        is over its error budget (then count the suppressed reply). To a stranger the reply is
-        cut to fit its request (reason first, then address), or withheld when even an empty one
-        would not fit (``replies_withheld``)."""
-        self._metrics.inc("errors")
+    async def error(
+        self, peer: Peer, address: str, reason: str, *, kind: RejectReason = "invalid_arguments"
+    ) -> None:
+        """Count (by ``kind``) and log a refused request; answer ``/metal/error`` unless the peer
+        or the daemon is over its error budget (then count the suppressed reply). To a stranger
+        the reply is cut to fit its request (reason first, then address), or withheld when even
+        an empty one would not fit (``replies_withheld``)."""
+        self._metrics.reject(kind)
         now = trio.current_time()
         if not self._error_limiter.allow(peer, now) or (
             self._error_total is not None and not self._error_total.allow(now)

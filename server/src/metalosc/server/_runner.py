@@ -261,9 +261,10 @@ class ModelRunner:
     """One model behind an async, batched ``decode``, whatever executor it runs on.
 
     ``phrases_decoded`` and ``decode_seconds`` (trio time spent waiting for decodes, seconds)
-    count what it did; ``limiter`` keeps one request in flight. With ``restart`` it supervises
-    its executor (module docstring): ``decode_timeout`` (seconds, ``None`` = wait forever)
-    bounds each decode, ``restarts`` counts the faults, also counted in ``metrics`` as
+    count what it did; with ``metrics``, each successful decode's duration also goes into its
+    ``decode_seconds`` histogram. ``limiter`` keeps one request in flight. With ``restart`` it
+    supervises its executor (module docstring): ``decode_timeout`` (seconds, ``None`` = wait
+    forever) bounds each decode, ``restarts`` counts the faults, also counted in ``metrics`` as
     ``worker_restarts``.
     """
 
@@ -328,7 +329,8 @@ class ModelRunner:
             executor = self.executor
             started = trio.current_time()
             phrases, error, hung = await self._decode_watched(executor, request)
-            self.decode_seconds += trio.current_time() - started
+            took = trio.current_time() - started
+            self.decode_seconds += took
             if hung:
                 await self._fault(executor, "hung", f"no reply within {self.decode_timeout} s")
                 raise WorkerHungError(
@@ -339,6 +341,8 @@ class ModelRunner:
                     await self._fault(executor, type(error).__name__, str(error))
                 raise error
             self.phrases_decoded += len(phrases)
+            if self.metrics is not None:
+                self.metrics.decode_seconds.labels(self.instrument).observe(took)
             return phrases
 
     async def _decode_watched(

@@ -6,7 +6,10 @@ setting named, never later in the middle of a song.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +19,7 @@ from metalosc.runtime import BASS_CANDIDATES
 from pydantic import Field, IPvAnyNetwork, StringConstraints, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -26,7 +30,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the deployed interpreter is 3.11
     import tomli as tomllib
 
-__all__ = ["LOOPBACK", "ConfigError", "RiffPattern", "Settings", "load_settings"]
+__all__ = [
+    "LOOPBACK",
+    "ConfigError",
+    "ConfigProblem",
+    "ExplainedSettings",
+    "Origin",
+    "RiffPattern",
+    "Settings",
+    "explain_settings",
+    "load_settings",
+]
 
 LOOPBACK: tuple[IPv4Network | IPv6Network, ...] = (
     IPv4Network("127.0.0.0/8"),
@@ -41,8 +55,30 @@ RiffPattern = Annotated[
 by ``/`` take turns, section by section."""
 
 
+Origin = Literal["flag", "env", "file", "default"]
+"""Where a setting's value came from, in the order they win: a command-line flag, a
+``METALOSC_*`` environment variable, the TOML file, the built-in default."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One unusable setting: its ``key`` (the TOML key / field name), where the value came from
+    (``origin``; an unknown key's is where it was written), the value as given (``value``, text)
+    and ``reason``."""
+
+    key: str
+    origin: Origin
+    value: str
+    reason: str
+
+
 class ConfigError(Exception):
-    """Settings that cannot be used; the message names the file or setting."""
+    """Settings that cannot be used; the message names the file or setting, and ``problems``
+    lists each unusable value (empty when the file itself cannot be read)."""
+
+    def __init__(self, message: str, problems: Sequence[ConfigProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 class Settings(BaseSettings):
@@ -84,6 +120,37 @@ class Settings(BaseSettings):
     power_chords: bool = Field(True, description="voice guitar notes below C4 as power chords")
     guitar_min_notes: int = Field(
         2, ge=0, le=16, description="note onsets a guitar phrase needs in each bar to be played"
+    )
+    zeroconf: bool = Field(
+        True,
+        description="advertise the OSC port (_osc._udp) and the OSCQuery server (_oscjson._tcp) "
+        "over Zeroconf on the interface of host",
+    )
+    zeroconf_name: str = Field(
+        "MetalOSC on {hostname}",
+        min_length=1,
+        max_length=63,
+        description="the advertised instance name; {hostname} is this machine's name",
+    )
+    oscquery: bool = Field(
+        True, description="serve the address space, ranges and values as OSCQuery (HTTP/JSON)"
+    )
+    oscquery_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="TCP port of the OSCQuery server on host; default: the OSC port's number, "
+        "or any free port when that is 0 or taken",
+    )
+    state_dir: Path | None = Field(
+        None,
+        description="where the daemon keeps what it learns (saved scenes); default: systemd's "
+        "$STATE_DIRECTORY, else $XDG_STATE_HOME/metalosc, else ~/.local/state/metalosc",
+    )
+    scene_seed: Path | None = Field(
+        None,
+        description="a scene file (the format of the state directory's scenes.json) whose scenes "
+        "the daemon starts with; a saved scene of the same name wins",
     )
     autoplay: bool = Field(True, description="start playing once ready")
     grace: float = Field(5.0, gt=0.0, description="seconds a graceful stop may take")
@@ -137,6 +204,13 @@ class Settings(BaseSettings):
     bundle_capacity: int = Field(
         256, ge=1, le=65536, description="client bundles that may wait for their timetag at once"
     )
+    metrics: bool = Field(True, description="serve Prometheus metrics over HTTP")
+    metrics_host: str = Field(
+        "127.0.0.1", description="address the metrics endpoint listens on (TCP)"
+    )
+    metrics_port: int = Field(
+        9410, ge=0, le=65535, description="TCP port of the metrics endpoint (0 = any free port)"
+    )
     model_execution: Literal["process", "thread"] = Field(
         "process",
         description="run each model in a worker process (keeps its Python off the event loop's "
@@ -159,6 +233,17 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    def state_path(self) -> Path:
+        """The state directory: ``state_dir``, else systemd's ``$STATE_DIRECTORY`` (its first
+        entry), else ``$XDG_STATE_HOME/metalosc``, else ``~/.local/state/metalosc``."""
+        if self.state_dir is not None:
+            return self.state_dir
+        systemd = os.environ.get("STATE_DIRECTORY", "")
+        if systemd:
+            return Path(systemd.split(":")[0])
+        xdg = os.environ.get("XDG_STATE_HOME", "")
+        return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "metalosc"
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -177,7 +262,26 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
     """Settings from ``flags`` (``None`` = not given), env, then ``config_file`` if it exists.
 
     A missing config file is fine (the systemd unit always names ``/etc/metalosc/metalosc.toml``);
-    a broken one is a ``ConfigError`` naming it.
+    a broken one is a ``ConfigError`` naming it, and a bad value one naming the setting, where
+    it came from and why.
+    """
+    return explain_settings(config_file, **flags).settings
+
+
+@dataclass(frozen=True)
+class ExplainedSettings:
+    """Settings and, for every field, where its value came from (``origins``); ``file`` is the
+    TOML file that was read (``None`` when there was none)."""
+
+    settings: Settings
+    origins: Mapping[str, Origin]
+    file: Path | None
+
+
+def explain_settings(config_file: Path | None = None, **flags: Any) -> ExplainedSettings:
+    """:func:`load_settings`, also saying where each value came from (``metalosc config show``).
+
+    Raises ``ConfigError`` like :func:`load_settings`.
     """
     given = {k: v for k, v in flags.items() if v is not None}
     toml_file = config_file if config_file is not None and config_file.is_file() else None
@@ -202,12 +306,51 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
             return tuple(sources)
 
+    # What each source says, asked of the same pydantic-settings sources the merge uses, so the
+    # origin shown is the one that won.
+    from_env = EnvSettingsSource(Settings)()
+    from_file = (
+        TomlConfigSettingsSource(Settings, toml_file=toml_file)() if toml_file is not None else {}
+    )
+
+    def origin(key: str) -> Origin:
+        if key in given:
+            return "flag"
+        if key in from_env:
+            return "env"
+        if key in from_file:
+            return "file"
+        return "default"
+
     try:
         merged = _FromFile(**given)
     except ValidationError as exc:
-        where = f" (config file {toml_file})" if toml_file is not None else ""
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid settings{where}: {problems}") from exc
-    return Settings.model_validate(merged.model_dump())
+        problems = [_problem(err, origin) for err in exc.errors()]
+        described = "; ".join(_describe(p, toml_file) for p in problems)
+        raise ConfigError(f"invalid settings: {described}", problems) from exc
+    settings = Settings.model_validate(merged.model_dump())
+    origins = {key: origin(key) for key in Settings.model_fields}
+    return ExplainedSettings(settings, origins, toml_file)
+
+
+def _problem(error: Any, origin: Any) -> ConfigProblem:
+    loc = error.get("loc") or ("?",)
+    key = str(loc[0])
+    reason = str(error.get("msg", "invalid"))
+    if error.get("type") == "extra_forbidden":
+        reason = "not a setting"
+    elif len(loc) > 1:
+        reason = f"{'.'.join(str(p) for p in loc[1:])}: {reason}"
+    value = error.get("input")
+    shown = value if isinstance(value, str) else repr(value)
+    return ConfigProblem(key, origin(key), shown[:80], reason)
+
+
+def _describe(problem: ConfigProblem, toml_file: Path | None) -> str:
+    where = {
+        "flag": f"flag --{problem.key.replace('_', '-')}",
+        "env": f"environment METALOSC_{problem.key.upper()}",
+        "file": f"config file {toml_file}",
+        "default": "default",
+    }[problem.origin]
+    return f"{problem.key} = {problem.value} ({where}): {problem.reason}"

@@ -12,6 +12,8 @@
   a worker can be killed, crashed or hung for real.
 * :class:`UdpClient` — a game as far as the daemon can tell: one UDP socket, typed messages.
 * :func:`slots_heard` — what a subscriber heard, rebuilt per 2-bar slot from its bundles.
+* :func:`validate_oscquery`, :func:`validate_host_info` — OSCQuery JSON checked against the
+  Vidvox OSCQuery proposal.
 * :func:`open_server` — ``serve`` started in a nursery (``nursery.start(partial(serve, …))``),
   yielding the :class:`~metalosc.server.RunningServer` once it is ready.
 
@@ -72,6 +74,8 @@ __all__ = [
     "neutral_fit",
     "open_server",
     "slots_heard",
+    "validate_host_info",
+    "validate_oscquery",
 ]
 
 Z_SIZE = 4
@@ -379,3 +383,114 @@ def slots_heard(bundles: Iterable[Bundle]) -> dict[int, SlotHeard]:
     for index, slot in slots.items():
         slot.notes = notes.get(index, slot.notes)
     return slots
+
+
+# -- OSCQuery, as the proposal has it ----------------------------------------------------
+
+OSC_TAGS = set("ifsbhtdScrmTFNI")
+"""OSC 1.0 type tags, required and optional ones (the proposal's data-type table)."""
+RANGE_KEYS = {"MIN", "MAX", "VALS"}
+NODE_KEYS = {
+    "FULL_PATH", "CONTENTS", "TYPE", "ACCESS", "VALUE", "RANGE", "DESCRIPTION", "TAGS",
+    "EXTENDED_TYPE", "UNIT", "CRITICAL", "CLIPMODE", "OVERLOADS",
+}  # fmt: skip
+HOST_INFO_KEYS = {
+    "NAME", "EXTENSIONS", "OSC_IP", "OSC_PORT", "OSC_TRANSPORT", "WS_IP", "WS_PORT",
+}  # fmt: skip
+
+
+def _value_tags(type_tags: str) -> list[str]:
+    """The tags that take an item in VALUE/RANGE arrays (arrays themselves left out here)."""
+    return [t for t in type_tags if t not in "[]"]
+
+
+def _json_fits(tag: str, value: object) -> bool:
+    """The proposal's table of JSON equivalents of OSC types."""
+    if value is None:
+        return True  # JSON null: the placeholder for a value not given (and for b, m, N, I)
+    if tag in "ifhdt":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tag in "sSc":
+        return isinstance(value, str)
+    if tag in "TF":
+        return isinstance(value, bool)
+    if tag == "r":
+        return isinstance(value, str) and value.startswith("#")
+    return False
+
+
+def _validate_signature(node: dict[str, Any], where: str) -> None:
+    """TYPE, and the arrays whose items follow it (VALUE, RANGE)."""
+    tags = node["TYPE"]
+    assert isinstance(tags, str), where
+    assert set(tags) <= OSC_TAGS | set("[]"), f"{where}: bad type tags {tags!r}"
+    items = _value_tags(tags)
+    for attribute in ("VALUE", "RANGE", "UNIT", "EXTENDED_TYPE", "CLIPMODE"):
+        if attribute not in node:
+            continue
+        value = node[attribute]
+        if not isinstance(value, list):  # one value standing for all items is allowed
+            continue
+        assert len(value) == len(items), f"{where}: {attribute} has {len(value)} items for {tags}"
+    for tag, item in zip(items, node.get("VALUE", []), strict=False):
+        assert _json_fits(tag, item), f"{where}: VALUE {item!r} is not a JSON {tag}"
+    for tag, item in zip(items, node.get("RANGE", []), strict=False):
+        if item is None:
+            continue
+        assert isinstance(item, dict), f"{where}: RANGE items are objects or null"
+        assert set(item) <= RANGE_KEYS, f"{where}: RANGE keys {set(item)}"
+        for bound in ("MIN", "MAX"):
+            if bound in item:
+                assert _json_fits(tag, item[bound]), f"{where}: {bound} {item[bound]!r}"
+        if "MIN" in item and "MAX" in item:
+            assert item["MIN"] <= item["MAX"], where
+        if "VALS" in item:
+            assert isinstance(item["VALS"], list), where
+            assert all(_json_fits(tag, v) for v in item["VALS"]), where
+
+
+def validate_oscquery(node: dict[str, Any], path: str = "/") -> list[str]:
+    """Checks an OSCQuery node (``GET /``'s JSON) and everything below it against the Vidvox
+    OSCQuery proposal ("Core Functionality", "Optional Attributes", "Other notes on
+    attributes"): FULL_PATH where the node is, containers with CONTENTS, methods with a TYPE
+    of OSC tags, VALUE/RANGE arrays of one item per tag, JSON types per tag, RANGE objects of
+    MIN/MAX/VALS, ACCESS 0-3 and a VALUE only where it may be read, OVERLOADS without
+    CONTENTS. Raises ``AssertionError`` naming the node; returns the methods' full paths."""
+    assert isinstance(node, dict), path
+    assert set(node) <= NODE_KEYS, f"{path}: unknown attributes {set(node) - NODE_KEYS}"
+    assert node["FULL_PATH"] == path, f"FULL_PATH {node['FULL_PATH']!r} at {path}"
+    if "DESCRIPTION" in node:
+        assert isinstance(node["DESCRIPTION"], str), path
+    access = node.get("ACCESS", 3)
+    assert access in (0, 1, 2, 3), path
+    if "VALUE" in node:
+        assert access & 1, f"{path}: a VALUE on a node that cannot be read"
+    methods: list[str] = []
+    if "CONTENTS" in node:
+        assert isinstance(node["CONTENTS"], dict), path
+        for name, child in node["CONTENTS"].items():
+            assert name, f"{path}: a node without a name"
+            assert "/" not in name, f"{path}: bad node name {name!r}"
+            below = f"{path.rstrip('/')}/{name}"
+            methods += validate_oscquery(child, below)
+    if "TYPE" in node:
+        _validate_signature(node, path)
+        methods.append(path)
+    else:
+        assert "CONTENTS" in node, f"{path}: neither a container nor a method"
+    for overload in node.get("OVERLOADS", []):
+        assert isinstance(overload, dict), path
+        assert "CONTENTS" not in overload, path
+        _validate_signature(overload, f"{path} (overload)")
+    return methods
+
+
+def validate_host_info(info: dict[str, Any]) -> None:
+    """Checks a ``?HOST_INFO`` answer: the proposal's keys only, NAME, OSC_PORT, OSC_TRANSPORT
+    and EXTENSIONS of booleans. Raises ``AssertionError``."""
+    assert set(info) <= HOST_INFO_KEYS, set(info) - HOST_INFO_KEYS
+    assert isinstance(info["NAME"], str)
+    assert isinstance(info["OSC_PORT"], int)
+    assert 0 < info["OSC_PORT"] < 65536
+    assert info["OSC_TRANSPORT"] in ("UDP", "TCP")
+    assert all(isinstance(v, bool) for v in info["EXTENSIONS"].values())

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from metalosc.protocol import INSTRUMENTS
+from metalosc.server import configure_logging
 
 if TYPE_CHECKING:  # the stages import TensorFlow and Magenta: only when a command runs them
     from metalosc.training._pipeline import StageResult
@@ -29,24 +30,10 @@ EXIT_FAILURE = 1
 
 
 def _configure_logging(verbose: bool) -> None:
-    """structlog once, in main: console on a TTY, JSON lines otherwise; quiet TensorFlow."""
+    """The daemon's structlog set-up (console on a TTY, JSON otherwise) on stderr; quiet
+    TensorFlow."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    level = logging.DEBUG if verbose else logging.INFO
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stderr.isatty()
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
+    configure_logging(level="debug" if verbose else "info")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         from absl import logging as absl_logging
@@ -273,6 +260,51 @@ def attributes_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_band_samples_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `band-samples` subcommand's arguments."""
+    from metalosc.training._band_samples import DEFAULT_MODELS, DEFAULT_OUT, FLUIDSYNTH, SOUNDFONT
+
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the samples")
+    parser.add_argument(
+        "--models", type=Path, default=DEFAULT_MODELS, help="bundles whose pitches to cover"
+    )
+    parser.add_argument("--soundfont", type=Path, default=SOUNDFONT, help="a GM .sf2 file")
+    parser.add_argument("--fluidsynth", default=FLUIDSYNTH, help="the FluidSynth program")
+
+
+def band_samples_command(args: argparse.Namespace) -> int:
+    """Runs `band-samples` from parsed arguments and prints what it wrote; the exit status."""
+    from metalosc.training._band_samples import BandSampleError, render_bank
+    from rich.table import Table
+
+    try:
+        samples = render_bank(
+            args.out, models_dir=args.models, soundfont=args.soundfont, fluidsynth=args.fluidsynth
+        )
+    except BandSampleError as e:
+        print(f"metalosc-train: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    table = Table(title=f"Default Band samples in {args.out}")
+    for column in ("instrument", "samples", "pitches", "seconds", "peak dBFS", "RMS dBFS", "kB"):
+        table.add_column(column, justify="right")
+    for instrument in INSTRUMENTS:
+        own = [s for s in samples if s.instrument == instrument]
+        if not own:
+            continue
+        size = sum((args.out / s.name).stat().st_size for s in own)
+        table.add_row(
+            instrument,
+            str(len(own)),
+            f"{own[0].pitch}..{own[-1].pitch}",
+            f"{sum(s.seconds for s in own):.1f}",
+            f"{max(s.peak_dbfs for s in own):.1f}",
+            f"{min(s.rms_dbfs for s in own):.1f}..{max(s.rms_dbfs for s in own):.1f}",
+            f"{size / 1000:.0f}",
+        )
+    _console().print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests for --help)."""
     from metalosc.runtime import PRESET_SETS, PRESETS
@@ -375,6 +407,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_form_arguments(p)
 
+    p = sub.add_parser(
+        "band-samples",
+        help="render the Unity client's Default Band samples from a GM soundfont (FluidSynth)",
+        description="Render one-shot samples of distortion guitar and electric bass every 3 "
+        "semitones over every pitch the bundles can play, and of each drum note the drums "
+        "model plays, with FluidSynth from a General MIDI soundfont; trimmed, mono, "
+        "normalised, Ogg Vorbis, with the soundfont's licence notice. Writes the Unity "
+        "package's Default Band sample (and its .meta files) unless --out says otherwise.",
+    )
+    add_band_samples_arguments(p)
+
     p = sub.add_parser("all", help="every stage in order, skipping up-to-date ones")
     p.add_argument("input_dir", type=Path, help="directory of MIDI files (recursive)")
     p.add_argument("work", type=Path, help="work directory")
@@ -469,6 +512,8 @@ def _run(args: argparse.Namespace) -> int:
         return form_command(args)
     elif args.command == "attributes":
         return attributes_command(args)
+    elif args.command == "band-samples":
+        return band_samples_command(args)
     elif args.command == "all":
         _run_all(args, console)
     return 0

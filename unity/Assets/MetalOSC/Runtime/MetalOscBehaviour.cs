@@ -35,7 +35,12 @@ namespace MetalOSC
         public bool playOnConnect = true;
 
         [Header("Playback")]
+        [Tooltip("The samples each instrument plays; instruments without a map use the default band (below).")]
         public InstrumentSampleMap[] instruments = new InstrumentSampleMap[0];
+
+        [Tooltip("Instruments without a sample map play the Default Band sample (Package Manager > MetalOSC Client > "
+            + "Samples > Import), loaded from Resources/" + DefaultBand.ResourcesFolder + ".")]
+        public bool useDefaultBand = true;
 
         [Tooltip("Notes that arrive later than this (seconds) are dropped instead of played late.")]
         public float lateTolerance = 0.05f;
@@ -166,9 +171,32 @@ namespace MetalOSC
         private void BuildVoices()
         {
             _voices = new Voices[InstrumentNames.Count];
+            var maps = new InstrumentSampleMap[InstrumentNames.Count];
             foreach (InstrumentSampleMap map in instruments)
             {
-                if (map == null || map.samples.Length == 0) continue;
+                if (map != null && map.samples.Length > 0) maps[(int)map.instrument] = map;
+            }
+            if (useDefaultBand && Array.IndexOf(maps, null) >= 0)
+            {
+                // Loaded only when an instrument needs it: a project with its own samples never pays for it.
+                foreach (InstrumentSampleMap map in DefaultBandMaps.LoadFromResources())
+                {
+                    if (maps[(int)map.instrument] == null) maps[(int)map.instrument] = map;
+                }
+            }
+            var silent = new System.Collections.Generic.List<string>();
+            for (int i = 0; i < maps.Length; i++)
+            {
+                if (maps[i] == null) silent.Add(((Instrument)i).ToWireName());
+            }
+            if (silent.Count > 0)
+            {
+                Debug.LogWarning("MetalOSC: no samples for " + string.Join(", ", silent.ToArray()) + ": fill Instruments, or import "
+                    + "the Default Band sample (Window > Package Manager > MetalOSC Client > Samples) and keep Use Default Band on.", this);
+            }
+            foreach (InstrumentSampleMap map in maps)
+            {
+                if (map == null) continue;
                 var voices = new Voices
                 {
                     Map = map,

@@ -23,41 +23,43 @@ namespace MetalOSC.Core
             switch (message.Address)
             {
                 case MetalAddresses.Note:
-                    Expect(message, 5);
+                    Expect(message, MetalRanges.NoteMinArgs, MetalRanges.NoteMaxArgs);
                     result.Kind = MetalEventKind.Note;
                     result.Note.Instrument = GetInstrument(message, 0);
                     result.Note.Pitch = GetInt(message, 1);
                     result.Note.Velocity = GetInt(message, 2);
                     result.Note.DurationSeconds = GetFloat(message, 3);
                     result.Note.Beat = GetFloat(message, 4);
-                    if (result.Note.Pitch < 0 || result.Note.Pitch > 127)
+                    if (result.Note.Pitch < MetalRanges.NotePitchMin || result.Note.Pitch > MetalRanges.NotePitchMax)
                     {
-                        throw new MetalProtocolException(message.Address, "pitch " + result.Note.Pitch + " outside 0..127");
+                        throw new MetalProtocolException(message.Address, "pitch " + result.Note.Pitch + " outside "
+                            + MetalRanges.NotePitchMin + ".." + MetalRanges.NotePitchMax);
                     }
-                    if (result.Note.Velocity < 0 || result.Note.Velocity > 127)
+                    if (result.Note.Velocity < MetalRanges.NoteVelocityMin || result.Note.Velocity > MetalRanges.NoteVelocityMax)
                     {
-                        throw new MetalProtocolException(message.Address, "velocity " + result.Note.Velocity + " outside 0..127");
+                        throw new MetalProtocolException(message.Address, "velocity " + result.Note.Velocity + " outside "
+                            + MetalRanges.NoteVelocityMin + ".." + MetalRanges.NoteVelocityMax);
                     }
-                    if (result.Note.DurationSeconds < 0 || result.Note.Beat < 0)
+                    if (result.Note.DurationSeconds < MetalRanges.NoteDurationSMin || result.Note.Beat < MetalRanges.NoteBeatMin)
                     {
                         throw new MetalProtocolException(message.Address, "duration and beat must not be negative");
                     }
                     return true;
                 case MetalAddresses.Beat:
-                    Expect(message, 2);
+                    Expect(message, MetalRanges.BeatMinArgs, MetalRanges.BeatMaxArgs);
                     result.Kind = MetalEventKind.Beat;
                     result.Beat.Bar = GetInt(message, 0);
                     result.Beat.Beat = GetInt(message, 1);
                     return true;
                 case MetalAddresses.Phrase:
-                    Expect(message, 3);
+                    Expect(message, MetalRanges.PhraseStartedMinArgs, MetalRanges.PhraseStartedMaxArgs);
                     result.Kind = MetalEventKind.Phrase;
                     result.Phrase.Instrument = GetInstrument(message, 0);
                     result.Phrase.Id = GetInt(message, 1);
                     result.Phrase.Tension = GetFloat(message, 2);
                     return true;
                 case MetalAddresses.State:
-                    Expect(message, 10);
+                    Expect(message, MetalRanges.StateMinArgs, MetalRanges.StateMaxArgs);
                     result.Kind = MetalEventKind.State;
                     result.State.Playing = GetBool(message, 0);
                     result.State.Tension = GetFloat(message, 1);
@@ -71,7 +73,7 @@ namespace MetalOSC.Core
                     result.State.Transition = GetString(message, 9);
                     return true;
                 case MetalAddresses.Section:
-                    Expect(message, 4);
+                    Expect(message, MetalRanges.SectionStartedMinArgs, MetalRanges.SectionStartedMaxArgs);
                     result.Kind = MetalEventKind.Section;
                     result.Section.Index = GetInt(message, 0);
                     result.Section.Label = GetString(message, 1);
@@ -79,7 +81,7 @@ namespace MetalOSC.Core
                     result.Section.Tension = GetFloat(message, 3);
                     return true;
                 case MetalAddresses.Error:
-                    Expect(message, 2);
+                    Expect(message, MetalRanges.ErrorMinArgs, MetalRanges.ErrorMaxArgs);
                     result.Kind = MetalEventKind.Error;
                     result.Error.Address = GetString(message, 0);
                     result.Error.Reason = GetString(message, 1);
@@ -100,12 +102,17 @@ namespace MetalOSC.Core
             }
         }
 
-        private static void Expect(OscMessage message, int count)
+        /// <summary>
+        /// Requires <paramref name="min"/>..<paramref name="max"/> arguments (from the generated
+        /// <see cref="MetalRanges"/>); only the ones this client knows are read.
+        /// </summary>
+        private static void Expect(OscMessage message, int min, int max)
         {
-            if (message.Count != count)
+            if (message.Count < min || message.Count > max)
             {
+                string expected = min == max ? min.ToString() : min + ".." + max;
                 throw new MetalProtocolException(
-                    message.Address, "expected " + count + " arguments, got " + message.Count);
+                    message.Address, "expected " + expected + " arguments, got " + message.Count);
             }
         }
 

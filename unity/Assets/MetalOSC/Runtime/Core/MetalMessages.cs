@@ -1,216 +1,199 @@
+// Generated from the message classes of metalosc.protocol by
+// `python -m metalosc.protocol._csharp --write`; do not edit by hand.
+
 using System;
 
 namespace MetalOSC.Core
 {
     /// <summary>
-    /// Builders for the client→server messages. They check the same ranges the server validates, so a
-    /// bad value fails at the call site in the game with a clear message instead of coming back later as
-    /// an asynchronous <c>/metal/error</c>.
+    /// Builders for the client → server messages, one per address (named like its
+    /// <see cref="MetalAddresses"/> constant). Each checks its arguments with the rule the
+    /// server applies (<see cref="MetalRanges"/>), so a bad value fails at the call site
+    /// in the game instead of coming back as an asynchronous <c>/metal/error</c>, and leaves
+    /// out trailing arguments at their defaults: the bytes equal the Python encoder's.
     /// </summary>
-    public static class MetalMessages
+    public static partial class MetalMessages
     {
-        /// <summary>Send mode: notes inside timetagged bundles, ahead of time (the default).</summary>
-        public const string ModeBundle = "bundle";
-
-        /// <summary>Send mode: bare messages at sound time (for tools that cannot schedule).</summary>
-        public const string ModeImmediate = "immediate";
-
-        /// <summary>
-        /// <c>/metal/subscribe [i port] [s mode]</c>; port null = reply to the sending port. Arguments are
-        /// positional, so a mode without a port is sent with port 0 (the protocol's "source port"), and a
-        /// trailing default ("bundle") is left out, giving the same bytes as the Python encoder.
-        /// </summary>
-        public static OscMessage Subscribe(int? port = null, string mode = null)
+        /// <summary><c>/metal/subscribe [i port] [s mode]</c>: Send events to the sender's host at <c>port</c> (default: the source port). Mode <c>bundle</c> sends timetagged bundles ahead of time; <c>immediate</c> sends each event when due. The lease is renewed by any message. Subscribing the same host and port again, from any source port, replaces the earlier subscription: every event arrives once.</summary>
+        /// <param name="port">UDP port for events; 0 = the source port (1..65535); null: none</param>
+        /// <param name="mode">delivery mode (bundle|immediate); left out at the default "bundle" when nothing after it is sent</param>
+        public static OscMessage Subscribe(int? port = null, string mode = "bundle")
         {
-            if (port.HasValue && (port.Value < 1 || port.Value > 65535))
-            {
-                throw new ArgumentOutOfRangeException(nameof(port), "port must be 1..65535, got " + port.Value);
-            }
-            if (mode != null && mode != ModeBundle && mode != ModeImmediate)
-            {
-                throw new ArgumentException("mode must be 'bundle' or 'immediate', got '" + mode + "'", nameof(mode));
-            }
+            if (port.HasValue) MetalRanges.CheckSubscribePort(port.Value, nameof(port));
+            MetalRanges.CheckSubscribeMode(mode, nameof(mode));
             var message = new OscMessage(MetalAddresses.Subscribe);
-            bool sendMode = mode == ModeImmediate;
-            if (port.HasValue || sendMode)
-            {
-                message.Add(port ?? 0);
-            }
-            if (sendMode)
-            {
-                message.Add(mode);
-            }
+            // Trailing arguments at their defaults are left out, as the Python encoder does.
+            int count = mode != "bundle" ? 2 : port.HasValue ? 1 : 0;
+            if (count > 0) message.Add(port ?? 0);
+            if (count > 1) message.Add(mode);
             return message;
         }
 
-        /// <summary><c>/metal/unsubscribe</c>.</summary>
+        /// <summary><c>/metal/unsubscribe</c>: Stop sending events to the sender.</summary>
         public static OscMessage Unsubscribe()
         {
             return new OscMessage(MetalAddresses.Unsubscribe);
         }
 
-        /// <summary>Changes land at the next 2-bar phrase.</summary>
-        public const string TransitionPhrase = "phrase";
-
-        /// <summary>Changes land at the next bar line (the phrase in flight is cut).</summary>
-        public const string TransitionBar = "bar";
-
-        /// <summary>Changes land at the next section.</summary>
-        public const string TransitionSection = "section";
-
-        /// <summary>The tonal centres the server accepts for <see cref="Key"/>.</summary>
-        public static readonly string[] KeyNames =
-        {
-            "C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B",
-        };
-
-        /// <summary>
-        /// <c>/metal/tension f [s transition]</c> with 0..1 musical intensity; <paramref name="transition"/> says
-        /// where it lands ("phrase", "bar", "section"; null = the server's default).
-        /// </summary>
+        /// <summary><c>/metal/tension f value [s transition]</c>: Musical intensity: 0 calm, 1 the most intense phrases the models know. A change lands at the next <c>transition</c> boundary (default: the daemon's), where a new section starts.</summary>
+        /// <param name="value">intensity (0..1)</param>
+        /// <param name="transition">where the change lands; default: /metal/transition's (phrase|bar|section); null: left out</param>
         public static OscMessage Tension(float value, string transition = null)
         {
-            CheckRange(value, 0f, 1f, nameof(value), "tension");
-            var message = new OscMessage(MetalAddresses.Tension).Add(value);
-            if (transition != null) message.Add(CheckTransition(transition, nameof(transition)));
+            MetalRanges.CheckTensionValue(value, nameof(value));
+            if (transition != null) MetalRanges.CheckTensionTransition(transition, nameof(transition));
+            var message = new OscMessage(MetalAddresses.Tension);
+            // Trailing arguments at their defaults are left out, as the Python encoder does.
+            int count = transition != null ? 2 : 1;
+            message.Add(value);
+            if (count > 1) message.Add(transition);
             return message;
         }
 
-        /// <summary><c>/metal/transition s</c>: where tension and temperature changes land by default.</summary>
-        public static OscMessage Transition(string when)
-        {
-            return new OscMessage(MetalAddresses.Transition).Add(CheckTransition(when, nameof(when)));
-        }
-
-        /// <summary><c>/metal/key s</c>: the tonal centre (natural minor) from the next section on.</summary>
-        public static OscMessage Key(string key)
-        {
-            if (Array.IndexOf(KeyNames, key) < 0)
-            {
-                throw new ArgumentException("key must be one of " + string.Join(", ", KeyNames) + ", got '" + key + "'", nameof(key));
-            }
-            return new OscMessage(MetalAddresses.Key).Add(key);
-        }
-
-        /// <summary><c>/metal/fill</c>: a drum fill at the next phrase (a stinger).</summary>
-        public static OscMessage Fill()
-        {
-            return new OscMessage(MetalAddresses.Fill);
-        }
-
-        /// <summary><c>/metal/section [s label]</c>: a new section at the next phrase, optionally labelled.</summary>
-        public static OscMessage Section(string label = "")
-        {
-            if (label == null || label.Length > 32)
-            {
-                throw new ArgumentException("label must be at most 32 characters", nameof(label));
-            }
-            foreach (char c in label)
-            {
-                if (!(char.IsLetterOrDigit(c) && c < 128) && c != '_' && c != '-')
-                {
-                    throw new ArgumentException("label may hold only A-Z, a-z, 0-9, _ and -, got '" + label + "'", nameof(label));
-                }
-            }
-            var message = new OscMessage(MetalAddresses.Section);
-            if (label.Length > 0) message.Add(label);
-            return message;
-        }
-
-        private static string CheckTransition(string when, string name)
-        {
-            if (when != TransitionPhrase && when != TransitionBar && when != TransitionSection)
-            {
-                throw new ArgumentException("transition must be 'phrase', 'bar' or 'section', got '" + when + "'", name);
-            }
-            return when;
-        }
-
-        /// <summary><c>/metal/tempo f</c> in beats per minute, 40..320, applied at the next beat.</summary>
+        /// <summary><c>/metal/tempo f bpm</c>: Tempo in beats per minute, applied at the next beat.</summary>
+        /// <param name="bpm">beats per minute (40..320)</param>
         public static OscMessage Tempo(float bpm)
         {
-            CheckRange(bpm, 40f, 320f, nameof(bpm), "tempo");
-            return new OscMessage(MetalAddresses.Tempo).Add(bpm);
+            MetalRanges.CheckTempoBpm(bpm, nameof(bpm));
+            var message = new OscMessage(MetalAddresses.Tempo);
+            message.Add(bpm);
+            return message;
         }
 
-        /// <summary><c>/metal/interpolate s scene [i bars]</c>: morph to a saved scene over an even 2..64 bars.</summary>
+        /// <summary><c>/metal/interpolate s scene [i bars]</c>: Morph from what plays now to a saved scene over <c>bars</c> bars (latent slerp).</summary>
+        /// <param name="scene">a scene saved with /metal/scene/save (1..32 chars of [A-Za-z0-9_-])</param>
+        /// <param name="bars">length, even (even, 2..64); left out at the default 8 when nothing after it is sent</param>
         public static OscMessage Interpolate(string scene, int bars = 8)
         {
-            CheckSceneName(scene, nameof(scene));
-            if (bars < 2 || bars > 64 || bars % 2 != 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(bars), "bars must be even and 2..64, got " + bars);
-            }
-            return new OscMessage(MetalAddresses.Interpolate).Add(scene).Add(bars);
+            MetalRanges.CheckInterpolateScene(scene, nameof(scene));
+            MetalRanges.CheckInterpolateBars(bars, nameof(bars));
+            var message = new OscMessage(MetalAddresses.Interpolate);
+            // Trailing arguments at their defaults are left out, as the Python encoder does.
+            int count = bars != 8 ? 2 : 1;
+            message.Add(scene);
+            if (count > 1) message.Add(bars);
+            return message;
         }
 
-        /// <summary><c>/metal/scene/save s name</c>: 1..32 characters of [A-Za-z0-9_-].</summary>
+        /// <summary><c>/metal/scene/save s name</c>: Remember the current latents of every instrument as a named scene.</summary>
+        /// <param name="name">scene name (1..32 chars of [A-Za-z0-9_-])</param>
         public static OscMessage SceneSave(string name)
         {
-            CheckSceneName(name, nameof(name));
-            return new OscMessage(MetalAddresses.SceneSave).Add(name);
+            MetalRanges.CheckSceneSaveName(name, nameof(name));
+            var message = new OscMessage(MetalAddresses.SceneSave);
+            message.Add(name);
+            return message;
         }
 
-        /// <summary><c>/metal/play</c>.</summary>
+        /// <summary><c>/metal/scene/delete s name</c>: Forget a saved scene (and delete it from the daemon's scene file).</summary>
+        /// <param name="name">scene name (1..32 chars of [A-Za-z0-9_-])</param>
+        public static OscMessage SceneDelete(string name)
+        {
+            MetalRanges.CheckSceneDeleteName(name, nameof(name));
+            var message = new OscMessage(MetalAddresses.SceneDelete);
+            message.Add(name);
+            return message;
+        }
+
+        /// <summary><c>/metal/scene/list</c>: Ask for a /metal/scene/list reply naming every saved scene.</summary>
+        public static OscMessage SceneList()
+        {
+            return new OscMessage(MetalAddresses.SceneList);
+        }
+
+        /// <summary><c>/metal/play</c>: Start the transport.</summary>
         public static OscMessage Play()
         {
             return new OscMessage(MetalAddresses.Play);
         }
 
-        /// <summary><c>/metal/stop</c>.</summary>
+        /// <summary><c>/metal/stop</c>: Stop the transport.</summary>
         public static OscMessage Stop()
         {
             return new OscMessage(MetalAddresses.Stop);
         }
 
-        /// <summary><c>/metal/mute s instrument i 0/1</c>.</summary>
-        public static OscMessage Mute(Instrument instrument, bool muted)
+        /// <summary><c>/metal/mute s instrument i muted</c>: Mute or unmute one instrument.</summary>
+        /// <param name="instrument">instrument (guitar|bass|drums)</param>
+        /// <param name="muted">1 = muted (0/1)</param>
+        public static OscMessage Mute(string instrument, bool muted)
         {
-            return new OscMessage(MetalAddresses.Mute).Add(instrument.ToWireName()).Add(muted ? 1 : 0);
+            MetalRanges.CheckMuteInstrument(instrument, nameof(instrument));
+            var message = new OscMessage(MetalAddresses.Mute);
+            message.Add(instrument);
+            message.Add(muted ? 1 : 0);
+            return message;
         }
 
-        /// <summary><c>/metal/temperature f</c>: sampling temperature 0.05..2.0.</summary>
-        public static OscMessage Temperature(float value)
+        /// <summary><c>/metal/temperature f value [s transition]</c>: Sampling temperature of the models: low is safe and repetitive, high is wild. A change lands at the next <c>transition</c> boundary, like a tension change.</summary>
+        /// <param name="value">temperature (0.05..2)</param>
+        /// <param name="transition">where the change lands; default: /metal/transition's (phrase|bar|section); null: left out</param>
+        public static OscMessage Temperature(float value, string transition = null)
         {
-            CheckRange(value, 0.05f, 2.0f, nameof(value), "temperature");
-            return new OscMessage(MetalAddresses.Temperature).Add(value);
+            MetalRanges.CheckTemperatureValue(value, nameof(value));
+            if (transition != null) MetalRanges.CheckTemperatureTransition(transition, nameof(transition));
+            var message = new OscMessage(MetalAddresses.Temperature);
+            // Trailing arguments at their defaults are left out, as the Python encoder does.
+            int count = transition != null ? 2 : 1;
+            message.Add(value);
+            if (count > 1) message.Add(transition);
+            return message;
         }
 
-        /// <summary><c>/metal/ping [args]</c>; the server echoes the args in <c>/metal/pong</c>.</summary>
+        /// <summary><c>/metal/transition s when</c>: Where tension and temperature changes land unless a message says otherwise.</summary>
+        /// <param name="when">phrase, bar or section (phrase|bar|section)</param>
+        public static OscMessage Transition(string when)
+        {
+            MetalRanges.CheckTransitionDefaultWhen(when, nameof(when));
+            var message = new OscMessage(MetalAddresses.Transition);
+            message.Add(when);
+            return message;
+        }
+
+        /// <summary><c>/metal/key s key</c>: The session's tonal centre from the next section on; every guitar phrase (and the bass decoded on its chords) is moved into its natural minor scale.</summary>
+        /// <param name="key">tonal centre (C|C#|Db|D|D#|Eb|E|F|F#|Gb|G|G#|Ab|A|A#|Bb|B)</param>
+        public static OscMessage Key(string key)
+        {
+            MetalRanges.CheckKey(key, nameof(key));
+            var message = new OscMessage(MetalAddresses.Key);
+            message.Add(key);
+            return message;
+        }
+
+        /// <summary><c>/metal/fill</c>: A drum fill at the next phrase: a stinger the game cues.</summary>
+        public static OscMessage Fill()
+        {
+            return new OscMessage(MetalAddresses.Fill);
+        }
+
+        /// <summary><c>/metal/section [s label]</c>: Start a new section at the next phrase ("the boss appears"), optionally labelled.</summary>
+        /// <param name="label">label for the section event (0..32 chars of [A-Za-z0-9_-]); left out at the default "" when nothing after it is sent</param>
+        public static OscMessage Section(string label = "")
+        {
+            MetalRanges.CheckSectionRequestLabel(label, nameof(label));
+            var message = new OscMessage(MetalAddresses.Section);
+            // Trailing arguments at their defaults are left out, as the Python encoder does.
+            int count = label != "" ? 1 : 0;
+            if (count > 0) message.Add(label);
+            return message;
+        }
+
+        /// <summary><c>/metal/ping [...]</c>: Ask for /metal/pong with the same arguments and the server's time (clock sync, RTT).</summary>
+        /// <param name="args">echoed back</param>
         public static OscMessage Ping(params OscArgument[] args)
         {
-            return new OscMessage(MetalAddresses.Ping, args ?? new OscArgument[0]);
+            var message = new OscMessage(MetalAddresses.Ping);
+            if (args != null)
+            {
+                foreach (OscArgument argument in args) message.Add(argument);
+            }
+            return message;
         }
 
-        /// <summary><c>/metal/state</c> with no arguments: ask for a state reply.</summary>
-        public static OscMessage StateRequest()
+        /// <summary><c>/metal/state</c>: Ask for a /metal/state reply with every parameter.</summary>
+        public static OscMessage State()
         {
             return new OscMessage(MetalAddresses.State);
-        }
-
-        private static void CheckRange(float value, float min, float max, string param, string what)
-        {
-            if (float.IsNaN(value) || value < min || value > max)
-            {
-                throw new ArgumentOutOfRangeException(param, what + " must be " + min + ".." + max + ", got " + value);
-            }
-        }
-
-        private static void CheckSceneName(string name, string param)
-        {
-            if (name == null) throw new ArgumentNullException(param);
-            if (name.Length < 1 || name.Length > 32)
-            {
-                throw new ArgumentException("scene name must be 1..32 characters, got " + name.Length, param);
-            }
-            foreach (char c in name)
-            {
-                bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-                if (!ok)
-                {
-                    throw new ArgumentException("scene name may only use A-Z a-z 0-9 _ -, got '" + name + "'", param);
-                }
-            }
         }
     }
 }

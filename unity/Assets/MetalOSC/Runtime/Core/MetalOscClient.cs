@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -11,7 +12,8 @@ namespace MetalOSC.Core
     /// The MetalOSC UDP client: subscribes to the daemon, sends control messages, and receives note
     /// bundles on a background thread. Decoded events are queued and raised on the thread that calls
     /// <see cref="Pump"/> (Unity's main thread), because Unity's API may only be used there; notes are
-    /// mapped to the DSP clock at that point, with the latest clock estimate.
+    /// mapped to the DSP clock at that point, with the latest clock estimate. Timed events that arrive
+    /// before the first clock-sync round trip are held until it (<see cref="HeldUntilSync"/>).
     /// </summary>
     public sealed class MetalOscClient : IDisposable
     {
@@ -25,6 +27,9 @@ namespace MetalOSC.Core
         private readonly OscWriter _writer = new OscWriter();
         private readonly object _sendLock = new object();
         private readonly DspClockMapper _dspMapper = new DspClockMapper();
+        // Timed events that arrived before the first measured round trip; touched only by Pump.
+        private readonly Queue<MetalEvent> _heldUntilSync = new Queue<MetalEvent>();
+        private long _heldEvents;
         private UdpClient _udp;
         private IPEndPoint _server;
         private Thread _thread;
@@ -103,6 +108,12 @@ namespace MetalOSC.Core
         public long UnknownMessages { get { return Interlocked.Read(ref _unknownMessages); } }
 
         /// <summary>
+        /// Timed events (notes, beats, phrase and section starts with a bundle time) that arrived
+        /// before the first clock-sync round trip and were held until it, so far.
+        /// </summary>
+        public long HeldUntilSync { get { return Interlocked.Read(ref _heldEvents); } }
+
+        /// <summary>
         /// Binds the socket, starts the receive thread and subscribes. Settings are checked before
         /// anything is opened; if a later step fails, what was opened is closed again.
         /// </summary>
@@ -152,10 +163,31 @@ namespace MetalOSC.Core
                     ? _options.BurstIntervalSeconds : _options.PingIntervalSeconds);
             }
             int raised = 0;
+            // A bundle time means nothing until the server clock is measured: the seed is only a
+            // guess (another machine's clock may be seconds off, and an unseeded one is 0), so
+            // timed events wait for the first round trip, which the start-up burst makes quick.
+            bool synced = Clock.HasEstimate;
+            while (synced && raised < maxEvents && _heldUntilSync.Count > 0)
+            {
+                MetalEvent held = _heldUntilSync.Dequeue();
+                raised++;
+                Dispatch(ref held, dspNow);
+            }
             MetalEvent ev;
             while (raised < maxEvents && _queue.TryDequeue(out ev))
             {
                 Interlocked.Decrement(ref _queued);
+                if (!synced && IsTimed(ref ev))
+                {
+                    if (_heldUntilSync.Count >= _options.MaxQueuedEvents)
+                    {
+                        Interlocked.Increment(ref _droppedEvents);
+                        continue;
+                    }
+                    _heldUntilSync.Enqueue(ev);
+                    Interlocked.Increment(ref _heldEvents);
+                    continue;
+                }
                 raised++;
                 Dispatch(ref ev, dspNow);
             }
@@ -173,11 +205,25 @@ namespace MetalOSC.Core
             }
         }
 
-        public void SetTension(float value) { Send(MetalMessages.Tension(value)); }
+        /// <summary><c>/metal/tension</c>: 0..1; <paramref name="transition"/> ("phrase", "bar", "section"; null = the server's default) says where it lands.</summary>
+        public void SetTension(float value, string transition = null) { Send(MetalMessages.Tension(value, transition)); }
 
         public void SetTempo(float bpm) { Send(MetalMessages.Tempo(bpm)); }
 
-        public void SetTemperature(float value) { Send(MetalMessages.Temperature(value)); }
+        /// <summary><c>/metal/temperature</c>: 0.05..2, landing like a tension change.</summary>
+        public void SetTemperature(float value, string transition = null) { Send(MetalMessages.Temperature(value, transition)); }
+
+        /// <summary><c>/metal/transition</c>: where tension and temperature changes land by default.</summary>
+        public void SetTransition(string when) { Send(MetalMessages.Transition(when)); }
+
+        /// <summary><c>/metal/key</c>: the tonal centre (natural minor) from the next section on, e.g. "D".</summary>
+        public void SetKey(string key) { Send(MetalMessages.Key(key)); }
+
+        /// <summary><c>/metal/fill</c>: a drum fill at the next phrase (a stinger).</summary>
+        public void Fill() { Send(MetalMessages.Fill()); }
+
+        /// <summary><c>/metal/section</c>: a new section at the next phrase, optionally labelled for the section event.</summary>
+        public void StartSection(string label = "") { Send(MetalMessages.Section(label)); }
 
         public void SetMuted(Instrument instrument, bool muted) { Send(MetalMessages.Mute(instrument, muted)); }
 
@@ -189,7 +235,7 @@ namespace MetalOSC.Core
 
         public void Stop() { Send(MetalMessages.Stop()); }
 
-        public void RequestState() { Send(MetalMessages.StateRequest()); }
+        public void RequestState() { Send(MetalMessages.State()); }
 
         /// <summary>Sends a clock-sync ping now (Pump also sends them on its schedule).</summary>
         public void SendSyncPing()
@@ -215,6 +261,13 @@ namespace MetalOSC.Core
             _udp.Close();
             if (_thread != null && Thread.CurrentThread != _thread) _thread.Join(1000);
             _udp = null;
+        }
+
+        private static bool IsTimed(ref MetalEvent ev)
+        {
+            if (ev.TimeTag == OscTimeTag.Immediately) return false;
+            return ev.Kind == MetalEventKind.Note || ev.Kind == MetalEventKind.Beat
+                || ev.Kind == MetalEventKind.Phrase || ev.Kind == MetalEventKind.Section;
         }
 
         private void Dispatch(ref MetalEvent ev, double dspNow)
