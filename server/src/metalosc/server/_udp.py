@@ -97,8 +97,10 @@ class UdpEndpoint:
 
         A refusal queued for *another* destination is reported on whichever send comes next,
         and that send is not made: then the datagram is sent again (once), so one vanished
-        subscriber never costs another its beat."""
-        for _ in range(2):
+        subscriber never costs another its beat. Under a flood the error queue may have had no
+        room for the refusal's details (it shares the receive buffer): a refusal that names
+        nobody blames ``peer`` only when its second try is refused too."""
+        for attempt in range(2):
             try:
                 await self.sock.sendto(data, peer)
             except OSError as exc:
@@ -106,7 +108,7 @@ class UdpEndpoint:
                 if exc.errno not in _GONE:
                     log.warning("udp_send_failed", peer=f"{peer[0]}:{peer[1]}", error=str(exc))
                     return False
-                if peer in self._drain_errors(fallback=peer):
+                if peer in self._drain_errors(fallback=peer if attempt else None):
                     return False
                 continue
             self.sent += 1
