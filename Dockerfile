@@ -26,8 +26,9 @@ COPY protocol/pyproject.toml protocol/
 COPY runtime/pyproject.toml runtime/
 COPY server/pyproject.toml server/
 COPY training/pyproject.toml training/
+COPY bench/reliability/pyproject.toml bench/reliability/
 RUN mkdir -p protocol/src/metalosc/protocol runtime/src/metalosc/runtime server/src/metalosc/server \
-        training/src/metalosc/training \
+        training/src/metalosc/training bench/reliability/src/metalosc/reliability \
     && uv sync --frozen --no-dev --package metalosc-server --no-install-workspace
 
 COPY protocol protocol

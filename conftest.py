@@ -41,6 +41,7 @@ TOOL_PACKAGES = {
     "/usr/share/sounds/sf2/FluidR3_GM.sf2": "fluid-soundfont-gm",
     "systemd-analyze": "systemd",
     "ip": "iproute2",
+    "unshare": "util-linux",
 }
 
 _PROGRAMS = sorted((t for t in TOOL_PACKAGES if not t.startswith("/")), key=len, reverse=True)

@@ -93,21 +93,31 @@ class UdpEndpoint:
         return str(host), int(port)
 
     async def sendto(self, data: bytes, peer: Peer) -> bool:
-        """Send one datagram; False (and ``on_gone``) when the peer is unreachable."""
-        try:
-            await self.sock.sendto(data, peer)
-        except OSError as exc:
-            self.send_failures += 1
-            if exc.errno in _GONE:
-                self._drain_errors(fallback=peer)
-            else:
-                log.warning("udp_send_failed", peer=f"{peer[0]}:{peer[1]}", error=str(exc))
-            return False
-        self.sent += 1
-        return True
+        """Send one datagram; False (and ``on_gone``) when the peer is unreachable.
 
-    def _drain_errors(self, fallback: Peer | None = None) -> None:
-        """Report every destination in the socket's error queue as gone."""
+        A refusal queued for *another* destination is reported on whichever send comes next,
+        and that send is not made: then the datagram is sent again (once), so one vanished
+        subscriber never costs another its beat. Under a flood the error queue may have had no
+        room for the refusal's details (it shares the receive buffer): a refusal that names
+        nobody blames ``peer`` only when its second try is refused too."""
+        for attempt in range(2):
+            try:
+                await self.sock.sendto(data, peer)
+            except OSError as exc:
+                self.send_failures += 1
+                if exc.errno not in _GONE:
+                    log.warning("udp_send_failed", peer=f"{peer[0]}:{peer[1]}", error=str(exc))
+                    return False
+                if peer in self._drain_errors(fallback=peer if attempt else None):
+                    return False
+                continue
+            self.sent += 1
+            return True
+        return False
+
+    def _drain_errors(self, fallback: Peer | None = None) -> list[Peer]:
+        """Report every destination in the socket's error queue as gone (``fallback`` when the
+        queue is empty); those destinations."""
         gone: list[Peer] = []
         while True:
             try:
@@ -121,6 +131,7 @@ class UdpEndpoint:
         if self.on_gone is not None:
             for peer in dict.fromkeys(gone):
                 self.on_gone(peer)
+        return gone
 
     async def serve(
         self,

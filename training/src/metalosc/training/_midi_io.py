@@ -13,6 +13,8 @@ iteration would not.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -57,28 +59,67 @@ def read_note_sequences(path: Path) -> Iterator[NoteSequence]:
 def atomic_output(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; it replaces ``path`` only if the block
     completes, so a crash mid-write never leaves a truncated file that a later stage (or the
-    server) would take for a complete one. The one write-then-rename mechanism of this package."""
+    server) would take for a complete one. The one write-then-rename mechanism of this package.
+
+    The data is fsynced before the rename and the directory after it, so the new file survives a
+    power cut too once this returns. A failure (a full disk: ``OSError`` ENOSPC) removes the
+    temporary file and keeps the old one. A process killed mid-write cannot clean up: its
+    temporary file is named with its pid and removed by the next write of the same file once
+    that pid is gone.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temps(path)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp_name)
         os.chmod(tmp_name, _FILE_MODE)
+        _fsync(tmp_name)
         os.replace(tmp_name, path)
+        _fsync(path.parent)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
 
 
+def _fsync(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temporary files of ``path`` left by writers that no longer run."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            stale.unlink(missing_ok=True)
+
+
 def write_note_sequences(path: Path, sequences: Iterable[NoteSequence]) -> int:
-    """Writes ``sequences`` to ``path`` atomically; returns how many were written."""
+    """Writes ``sequences`` to ``path`` atomically; returns how many were written.
+
+    Raises ``OSError`` (errno ENOSPC, naming ``path``) when the disk fills up; ``path`` then
+    keeps its old content and no temporary file is left.
+    """
     import tensorflow as tf
 
     count = 0
-    with atomic_output(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
-        for seq in sequences:
-            writer.write(seq.SerializeToString())
-            count += 1
+    try:
+        with atomic_output(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
+            for seq in sequences:
+                writer.write(seq.SerializeToString())
+                count += 1
+    except tf.errors.OpError as exc:
+        # TF's file layer reports an OS failure as its own error with only the text of errno;
+        # a full disk is turned back into the OSError every other writer here raises
+        if os.strerror(errno.ENOSPC) in exc.message:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        raise
     return count
 
 

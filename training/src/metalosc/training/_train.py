@@ -12,7 +12,10 @@ stock loop has neither a progress bar nor a step-based checkpoint interval:
 * **checkpoints** — every `checkpoint_every` steps and at the end, keeping the last
   `keep_checkpoints`. TF's Saver writes the data into a temp dir, renames it into place, and only
   then atomically rewrites the `checkpoint` state file, so a crash mid-save never makes a
-  half-written checkpoint the latest (tested in test_training_train.py);
+  half-written checkpoint the latest (tested in test_training_train.py); a process killed
+  mid-save, or a disk that fills up (the run stops with TF's "No space left on device" error),
+  leaves the last good checkpoint latest and whole, and a rerun resumes from it (tested in
+  test_training_survives.py);
 * **TensorBoard** summaries (loss, r_loss, KL, beta, learning rate — Magenta's own) in
   `train_dir`; a tqdm bar with loss and ETA.
 """

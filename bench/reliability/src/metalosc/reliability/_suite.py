@@ -26,7 +26,7 @@ from typing import TextIO
 from metalosc.protocol import Ping, Subscribe, Tension, encode
 
 from ._amplification import probe
-from ._daemon import LiveDaemon, free_port
+from ._daemon import DaemonError, LiveDaemon, free_port
 from ._flood import Flooders
 from ._listener import Heard, Listener
 from ._netns import NetworkUnavailableError, TestNetwork, run_in, socket_in
@@ -125,7 +125,7 @@ def fuzz_stage(models: Path, packets: int, seeds: int = 300, timeout: float = 18
         listener = Listener(("127.0.0.1", d.port))
         time.sleep(1.0)
         started = time.time()
-        subprocess.run(
+        fuzzer = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -141,9 +141,17 @@ def fuzz_stage(models: Path, packets: int, seeds: int = 300, timeout: float = 18
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            timeout=timeout,
-            check=False,
         )
+        # a daemon that exits mid-run ends the run at once, with its last words for the table
+        assert d.process is not None
+        while fuzzer.poll() is None and d.process.poll() is None:
+            if time.time() - started > timeout:
+                break
+            time.sleep(0.2)
+        exited_early = "" if d.process.poll() is None else f"; exited: {d.tail(4)}"
+        if fuzzer.poll() is None:
+            fuzzer.terminate()
+            fuzzer.wait(30)
         seconds = time.time() - started
         heard = listener.stop()
         alive = d.process is not None and d.process.poll() is None
@@ -160,7 +168,7 @@ def fuzz_stage(models: Path, packets: int, seeds: int = 300, timeout: float = 18
             f">= {packets:,}",
             sent >= packets,
         ),
-        Row(stage, "daemon crashes", str(crashes), "0", crashes == 0),
+        Row(stage, "daemon crashes", f"{crashes}{exited_early}"[:400], "0", crashes == 0),
         *_beat_rows(stage, heard),
         Row(
             stage,
@@ -309,7 +317,7 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
 
             # b) a worker SIGKILLed
             t0 = time.time()
-            drums = d.workers()["drums"]
+            drums = _live_worker(d, "drums", timeout=300)
             os.kill(drums, signal.SIGKILL)
             back = d.wait_for("model_worker_restarted", timeout=300, since=t0, instrument="drums")
             rows.append(
@@ -324,8 +332,8 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
 
             # c) a worker that hangs: stopped, so it never answers
             time.sleep(1.0)
+            guitar = _live_worker(d, "guitar", timeout=300)
             t0 = time.time()
-            guitar = d.workers()["guitar"]
             os.kill(guitar, signal.SIGSTOP)
             back = d.wait_for(
                 "model_worker_restarted", timeout=hang_timeout + 300, since=t0, instrument="guitar"
@@ -375,7 +383,9 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
             # e) SIGKILL of the daemon, and a restart
             listener = Listener(("127.0.0.1", port), tension_every=1.0)
             time.sleep(2.0)
-            workers = list(d.workers().values())
+            workers = [
+                int(e["pid"]) for e in d.find("model_worker_started") if _alive(int(e["pid"]))
+            ]
             t0 = time.time()
             d.kill()
             orphans_deadline = time.time() + 15
@@ -410,6 +420,28 @@ def faults_stage(models: Path, hang_timeout: float = 10.0) -> list[Row]:
         finally:
             d.kill()
     return rows
+
+
+def _live_worker(d: LiveDaemon, instrument: str, timeout: float) -> int:
+    """The pid of ``instrument``'s running worker; waits (up to ``timeout`` seconds) while none
+    runs, as during a restart. The newest one logged is not always it: a restart opens a full
+    set of executors, as a reload would, and keeps only its instrument's. Raises
+    :class:`DaemonError` when none runs by then."""
+    deadline = time.time() + timeout
+    while True:
+        started = d.find("model_worker_started", worker=instrument)
+        for event in reversed(started):
+            if _alive(int(event["pid"])):
+                return int(event["pid"])
+        if time.time() >= deadline:
+            workers = [
+                {k: e.get(k) for k in ("event", "worker", "instrument", "pid", "fault", "reason")}
+                for e in d.events_named("model_")
+            ]
+            raise DaemonError(
+                f"no running {instrument} worker within {timeout} s; worker events: {workers[-12:]}"
+            )
+        time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:
@@ -457,8 +489,9 @@ def amplification_stage(models: Path, hostile: int = 1000, rounds: int = 2) -> l
                     Row(
                         stage,
                         f"worst reply/request, {where} ({result.requests:,} requests)",
-                        f"{result.worst:.3f} ({result.worst_request or 'no reply at all'})",
-                        "<= 1.0",
+                        f"{result.worst:.3f} ({result.worst_request or 'no reply at all'}), "
+                        f"{result.barrier_timeouts} barrier timeout(s)",
+                        "<= 1.0, 0 timeouts",
                         result.worst <= 1.0 and result.barrier_timeouts == 0,
                     )
                 )

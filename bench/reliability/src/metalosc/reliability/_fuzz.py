@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
             "-print_final_stats=0",
             "-print_pcs=0",
             "-close_fd_mask=1",
+            # crash, timeout and slow-unit files go beside the result, not into the working dir
+            f"-artifact_prefix={args.out.parent}/",
             str(args.corpus),
         ],
         test_one_input,

@@ -130,6 +130,11 @@ class LiveDaemon:
                 and all(e.get(k) == v for k, v in fields.items())
             ]
 
+    def events_named(self, prefix: str) -> list[Event]:
+        """The events whose names start with ``prefix``, in the order they were read."""
+        with self._lock:
+            return [e for e in self.events if str(e.get("event", "")).startswith(prefix)]
+
     def last(self, name: str) -> Event | None:
         """The last event called ``name``."""
         found = self.find(name)

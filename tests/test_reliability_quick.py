@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from metalosc.reliability import Row, amplification_stage, flood_stage, fuzz_stage, print_table
 
-MODELS = Path(__file__).resolve().parents[2] / "models" / "default"
+MODELS = Path(__file__).resolve().parents[1] / "models" / "default"
 
 
 def _all_ok(rows: list[Row], capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,14 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stage in stages:
         started = time.time()
         print(f"== {stage}", flush=True)
-        if stage == "fuzz":
-            rows += fuzz_stage(args.models, args.fuzz_packets)
-        elif stage == "flood":
-            rows += flood_stage(args.models, args.flood_peers, args.flood_seconds)
-        elif stage == "faults":
-            rows += faults_stage(args.models)
-        else:
-            rows += amplification_stage(args.models, args.hostile)
+        try:
+            if stage == "fuzz":
+                rows += fuzz_stage(args.models, args.fuzz_packets)
+            elif stage == "flood":
+                rows += flood_stage(args.models, args.flood_peers, args.flood_seconds)
+            elif stage == "faults":
+                rows += faults_stage(args.models)
+            else:
+                rows += amplification_stage(args.models, args.hostile)
+        except Exception as exc:
+            # one stage that breaks must not hide the others' figures: it fails its own row
+            traceback.print_exc()
+            rows.append(Row(stage, "the stage ran to its end", f"raised {exc!r}"[:300], "-", False))
         print(f"   {time.time() - started:.0f} s", flush=True)
     print_table(rows)
     return 0 if all(row.ok for row in rows) else 1

@@ -1,0 +1,56 @@
+"""The UDP endpoint on real loopback sockets: a refusal (ICMP port unreachable) queued for one
+destination must not cost another destination its datagram."""
+
+from __future__ import annotations
+
+import select
+import socket
+import sys
+
+import pytest
+from metalosc.server._udp import Peer, open_udp
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="IP_RECVERR is Linux's")
+
+
+def _closed_port() -> Peer:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        host, port = sock.getsockname()
+    return str(host), int(port)
+
+
+async def test_a_refusal_for_one_peer_does_not_cost_another_its_datagram() -> None:
+    endpoint = await open_udp("127.0.0.1", 0)
+    gone: list[Peer] = []
+    endpoint.on_gone = gone.append
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as live:
+        live.bind(("127.0.0.1", 0))
+        live.settimeout(10.0)
+        alive: Peer = ("127.0.0.1", int(live.getsockname()[1]))
+        dead = _closed_port()
+        assert await endpoint.sendto(b"to nobody", dead)  # out; the refusal comes back later
+        waiting = select.poll()
+        waiting.register(endpoint.sock.fileno(), select.POLLERR)
+        assert waiting.poll(10_000), "the refusal is queued on the socket"
+        # the next send, to a peer that listens, is the one the refusal is reported on
+        assert await endpoint.sendto(b"beat", alive)
+        assert live.recv(64) == b"beat"
+    assert gone == [dead]
+    assert endpoint.sent == 2
+    endpoint.close()
+
+
+async def test_a_peer_that_refused_is_reported_gone_and_not_sent_to_twice() -> None:
+    endpoint = await open_udp("127.0.0.1", 0)
+    gone: list[Peer] = []
+    endpoint.on_gone = gone.append
+    dead = _closed_port()
+    assert await endpoint.sendto(b"one", dead)
+    waiting = select.poll()
+    waiting.register(endpoint.sock.fileno(), select.POLLERR)
+    assert waiting.poll(10_000)
+    assert not await endpoint.sendto(b"two", dead)
+    assert gone == [dead]
+    assert (endpoint.sent, endpoint.send_failures) == (1, 1)
+    endpoint.close()
