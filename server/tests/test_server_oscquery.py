@@ -135,7 +135,7 @@ async def test_the_namespace_lists_every_control_with_type_and_range(
     ]
     subscribe = metal["CONTENTS"]["subscribe"]
     assert subscribe["TYPE"] == "N"
-    assert [o["TYPE"] for o in subscribe["OVERLOADS"]] == ["i", "is"]
+    assert [o["TYPE"] for o in subscribe["OVERLOADS"]] == ["i", "is", "isi"]
     assert subscribe["OVERLOADS"][0]["RANGE"] == [{"MIN": 0, "MAX": 65535}]
 
 

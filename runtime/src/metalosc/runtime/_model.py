@@ -17,13 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import structlog
 from metalosc.protocol import (
-    ATTRIBUTES_FILE,
-    FILL_ATTRIBUTE,
-    TENSION_ATTRIBUTE,
-    Instrument,
     ModelBundleError,
     ModelManifest,
     check_model_bundle,
@@ -31,9 +26,10 @@ from metalosc.protocol import (
 )
 from numpy.typing import NDArray
 
-from ._chords import chord_controls, normalize_chord
+from ._bundle_model import BundleModel, load_attributes
+from ._chords import normalize_chord
 from ._gm import DRUM_CHANNEL, PROGRAMS
-from ._meter import DEFAULT_QPM, STEPS_PER_BAR, STEPS_PER_QUARTER, bar_seconds
+from ._meter import DEFAULT_QPM, STEPS_PER_QUARTER, bar_seconds
 from ._presets import build_config
 from ._session import DEFAULT_MAX_BATCH, CheckpointError, ModelSession
 
@@ -45,7 +41,7 @@ NoteSequence = Any
 """``note_seq.NoteSequence`` (protobuf): imported lazily, note_seq takes seconds to import."""
 
 
-class InstrumentModel:
+class InstrumentModel(BundleModel):
     """One instrument's trained model from a bundle directory.
 
     `decode` and `encode` work on 2-bar phrases (32 steps of 16ths) as NoteSequences in
@@ -59,12 +55,14 @@ class InstrumentModel:
         attributes: dict[str, NDArray[Any]],
     ) -> None:
         self._session = session
-        self.manifest = manifest
-        self.instrument: Instrument = manifest.instrument
-        self.z_size: int = session.z_size
-        self.attributes = attributes
-        self.tension_vector: NDArray[Any] = attributes[TENSION_ATTRIBUTE].astype(np.float32)
-        self.bars = session.length // STEPS_PER_BAR
+        super().__init__(
+            manifest,
+            attributes,
+            z_size=session.z_size,
+            steps=session.length,
+            control_depth=session.control_depth,
+            chord_encoding=getattr(session.config.data_converter, "_chord_encoding", None),
+        )
 
     @classmethod
     def load(cls, bundle_dir: Path, *, max_batch: int = DEFAULT_MAX_BATCH) -> InstrumentModel:
@@ -73,9 +71,7 @@ class InstrumentModel:
         bundle_dir = Path(bundle_dir)
         manifest = load_manifest(bundle_dir)
         check_model_bundle(bundle_dir, manifest)
-        attributes_path = bundle_dir / ATTRIBUTES_FILE
-        with np.load(attributes_path, allow_pickle=False) as archive:
-            attributes = {key: np.asarray(archive[key]) for key in archive.files}
+        attributes = load_attributes(bundle_dir)
         try:
             config = build_config(manifest.magenta_config, manifest.hparams, manifest.converter)
         except ValueError as e:
@@ -101,38 +97,9 @@ class InstrumentModel:
         return cls(session, manifest, attributes)
 
     @property
-    def fill_vector(self) -> NDArray[Any]:
-        """The bundle's fill attribute vector ([z_size] float32: mean latent of drum fills minus
-        that of beats), or zeros when the bundle has none (every non-drums bundle, and drums
-        bundles exported without fill labels): adding a multiple of zeros changes nothing."""
-        vector = self.attributes.get(FILL_ATTRIBUTE)
-        if vector is None:
-            return np.zeros(self.z_size, np.float32)
-        return np.asarray(vector, np.float32)
-
-    @property
     def session(self) -> ModelSession:
         """The tensor-level model (for evaluation and benchmarks)."""
         return self._session
-
-    @property
-    def chord_conditioned(self) -> bool:
-        """Whether decode/encode need one chord symbol per bar (the bass model)."""
-        return self._session.control_depth > 0
-
-    def sample_z(self, n: int, rng: np.random.Generator) -> NDArray[Any]:
-        """[n, z_size] latent vectors from the prior N(0, I)."""
-        return rng.standard_normal((n, self.z_size)).astype(np.float32)
-
-    def _controls(self, chords: Sequence[str] | None) -> NDArray[Any] | None:
-        if not self.chord_conditioned:
-            if chords is not None:
-                raise ValueError(f"the {self.instrument} model is not chord-conditioned")
-            return None
-        if chords is None:
-            raise ValueError(f"the {self.instrument} model needs chords (one symbol per bar)")
-        encoding = self._session.config.data_converter._chord_encoding
-        return chord_controls(encoding, chords, self._session.length)
 
     def decode(
         self, z: NDArray[Any], temperature: float = 1.0, chords: Sequence[str] | None = None

@@ -20,13 +20,9 @@ from typing import Any, Literal
 import numpy as np
 import structlog
 from metalosc.protocol import (
-    ATTRIBUTES_FILE,
     DECODER_CONTROLS,
     DECODER_TEMPERATURE,
     DECODER_Z,
-    FILL_ATTRIBUTE,
-    TENSION_ATTRIBUTE,
-    Instrument,
     ModelBundleError,
     ModelManifest,
     OnnxDecoderSpec,
@@ -35,8 +31,8 @@ from metalosc.protocol import (
 )
 from numpy.typing import NDArray
 
-from ._chords import TRIAD_ENCODING, chord_controls
-from ._meter import STEPS_PER_BAR
+from ._bundle_model import BundleModel, load_attributes
+from ._chords import TRIAD_ENCODING
 from ._steps import StepSequence, sequences_from_samples
 
 __all__ = ["Backend", "OnnxDecoder", "OnnxInstrumentModel", "load_instrument_model"]
@@ -140,7 +136,7 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-class OnnxInstrumentModel:
+class OnnxInstrumentModel(BundleModel):
     """One instrument's model from a bundle with an ONNX decoder: decodes latents into quantized
     2-bar phrases (:class:`~metalosc.runtime.StepSequence`) like
     :meth:`InstrumentModel.decode`, without TensorFlow. Decoding only: encoding needs the TF
@@ -155,13 +151,15 @@ class OnnxInstrumentModel:
         if manifest.decoder is None:
             raise ValueError("the manifest lists no ONNX decoder")
         self._decoder = decoder
-        self.manifest = manifest
-        self.instrument: Instrument = manifest.instrument
-        self.z_size: int = manifest.z_size
-        self.attributes = attributes
-        self.tension_vector: NDArray[Any] = attributes[TENSION_ATTRIBUTE].astype(np.float32)
+        super().__init__(
+            manifest,
+            attributes,
+            z_size=manifest.z_size,
+            steps=decoder.length,
+            control_depth=decoder.control_depth,
+            chord_encoding=TRIAD_ENCODING,
+        )
         self.encoding = manifest.decoder.encoding
-        self.bars = decoder.length // STEPS_PER_BAR
 
     @classmethod
     def load(cls, bundle_dir: Path, *, threads: int | None = 1) -> OnnxInstrumentModel:
@@ -175,8 +173,7 @@ class OnnxInstrumentModel:
                 "lists no ONNX decoder (re-export the bundle, or serve it with the TF backend)",
             )
         check_model_bundle(bundle_dir, manifest)
-        with np.load(bundle_dir / ATTRIBUTES_FILE, allow_pickle=False) as archive:
-            attributes = {key: np.asarray(archive[key]) for key in archive.files}
+        attributes = load_attributes(bundle_dir)
         decoder = OnnxDecoder(bundle_dir / manifest.decoder.file, manifest.decoder, threads=threads)
         chords = getattr(manifest.decoder.encoding, "chords", None)
         if bool(decoder.control_depth) != (chords is not None):
@@ -196,37 +193,9 @@ class OnnxInstrumentModel:
         return cls(decoder, manifest, attributes)
 
     @property
-    def fill_vector(self) -> NDArray[Any]:
-        """The bundle's fill attribute vector (``[z_size]`` float32: mean latent of drum fills
-        minus that of beats), or zeros when the bundle has none, as
-        :attr:`InstrumentModel.fill_vector`."""
-        vector = self.attributes.get(FILL_ATTRIBUTE)
-        if vector is None:
-            return np.zeros(self.z_size, np.float32)
-        return np.asarray(vector, np.float32)
-
-    @property
     def decoder(self) -> OnnxDecoder:
         """The tensor-level decoder (for tests and benchmarks)."""
         return self._decoder
-
-    @property
-    def chord_conditioned(self) -> bool:
-        """Whether decode needs one chord symbol per bar (the bass model)."""
-        return self._decoder.control_depth > 0
-
-    def sample_z(self, n: int, rng: np.random.Generator) -> NDArray[Any]:
-        """``[n, z_size]`` float32 latent vectors from the prior N(0, I)."""
-        return rng.standard_normal((n, self.z_size)).astype(np.float32)
-
-    def _controls(self, chords: Sequence[str] | None) -> NDArray[Any] | None:
-        if not self.chord_conditioned:
-            if chords is not None:
-                raise ValueError(f"the {self.instrument} model is not chord-conditioned")
-            return None
-        if chords is None:
-            raise ValueError(f"the {self.instrument} model needs chords (one symbol per bar)")
-        return chord_controls(TRIAD_ENCODING, chords, self._decoder.length)
 
     def decode(
         self, z: NDArray[Any], temperature: float = 1.0, chords: Sequence[str] | None = None

@@ -183,17 +183,7 @@ class Recorder:
             indices[instrument] = index
         section = None
         if plan.section is not None:
-            s = plan.section
-            section = LoggedSection(
-                index=s.index,
-                label=s.label,
-                key=s.key,
-                tension=s.tension,
-                temperature=s.temperature,
-                pattern=s.pattern,
-                start_bar=s.start_bar,
-                phrases=s.phrases,
-            )
+            section = LoggedSection.of(plan.section)
         if plan.phrase_start:
             ids = {i: p.id for i, p in plan.phrases.items()}
             log.info("recording_phrase", take=rec.name, run=run, bar=bar, ids=ids)

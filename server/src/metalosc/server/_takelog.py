@@ -101,6 +101,17 @@ class LoggedSection(_Frozen):
     start_bar: int
     phrases: int
 
+    @classmethod
+    def of(cls, section: Section) -> LoggedSection:
+        """The loggable fields of the conductor's ``section`` (its phrases are logged apart)."""
+        return cls(**{name: getattr(section, name) for name in cls.model_fields})
+
+    def section(self, groove: Phrase) -> Section:
+        """The conductor's :class:`~metalosc.server.Section` again, playing ``groove``."""
+        return Section(
+            **self.model_dump(), riffs={}, groove=groove, order=SectionOrder(self.key, None, None)
+        )
+
 
 class LoggedBar(_Frozen):
     """One bar of the transport's ``run`` as the conductor planned it: the index of each
@@ -167,21 +178,8 @@ class TakeLog(_Frozen):
         chosen = {i: phrases[k] for i, k in bar.phrases.items()}
         section = None
         if bar.section is not None:
-            s = bar.section
             groove = chosen.get("drums") or next(iter(chosen.values()))
-            section = Section(
-                index=s.index,
-                label=s.label,
-                key=s.key,
-                tension=s.tension,
-                temperature=s.temperature,
-                pattern=s.pattern,
-                start_bar=s.start_bar,
-                phrases=s.phrases,
-                riffs={},
-                groove=groove,
-                order=SectionOrder(s.key, None, None),
-            )
+            section = bar.section.section(groove)
         return BarPlan(bar.bar, chosen, bar.half, bar.tension, bar.phrase_start, None, section)
 
     def played_phrases(self) -> list[Phrase]:
