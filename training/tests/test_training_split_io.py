@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from metalosc.protocol import write_atomic
 from metalosc.training._midi_io import (
     NoteSequence,
     find_midi_files,
     read_note_sequences,
     write_note_sequences,
-    write_text_atomic,
 )
 
 from .fixtures_midi import Note, note_sequence
@@ -51,8 +51,8 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) ->
 
 def test_text_is_written_atomically(tmp_path: Path) -> None:
     path = tmp_path / "summary.json"
-    write_text_atomic(path, "{}\n")
-    write_text_atomic(path, '{"files": 1}\n')
+    write_atomic(path, "{}\n")
+    write_atomic(path, '{"files": 1}\n')
     assert path.read_text() == '{"files": 1}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 

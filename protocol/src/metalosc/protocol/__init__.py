@@ -5,6 +5,7 @@ model-bundle manifest. No TensorFlow and no trio here, so clients and tests can 
 from ._addresses import INCOMING, OUTGOING, ArgSpec, Limits, MessageSpec, message_spec
 from ._codec import Bundle, decode, decode_outgoing, decode_packet, encode, encode_bundle
 from ._errors import ProtocolError
+from ._files import SHARED_FILE_MODE, atomic_output, write_atomic
 from ._manifest import (
     ATTRIBUTES_FILE,
     DECODER_CONTROLS,
@@ -93,6 +94,7 @@ __all__ = [
     "MESSAGE_TYPES",
     "OUTGOING",
     "SCENE_NAME_MAX",
+    "SHARED_FILE_MODE",
     "TENSION_ATTRIBUTE",
     "ArgSpec",
     "Beat",
@@ -143,6 +145,7 @@ __all__ = [
     "Transition",
     "TransitionDefault",
     "Unsubscribe",
+    "atomic_output",
     "check_model_bundle",
     "decode",
     "decode_outgoing",
@@ -153,5 +156,6 @@ __all__ = [
     "message_spec",
     "ntp_to_unix",
     "unix_to_ntp",
+    "write_atomic",
     "write_manifest",
 ]

@@ -29,17 +29,15 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import re
-import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ._addresses import ArgSpec, MessageSpec, message_spec
+from ._files import write_atomic
 from ._messages import MESSAGE_TYPES
 
 CORE_DIR = (
@@ -729,26 +727,12 @@ def stale_files(core_dir: Path = CORE_DIR) -> list[Path]:
     ]
 
 
-def _replace(path: Path, text: str) -> None:
-    """Writes `text` to a temporary file beside `path`, then renames it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-        os.chmod(tmp, mode)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(core_dir: Path = CORE_DIR) -> list[Path]:
     """Regenerates the stale files atomically; returns the ones that changed."""
     changed = stale_files(core_dir)
     files = render_files(core_dir)
     for path in changed:
-        _replace(path, files[path])
+        write_atomic(path, files[path])
     return changed
 
 

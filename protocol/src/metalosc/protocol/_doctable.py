@@ -8,14 +8,12 @@ committed table is stale (a test does the same), so the docs cannot drift from t
 from __future__ import annotations
 
 import argparse
-import os
-import stat
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ._addresses import ACCEPTED_TAGS, ArgSpec, MessageSpec, message_spec, tag_list
+from ._files import write_atomic
 from ._messages import MESSAGE_TYPES
 
 BEGIN_MARKER = (
@@ -103,15 +101,7 @@ def write(path: Path = README) -> bool:
     updated = with_table(text, path)
     if updated == text:
         return False
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(updated)
-        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, updated)
     return True
 
 

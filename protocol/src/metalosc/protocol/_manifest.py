@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -31,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from ._files import write_atomic
 from ._messages import Instrument
 
 MANIFEST_FILE = "manifest.json"
@@ -236,22 +235,9 @@ def write_manifest(bundle_dir: Path, manifest: ModelManifest) -> None:
     """Writes `manifest.json` into `bundle_dir` atomically (temp file, fsync, `os.replace`), so a
     crash never leaves a half-written manifest that a reloading server would trip on."""
     bundle_dir = Path(bundle_dir)
-    bundle_dir.mkdir(parents=True, exist_ok=True)
     payload = manifest.model_dump_json(indent=2) + "\n"
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before os.replace below
-        "w", encoding="utf-8", dir=bundle_dir, prefix=f".{MANIFEST_FILE}.", delete=False
-    )
-    try:
-        with handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # Temp files are created 0600; the server may run as another user (systemd).
-        os.chmod(handle.name, MANIFEST_MODE)
-        os.replace(handle.name, bundle_dir / MANIFEST_FILE)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    # the server may run as another user (systemd): the manifest is always world-readable
+    write_atomic(bundle_dir / MANIFEST_FILE, payload, mode=MANIFEST_MODE)
 
 
 def _check_readable(path: Path, what: str) -> None:

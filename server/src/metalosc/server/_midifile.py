@@ -12,15 +12,13 @@ note that would still sound when the same pitch starts again is ended there.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 import mido
-from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.protocol import INSTRUMENTS, Instrument, write_atomic
 from metalosc.runtime import BEATS_PER_BAR, DRUM_CHANNEL, PROGRAMS
 
 from ._take import Take, TakeNote
@@ -34,7 +32,6 @@ __all__ = [
     "MidiScore",
     "read_midi",
     "take_midi",
-    "write_atomic",
     "write_take",
 ]
 
@@ -48,7 +45,6 @@ TRACK_NAMES: Mapping[Instrument, str] = MappingProxyType(
     {"guitar": "Distortion Guitar", "bass": "Electric Bass", "drums": "Drums"}
 )
 """Each instrument's track name."""
-_FILE_MODE = 0o644
 
 
 class MidiFileError(Exception):
@@ -172,21 +168,6 @@ def take_midi(take: Take, *, title: str = "MetalOSC") -> mido.MidiFile:
         events.append((max(end, last), 9, mido.MetaMessage("end_of_track")))
         midi.tracks.append(_timed(events))
     return midi
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it, so a crash never leaves a
-    half-written file where a good one was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_take(take: Take, path: Path, *, title: str = "MetalOSC") -> None:

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from metalosc.protocol import write_atomic
 from metalosc.runtime import BEATS_PER_BAR, DRUM_CHANNEL
 
-from ._midifile import CHANNELS, MidiScore, write_atomic
+from ._midifile import CHANNELS, MidiScore
 
 __all__ = ["DRUM_NAMES", "PianoRollUnavailableError", "piano_roll"]
 

@@ -31,12 +31,13 @@ from metalosc.protocol import (
     StateRequest,
     Subscribe,
     Unsubscribe,
+    write_atomic,
 )
 
 from ._clock import BeatClock
 from ._conductor import BarPlan
 from ._cues import Cue
-from ._midifile import take_midi, write_atomic
+from ._midifile import take_midi
 from ._take import Take, TakeBuilder
 from ._takelog import (
     TAKE_LOG_SUFFIX,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,7 +29,14 @@ from typing import Annotated, Literal
 import numpy as np
 import structlog
 import trio
-from metalosc.protocol import INSTRUMENTS, KEY_NAMES, KEY_PITCH_CLASSES, Instrument, KeyName
+from metalosc.protocol import (
+    INSTRUMENTS,
+    KEY_NAMES,
+    KEY_PITCH_CLASSES,
+    Instrument,
+    KeyName,
+    write_atomic,
+)
 from metalosc.protocol import SceneName as SceneNameType
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -126,17 +132,7 @@ def write_scene_file(path: Path, scenes: Mapping[str, Scene]) -> None:
     """Write ``scenes`` to ``path`` atomically (temporary file, fsync, ``os.replace``), making
     its directory if needed. Raises ``OSError`` when the directory cannot be written; the old
     file is then untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(scene_file_bytes(scenes))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, scene_file_bytes(scenes), mode=0o600)  # a designer's own work: private
 
 
 def _fits(name: str, scene: Scene, z_sizes: Mapping[Instrument, int], source: Path) -> bool:

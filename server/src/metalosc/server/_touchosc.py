@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
-import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 import zlib
@@ -36,6 +34,7 @@ import annotated_types
 from metalosc.protocol import (
     INSTRUMENTS,
     KEY_NAMES,
+    SHARED_FILE_MODE,
     Fill,
     Interpolate,
     Key,
@@ -52,6 +51,7 @@ from metalosc.protocol import (
     Tempo,
     Tension,
     message_spec,
+    write_atomic,
 )
 
 from ._settings import Settings
@@ -591,16 +591,7 @@ def write_layout(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` atomically; returns whether the file changed."""
     if path.is_file() and path.read_bytes() == data:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=SHARED_FILE_MODE)
     return True
 
 

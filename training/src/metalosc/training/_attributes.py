@@ -31,6 +31,7 @@ from metalosc.protocol import (
     ATTRIBUTES_FILE,
     FILL_ATTRIBUTE,
     ModelManifest,
+    atomic_output,
     load_manifest,
     write_manifest,
 )
@@ -45,7 +46,6 @@ from metalosc.training._fill import (
     is_fill_metric,
     labelled_examples,
 )
-from metalosc.training._midi_io import atomic_output
 from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)

@@ -31,7 +31,6 @@ convention (``DefaultBand.TryParseSampleName``): ``guitar_040_E2.ogg``, ``drums_
 from __future__ import annotations
 
 import inspect
-import os
 import shutil
 import subprocess
 import tempfile
@@ -48,9 +47,11 @@ import structlog
 from metalosc.protocol import (
     INSTRUMENTS,
     KEY_NAMES,
+    SHARED_FILE_MODE,
     DrumsEncoding,
     Instrument,
     MelodyEncoding,
+    atomic_output,
     load_manifest,
 )
 from metalosc.runtime import (
@@ -447,16 +448,9 @@ def _render_instrument(
 
 
 def _write_ogg(path: Path, audio: Audio) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".ogg")
-    os.close(fd)
-    try:
+    with atomic_output(path, mode=SHARED_FILE_MODE) as tmp:
         soundfile.write(tmp, audio, SAMPLE_RATE, format="OGG", subtype="VORBIS",
                         compression_level=VORBIS_COMPRESSION)  # fmt: skip
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_bank(

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 import structlog
-from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.protocol import INSTRUMENTS, Instrument, write_atomic
 from metalosc.runtime import (
     BASS_PROGRAMS,
     DEFAULT_QPM,
@@ -67,7 +67,6 @@ from metalosc.training._midi_io import (
     NoteSequence,
     read_note_sequences,
     write_note_sequences,
-    write_text_atomic,
 )
 from metalosc.training._split import SPLIT_DIR, seconds_to_beats
 from note_seq import chord_inference, sequences_lib
@@ -536,8 +535,6 @@ def convert_corpus(
     for name, why in summary.evaluation_missing.items():
         log.warning("convert.evaluation_missing", instrument=name, reason=why)
     summary.seconds = time.perf_counter() - started
-    write_text_atomic(
-        out_dir / DATA_DIR / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n"
-    )
+    write_atomic(out_dir / DATA_DIR / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
     log.info("convert.done", **summary.to_json())
     return summary

@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
-from metalosc.protocol import INSTRUMENTS
+from metalosc.protocol import INSTRUMENTS, write_atomic
 from metalosc.runtime import GREEDY_TEMPERATURE, ModelSession
 from metalosc.training._dataset import Examples
-from metalosc.training._midi_io import write_text_atomic
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
@@ -108,7 +107,7 @@ def write_evaluation(
     path: Path, results: Mapping[str, Accuracy], missing: Sequence[str] = ()
 ) -> None:
     """Writes the evaluation JSON atomically (``missing`` as in :func:`evaluation_json`)."""
-    write_text_atomic(path, json.dumps(evaluation_json(results, missing), indent=2) + "\n")
+    write_atomic(path, json.dumps(evaluation_json(results, missing), indent=2) + "\n")
 
 
 def read_evaluation(path: Path) -> dict[str, Accuracy]:

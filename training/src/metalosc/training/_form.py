@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import structlog
 import trio
-from metalosc.protocol import INSTRUMENTS
+from metalosc.protocol import INSTRUMENTS, write_atomic
 from metalosc.runtime import (
     DEFAULT_QPM,
     FormMeasures,
@@ -33,7 +33,7 @@ from metalosc.runtime import (
     render_scores,
 )
 from metalosc.training._generate import MIDI_INSTRUMENT, write_midi
-from metalosc.training._midi_io import NoteSequence, find_midi_files, write_text_atomic
+from metalosc.training._midi_io import NoteSequence, find_midi_files
 from metalosc.training._split import seconds_to_beats, split_midi
 from rich.table import Table
 
@@ -315,7 +315,7 @@ def run_form(
         tuple(scores),
         status,
     )
-    write_text_atomic(
+    write_atomic(
         out_dir / FORM_FILE, json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n"
     )
     return report

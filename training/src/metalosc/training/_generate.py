@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import structlog
-from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.protocol import INSTRUMENTS, Instrument, atomic_output
 from metalosc.runtime import (
     BASS_CANDIDATES,
     BEATS_PER_BAR,
@@ -34,7 +34,7 @@ from metalosc.runtime import (
     place_tension,
     slerp,
 )
-from metalosc.training._midi_io import NoteSequence, atomic_output
+from metalosc.training._midi_io import NoteSequence
 from numpy.typing import NDArray
 
 log = structlog.get_logger(__name__)

@@ -32,8 +32,6 @@ the same latents agree exactly at :data:`~metalosc.runtime.GREEDY_TEMPERATURE`.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +43,13 @@ from metalosc.protocol import (
     DECODER_TEMPERATURE,
     DECODER_Z,
     MANIFEST_SCHEMA_VERSION,
+    SHARED_FILE_MODE,
     ModelManifest,
     OnnxDecoderSpec,
     TensorSpec,
     check_model_bundle,
     load_manifest,
+    write_atomic,
     write_manifest,
 )
 from metalosc.runtime import build_config, output_encoding
@@ -234,17 +234,7 @@ def export_onnx_decoder(bundle_dir: Path, manifest: ModelManifest) -> OnnxDecode
         control_depth=int(controls.shape[1]) if controls is not None else 0,
     )
     target = bundle_dir / spec.file
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.file}.tmp-", dir=bundle_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomic(target, model.SerializeToString(), mode=SHARED_FILE_MODE)
     log.info(
         "export.onnx_decoder",
         bundle=str(bundle_dir),

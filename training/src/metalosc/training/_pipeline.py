@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.protocol import INSTRUMENTS, Instrument, write_atomic
 from metalosc.runtime import PRESET_SETS, ModelSession, Preset, get_preset
 from metalosc.training._convert import (
     DATA_DIR,
@@ -42,7 +42,7 @@ from metalosc.training._evaluate import (
 )
 from metalosc.training._export import export_bundle
 from metalosc.training._fill import LabelledExamples, label_windows, labelled_examples
-from metalosc.training._midi_io import read_note_sequences, write_text_atomic
+from metalosc.training._midi_io import read_note_sequences
 from metalosc.training._split import (
     SPLIT_DIR,
     MidiSource,
@@ -95,7 +95,7 @@ def is_up_to_date(stamp: Path, inputs: Mapping[str, object], outputs: Sequence[P
 def write_stamp(stamp: Path, inputs: Mapping[str, object]) -> None:
     """Records `inputs` (their digest, and the values for humans) in `stamp`, atomically."""
     payload = {"inputs": _digest(inputs), "values": inputs}
-    write_text_atomic(stamp, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    write_atomic(stamp, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
 # -- paths and run records ------------------------------------------------------------------
@@ -159,7 +159,7 @@ def train_stage(
             )
     examples = load_examples(_data_file(work, instrument, "train"), preset.build_config())
     directory.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_file, json.dumps({"preset": preset.name}) + "\n")
+    write_atomic(run_file, json.dumps({"preset": preset.name}) + "\n")
     return train(
         directory,
         preset,

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.protocol import INSTRUMENTS, Instrument, write_atomic
 from metalosc.runtime import NO_CHORD, ChordFit
 from metalosc.training._cohesion import TARGET_COHESION, Cohesion
-from metalosc.training._midi_io import write_text_atomic
 from metalosc.training._tension import ANCHORS, TARGET_SPEARMAN, TensionCalibration
 from rich.table import Table
 
@@ -61,7 +60,7 @@ class QualityReport:
 def write_report(path: Path, report: QualityReport) -> None:
     """Writes the report's JSON to `path` atomically."""
     text = json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n"
-    write_text_atomic(path, text)
+    write_atomic(path, text)
 
 
 # -- the table ---------------------------------------------------------------------------------

@@ -52,13 +52,12 @@ from typing import Any
 import note_seq
 import pretty_midi
 import structlog
-from metalosc.protocol import INSTRUMENTS, Instrument
+from metalosc.protocol import INSTRUMENTS, Instrument, write_atomic
 from metalosc.runtime import BASS_PROGRAMS, BEATS_PER_BAR, DEFAULT_QPM, GUITAR_PROGRAMS
 from metalosc.training._midi_io import (
     NoteSequence,
     find_midi_files,
     write_note_sequences,
-    write_text_atomic,
 )
 from metalosc.training._midi_read import MidiFileError, Part, read_midi, to_pretty_midi
 from rich.table import Table
@@ -519,7 +518,7 @@ def split_corpus(
         write_note_sequences(target, seqs)
         summary.outputs[instrument] = str(target)
     summary.seconds = time.perf_counter() - started
-    write_text_atomic(split_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
+    write_atomic(split_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
     log.info(
         "split.done",
         files=summary.files,

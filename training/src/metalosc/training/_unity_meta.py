@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from metalosc.protocol import write_atomic
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[4] / "unity" / "Assets" / "MetalOSC"
 """The Unity package in a source checkout (training/src/metalosc/training/ -> the repository)."""
@@ -158,25 +158,13 @@ def check(root: Path = PACKAGE_ROOT) -> MetaProblems:
     return MetaProblems(missing, stale, orphaned)
 
 
-def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(root: Path = PACKAGE_ROOT) -> MetaProblems:
     """Writes missing and stale ``.meta`` files (each atomically) and removes orphaned ones;
     returns what it fixed."""
     problems = check(root)
     expected = expected_metas(root)
     for path in (*problems.missing, *problems.stale):
-        _replace(path, expected[path])
+        write_atomic(path, expected[path])
     for path in problems.orphaned:
         path.unlink()
     return problems
