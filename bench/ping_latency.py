@@ -40,7 +40,7 @@ from _harness import (
     side_by_side,
     start_server,
 )
-from metalosc.protocol import Ping, decode_outgoing, encode
+from metalosc.protocol import Ping, decode_outgoing, encode_bundle
 from metalosc.server import Settings
 
 SO_TIMESTAMPNS = 35  # Linux; Python's socket module does not name it
@@ -61,7 +61,9 @@ def pinger(
         sock.settimeout(2.0)
         for k in range(count):
             sent = time.time()
-            sock.sendto(encode(Ping(args=(k,))), address)
+            # in an immediate bundle, as `metalosc ping` sends it: the daemon never answers a
+            # peer that has not subscribed with more bytes than it sent
+            sock.sendto(encode_bundle([Ping(args=(k,))], None), address)
             while True:
                 data, ancillary, _, _ = sock.recvmsg(65536, 256)
                 received = time.time()
