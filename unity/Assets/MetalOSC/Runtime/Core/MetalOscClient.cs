@@ -334,7 +334,6 @@ namespace MetalOSC.Core
                     return;
                 }
                 handler.ReceivedLocal = _localClock();
-                Interlocked.Increment(ref _packetsReceived);
                 try
                 {
                     reader.Read(buffer, 0, length, handler);
@@ -347,6 +346,9 @@ namespace MetalOSC.Core
                 {
                     Fail(e.Message);
                 }
+                // counted once its events are queued (and a pong has reached the clock), so a
+                // caller that waits on the count and then pumps sees them
+                Interlocked.Increment(ref _packetsReceived);
             }
         }
 
