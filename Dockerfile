@@ -37,7 +37,12 @@ COPY server server
 COPY models models
 # The code and the models belong to root and are read-only to the daemon's user; saved scenes
 # are kept in the state directory, a volume the daemon's user owns.
-RUN uv sync --frozen --no-dev --package metalosc-server && chown -R root:root /opt/metalosc \
+# Bytecode is compiled here, since none could be written at run time: without it every start of
+# the daemon and of each model worker compiles every module it imports (READY 6.1 s instead of
+# 2.6 s, bench/startup.py).
+RUN uv sync --frozen --no-dev --compile-bytecode --package metalosc-server \
+    && .venv/bin/python -m compileall -q protocol/src runtime/src server/src \
+    && chown -R root:root /opt/metalosc \
     && mkdir -p /etc/metalosc /var/lib/metalosc && chown 10001:10001 /var/lib/metalosc
 VOLUME /var/lib/metalosc
 

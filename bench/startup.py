@@ -1,6 +1,8 @@
 """Benchmark 4: ``metalosc serve`` start-up time to READY (models loaded, buffers primed) and the
 memory of the whole daemon — the daemon and every process it started (its model workers), i.e. its
-process group — per model backend, measured on the real processes.
+process group — per model backend, measured on the real processes. It says first whether the
+environment's bytecode is compiled: a start that compiles every module from source (no ``.pyc``
+files and ``PYTHONDONTWRITEBYTECODE`` set) takes more than twice as long.
 
     .venv/bin/python bench/startup.py --models models/default --runs 3
     .venv/bin/python bench/startup.py --backend onnx --runs 5 -- --realtime-priority 0
@@ -163,6 +165,27 @@ def one_run(models: Path, backend: str, extra: list[str]) -> Run:
             process.wait()
 
 
+BYTECODE_SAMPLE = ("metalosc.server._app", "metalosc.runtime", "pydantic", "numpy", "trio")
+"""Modules the daemon imports whose compiled bytecode (``__pycache__/*.pyc``) is looked for."""
+
+
+def bytecode_report() -> str:
+    """Whether the daemon's imports will read compiled bytecode or compile their source at every
+    start: without ``.pyc`` files, and with ``PYTHONDONTWRITEBYTECODE`` set (as in containers and
+    CI) so that none are written, every start compiles every module it imports."""
+    import importlib.util
+
+    cached = []
+    for name in BYTECODE_SAMPLE:
+        spec = importlib.util.find_spec(name)
+        cached.append(bool(spec and spec.cached and Path(spec.cached).exists()))
+    writes = "not written" if sys.flags.dont_write_bytecode else "written on first import"
+    return (
+        f"bytecode: compiled for {sum(cached)} of {len(cached)} sampled modules ({writes}); "
+        "`uv sync --compile-bytecode` compiles an environment"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=Path("models/default"))
@@ -173,6 +196,7 @@ def main() -> None:
     parser.add_argument("serve_args", nargs="*", help="extra `metalosc serve` flags (after --)")
     args = parser.parse_args()
     backends = args.backend or ["onnx", "tf"]
+    print(bytecode_report(), flush=True)
     runs: list[Run] = []
     for k in range(args.runs):
         for backend in backends:

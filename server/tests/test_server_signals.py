@@ -40,7 +40,7 @@ from metalosc.server import (
     SystemdNotifier,
     ThreadExecutor,
 )
-from metalosc.server._cli import FORCE_AFTER_S, StopRequests, run_daemon
+from metalosc.server._lifecycle import FORCE_AFTER_S, StopRequests, run_daemon
 from metalosc.server.testing import FakeModel, FakeModelSource, fake_analysis
 from structlog.testing import capture_logs
 

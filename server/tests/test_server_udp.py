@@ -3,12 +3,13 @@ destination must not cost another destination its datagram."""
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import sys
 
 import pytest
-from metalosc.server._udp import Peer, open_udp
+from metalosc.server._udp import SEND_ATTEMPTS, Peer, open_udp
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="IP_RECVERR is Linux's")
 
@@ -53,4 +54,51 @@ async def test_a_peer_that_refused_is_reported_gone_and_not_sent_to_twice() -> N
     assert not await endpoint.sendto(b"two", dead)
     assert gone == [dead]
     assert (endpoint.sent, endpoint.send_failures) == (1, 1)
+    endpoint.close()
+
+
+class _RefusingSocket:
+    """A socket whose first ``refusals`` sends report an earlier datagram's refusal (what a
+    kernel that delivers ICMP late does under load), with nothing in the error queue."""
+
+    def __init__(self, real: object, refusals: int) -> None:
+        self._real = real
+        self.refusals = refusals
+
+    async def sendto(self, data: bytes, peer: Peer) -> int:
+        if self.refusals:
+            self.refusals -= 1
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        return await self._real.sendto(data, peer)  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.mark.parametrize("refusals", [1, 2, 3])
+async def test_refusals_that_name_nobody_never_cost_the_peer_its_datagram(refusals: int) -> None:
+    endpoint = await open_udp("127.0.0.1", 0)
+    gone: list[Peer] = []
+    endpoint.on_gone = gone.append
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as live:
+        live.bind(("127.0.0.1", 0))
+        live.settimeout(10.0)
+        alive: Peer = ("127.0.0.1", int(live.getsockname()[1]))
+        real = endpoint.sock
+        endpoint.sock = _RefusingSocket(real, refusals)  # type: ignore[assignment]
+        assert await endpoint.sendto(b"beat", alive)
+        assert live.recv(64) == b"beat"
+    assert gone == []
+    assert (endpoint.sent, endpoint.send_failures) == (1, refusals)
+    endpoint.sock = real
+    endpoint.close()
+
+
+async def test_a_datagram_refused_at_every_try_is_given_up_and_nobody_is_blamed() -> None:
+    endpoint = await open_udp("127.0.0.1", 0)
+    gone: list[Peer] = []
+    endpoint.on_gone = gone.append
+    real = endpoint.sock
+    endpoint.sock = _RefusingSocket(real, SEND_ATTEMPTS)  # type: ignore[assignment]
+    assert not await endpoint.sendto(b"beat", ("127.0.0.1", 9))
+    assert gone == []
+    assert (endpoint.sent, endpoint.send_failures) == (0, SEND_ATTEMPTS)
+    endpoint.sock = real
     endpoint.close()

@@ -29,10 +29,10 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import trio
@@ -41,31 +41,29 @@ if sys.version_info < (3, 11):  # pragma: no cover - the deployed interpreter is
     from exceptiongroup import BaseExceptionGroup
 from metalosc.protocol import ModelBundleError
 
-from ._app import GraceExpiredError, RunningServer, reload_models, serve
-from ._listen import DEFAULT_LEASE_S
+from ._exitstatus import (
+    EXIT_BUNDLE,
+    EXIT_BUNDLE_MISSING,
+    EXIT_CONFIG,
+    EXIT_DIFFERENT,
+    EXIT_NO_ANSWER,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    exception_leaves,
+)
 from ._logging import configure_logging
-from ._models import ExecutorSource
-from ._notify import SystemdNotifier
 from ._ping import PingError, ping, ping_address
-from ._scenes import SceneFileError
-from ._settings import ConfigError, ConfigProblem, Origin, Settings, explain_settings, load_settings
-from ._touchosc import add_parser as add_touchosc_parser
-from ._touchosc import main as touchosc_main
-from ._worker import bundle_factories
 
-__all__ = ["FORCE_AFTER_S", "StopRequests", "build_parser", "main", "run_daemon"]
+if TYPE_CHECKING:
+    from ._settings import ConfigProblem, Origin
+
+# Each command imports what it needs when it runs: the model workers are spawned processes that
+# import this module again (it is the console script's), and should not load the daemon's
+# sockets, metrics, discovery and settings to decode.
+
+__all__ = ["build_parser", "main"]
 
 log = structlog.get_logger("metalosc.server.cli")
-
-EXIT_OK = 0
-EXIT_NO_ANSWER = 1
-EXIT_BUNDLE = 65
-EXIT_BUNDLE_MISSING = 66
-EXIT_CONFIG = 2
-EXIT_UNAVAILABLE = 3
-EXIT_DIFFERENT = 4
-EXIT_GRACE_EXPIRED = 70
-EXIT_FORCED = 70
 
 DEFAULT_CONFIG = Path("/etc/metalosc/metalosc.toml")
 """The file the systemd unit and the container image read (``config check``'s default)."""
@@ -75,15 +73,11 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 CPython's default 5 ms switch interval the event loop waited up to tens of ms for the GIL under
 decode load (bench/ping_latency.py: pong p99 18 ms -> 10 ms with 0.5 ms on 2 busy cores)."""
 
-FORCE_AFTER_S = 1.0
-"""Seconds after a stop request before another SIGINT/SIGTERM forces the exit. Copies of one
-request arrive within microseconds (a whole process group signalled by ``kill -- -PGID``,
-``timeout`` or a supervisor, and a wrapper such as ``uv run`` forwarding the same signal); a person
-who means "now" presses Ctrl-C again a good deal later than that."""
-
 
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that set a :class:`Settings` field (``serve`` and ``config show``)."""
+    from ._settings import Settings
+
     defaults = Settings.model_fields
     parser.add_argument(
         "--config", type=Path, help="TOML settings file (ignored if it does not exist)"
@@ -207,6 +201,8 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``metalosc`` argument parser: ``serve``, ``ping``, ``config check``, ``config show``,
     ``touchosc``."""
+    from ._touchosc import add_parser as add_touchosc_parser
+
     parser = argparse.ArgumentParser(
         prog="metalosc",
         description="MetalOSC: real-time Metal from MusicVAE models, controlled over OSC/UDP.",
@@ -286,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_listen(commands: Any) -> None:
+    from ._listen import DEFAULT_LEASE_S
+
     listen = commands.add_parser(
         "listen",
         help="hear a running daemon through FluidSynth (or a MIDI port, or a WAV file)",
@@ -370,6 +368,8 @@ def _add_render(commands: Any) -> None:
 
 
 def _setting_flags(args: argparse.Namespace) -> dict[str, Any]:
+    from ._settings import Settings
+
     return {k: v for k, v in vars(args).items() if k in Settings.model_fields}
 
 
@@ -381,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "touchosc":
+        from ._touchosc import main as touchosc_main
+
         return touchosc_main(args)
     if args.command == "ping":
         return _ping(args)
@@ -399,6 +401,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from ._app import GraceExpiredError
+    from ._lifecycle import exit_status, run_daemon
+    from ._scenes import SceneFileError
+    from ._settings import ConfigError, load_settings
+
     flags = _setting_flags(args)
     try:
         settings = load_settings(args.config, **flags)
@@ -427,201 +434,8 @@ def _serve(args: argparse.Namespace) -> int:
         SceneFileError,
         ConfigError,
     ) as error:
-        return _exit_status(error)
+        return exit_status(error)
     return EXIT_OK
-
-
-def _exit_status(error: BaseException) -> int:
-    """The exit status of an expected failure (hypercorn's way: split the expected ones out of
-    the exception group, re-raise real errors untouched)."""
-    group = error if isinstance(error, BaseExceptionGroup) else BaseExceptionGroup("", [error])
-    broken, rest = group.split(ModelBundleError)
-    expired, rest = rest.split(GraceExpiredError) if rest is not None else (None, None)
-    unusable, rest = rest.split((SceneFileError, ConfigError)) if rest is not None else (None, None)
-    if rest is not None:
-        raise rest from None
-    if unusable is not None:
-        for exc in _leaves(unusable):
-            log.error("settings_unusable", error=str(exc))
-            print(f"metalosc serve: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    if broken is not None:
-        return _report_bundle_errors(broken.exceptions)
-    if expired is not None:
-        return EXIT_GRACE_EXPIRED
-    return EXIT_OK
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    """The exceptions inside ``group`` and the groups nested in it, in order."""
-    leaves: list[BaseException] = []
-    for exc in group.exceptions:
-        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return leaves
-
-
-def _report_bundle_errors(errors: Sequence[BaseException]) -> int:
-    """Report every broken bundle; the exit status: missing (66) if any file or directory named
-    is not there, else corrupt (65)."""
-    status = EXIT_BUNDLE
-    for exc in errors:
-        if isinstance(exc, BaseExceptionGroup):
-            status = max(status, _report_bundle_errors(exc.exceptions))
-            continue
-        missing = isinstance(exc, ModelBundleError) and not exc.path.exists()
-        log.error("bundle_invalid", error=str(exc), missing=missing)
-        what = "missing" if missing else "cannot load"
-        print(f"metalosc serve: {what} model bundle: {exc}", file=sys.stderr)
-        if missing:
-            status = EXIT_BUNDLE_MISSING
-    return status
-
-
-# -- signals ------------------------------------------------------------------------------------
-
-
-class StopRequests:
-    """Tells a second stop request from copies of the first: a SIGINT/SIGTERM is the stop
-    (``"stop"``), a copy of it (``"copy"``: within ``force_after`` seconds of the first) or a
-    second request, which forces the exit (``"force"``). Times are any monotonic seconds."""
-
-    def __init__(self, force_after: float = FORCE_AFTER_S) -> None:
-        self.force_after = force_after
-        self.first: float | None = None
-
-    def classify(self, now: float) -> Literal["stop", "copy", "force"]:
-        """What a stop signal arriving at ``now`` (seconds) means."""
-        if self.first is None:
-            self.first = now
-            return "stop"
-        return "copy" if now - self.first < self.force_after else "force"
-
-
-class _Started:
-    """``serve``'s task status: keeps the running server (the daemon's handle for reloads) and
-    hands it on to ``forward``."""
-
-    def __init__(self, forward: trio.TaskStatus[RunningServer]) -> None:
-        self.server: RunningServer | None = None
-        self.forward = forward
-
-    def started(self, value: RunningServer | None = None) -> None:
-        assert value is not None
-        self.server = value
-        self.forward.started(value)
-
-
-class _Daemon:
-    """``serve`` under signals: stop (also while starting), copies of a stop, forced exit,
-    reloads one at a time."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        reload_settings: Callable[[], Settings],
-        notifier: SystemdNotifier,
-        force_exit: Callable[[int], object],
-        task_status: trio.TaskStatus[RunningServer],
-    ) -> None:
-        self.settings = settings
-        self.reload_settings = reload_settings
-        self.notifier = notifier
-        self.force_exit = force_exit
-        self.stop = trio.Event()
-        self.requests = StopRequests()
-        self.status = _Started(task_status)
-        self.starting = trio.CancelScope()
-        self.reloads = trio.Lock()
-
-    async def serve(self, executors: ExecutorSource | None) -> None:
-        with self.starting:  # cancelled only by a stop that arrives before ready
-            await serve(
-                self.settings,
-                executors=executors,
-                shutdown_trigger=self.stop.wait,
-                notifier=self.notifier,
-                task_status=self.status,
-            )
-
-    async def handle_signals(self, signals: AsyncIterator[int], nursery: trio.Nursery) -> None:
-        async for signum in signals:
-            name = signal.Signals(signum).name
-            server = self.status.server
-            if signum == signal.SIGHUP:
-                if server is None or self.stop.is_set():
-                    why = "starting" if server is None else "stopping"
-                    log.info("signal_received", signal=name, action="ignored", why=why)
-                else:
-                    log.info("signal_received", signal=name, action="reload")
-                    nursery.start_soon(self.reload, server)
-                continue
-            verdict = self.requests.classify(trio.current_time())
-            if verdict == "copy":
-                log.info("signal_received", signal=name, action="ignored", why="same stop")
-                continue
-            if verdict == "force":
-                log.warning("shutdown_forced", signal=name)
-                self.force_exit(EXIT_FORCED)
-                continue
-            grace = (server.settings if server is not None else self.settings).grace
-            log.info("signal_received", signal=name, action="stop", grace_s=grace)
-            if server is None:  # nothing plays yet: stop loading
-                self.notifier.stopping()
-                self.starting.cancel()
-            else:
-                self.stop.set()
-
-    async def reload(self, server: RunningServer) -> None:
-        async with self.reloads:
-            if self.stop.is_set():
-                return
-            self.notifier.reloading()
-            try:
-                fresh = self.reload_settings()
-            except ConfigError as exc:
-                server.metrics.inc("reloads_failed")
-                log.error("config_reload_failed", error=str(exc))
-            else:
-                await reload_models(server, fresh)
-            host, port = server.address
-            self.notifier.ready(f"listening on {host}:{port}")
-
-
-async def run_daemon(
-    settings: Settings,
-    *,
-    reload_settings: Callable[[], Settings] | None = None,
-    executors: ExecutorSource | None = None,
-    notifier: SystemdNotifier | None = None,
-    force_exit: Callable[[int], object] = os._exit,
-    task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """``serve`` with signals (what ``metalosc serve`` runs).
-
-    The first SIGINT/SIGTERM stops gracefully within ``settings.grace`` seconds
-    (``GraceExpiredError`` past that), or, while the models are still loading, stops the
-    loading; copies of it arriving within :data:`FORCE_AFTER_S` seconds are the same request,
-    and one after that calls ``force_exit(70)``. SIGHUP reloads: ``reload_settings()``
-    (default: ``settings`` again; a ``ConfigError`` keeps everything as it is) and fresh bundles,
-    all or nothing (:func:`~metalosc.server.reload_models`), between ``RELOADING=1`` and
-    ``READY=1``. ``executors`` and ``notifier`` default to the bundles and ``$NOTIFY_SOCKET``;
-    started with ``nursery.start``, it hands back the :class:`~metalosc.server.RunningServer`
-    once ready.
-    """
-    daemon = _Daemon(
-        settings,
-        reload_settings or (lambda: settings),
-        notifier if notifier is not None else SystemdNotifier.from_env(),
-        force_exit,
-        task_status,
-    )
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(daemon.handle_signals, signals, nursery)
-            try:
-                await daemon.serve(executors)
-            finally:
-                nursery.cancel_scope.cancel()  # the server is down: stop listening for signals
 
 
 # -- ping and config ----------------------------------------------------------------------------
@@ -638,6 +452,8 @@ def _parse_address(text: str) -> tuple[str, int]:
 
 
 def _ping(args: argparse.Namespace) -> int:
+    from ._settings import ConfigError, load_settings
+
     try:
         if args.address is not None:
             host, port = _parse_address(args.address)
@@ -676,6 +492,9 @@ def _problem_line(path: Path, problem: ConfigProblem) -> str:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    from ._settings import ConfigError, load_settings
+    from ._worker import bundle_factories
+
     path: Path = args.file
     if not path.is_file():
         print(f"metalosc config check: {path}: no such file", file=sys.stderr)
@@ -714,6 +533,8 @@ def _toml_value(value: object) -> str:
 
 
 def _config_show(args: argparse.Namespace) -> int:
+    from ._settings import ConfigError, Settings, explain_settings
+
     try:
         explained = explain_settings(args.config, **_setting_flags(args))
     except ConfigError as exc:
@@ -792,7 +613,7 @@ def _listen(args: argparse.Namespace) -> int:
         unavailable, rest = group.split((SynthUnavailableError, OSError))
         if rest is not None or unavailable is None:
             raise
-        for leaf in _leaves(unavailable):
+        for leaf in exception_leaves(unavailable):
             print(f"metalosc listen: {leaf}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if args.wav is not None:
@@ -825,10 +646,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from metalosc.protocol import ModelBundleError
-
     from ._midifile import MidiFileError
     from ._render import perform_midi, render_previews
+    from ._settings import ConfigError, load_settings
     from ._synth import DEFAULT_SOUNDFONT
 
     configure_logging(args.log_format, "warning")
@@ -865,7 +685,7 @@ def _render(args: argparse.Namespace) -> int:
             broken, rest = group.split(ModelBundleError)
             if rest is not None or broken is None:
                 raise
-            for leaf in _leaves(broken):
+            for leaf in exception_leaves(broken):
                 print(f"metalosc render: cannot load model bundle: {leaf}", file=sys.stderr)
             return EXIT_BUNDLE
         print(f"midi: {midi} ({args.bars} bars played on {source})")

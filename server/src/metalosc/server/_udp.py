@@ -36,6 +36,8 @@ Peer = tuple[str, int]
 MAX_DATAGRAM = 65_535
 SLICE_SIZE = 64
 """Datagrams handled between two yields to the scheduler (the beat's loops run in between)."""
+SEND_ATTEMPTS = 4
+"""Tries of one datagram whose sends are refused for earlier datagrams (``UdpEndpoint.sendto``)."""
 _GONE = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
 _IP_RECVERR = getattr(socket, "IP_RECVERR", 11)  # Linux values; Python does not name them
 _IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
@@ -96,11 +98,14 @@ class UdpEndpoint:
         """Send one datagram; False (and ``on_gone``) when the peer is unreachable.
 
         A refusal queued for *another* destination is reported on whichever send comes next,
-        and that send is not made: then the datagram is sent again (once), so one vanished
-        subscriber never costs another its beat. Under a flood the error queue may have had no
-        room for the refusal's details (it shares the receive buffer): a refusal that names
-        nobody blames ``peer`` only when its second try is refused too."""
-        for attempt in range(2):
+        and that send is not made: then the datagram is sent again, so one vanished subscriber
+        never costs another its beat. A refused send was never made, so a refusal is only ever
+        about an *earlier* datagram: ``peer`` is reported gone only when the error queue names
+        it. Under a flood the queue may have had no room for a refusal's details (it shares the
+        receive buffer), and more refusals may arrive between two tries (the kernel may deliver
+        ICMP late under load); after :data:`SEND_ATTEMPTS` refused tries the datagram is given
+        up, and nobody is blamed for it."""
+        for _ in range(SEND_ATTEMPTS):
             try:
                 await self.sock.sendto(data, peer)
             except OSError as exc:
@@ -108,16 +113,15 @@ class UdpEndpoint:
                 if exc.errno not in _GONE:
                     log.warning("udp_send_failed", peer=f"{peer[0]}:{peer[1]}", error=str(exc))
                     return False
-                if peer in self._drain_errors(fallback=peer if attempt else None):
+                if peer in self._drain_errors():
                     return False
                 continue
             self.sent += 1
             return True
         return False
 
-    def _drain_errors(self, fallback: Peer | None = None) -> list[Peer]:
-        """Report every destination in the socket's error queue as gone (``fallback`` when the
-        queue is empty); those destinations."""
+    def _drain_errors(self) -> list[Peer]:
+        """Report every destination in the socket's error queue as gone; those destinations."""
         gone: list[Peer] = []
         while True:
             try:
@@ -126,8 +130,6 @@ class UdpEndpoint:
                 break
             if address:
                 gone.append((str(address[0]), int(address[1])))
-        if not gone and fallback is not None:
-            gone.append(fallback)
         if self.on_gone is not None:
             for peer in dict.fromkeys(gone):
                 self.on_gone(peer)

@@ -179,6 +179,22 @@ class LiveDaemon:
                     return int(line.split()[1]) / 1024.0
         return 0.0
 
+    def kernel_drops(self) -> int:
+        """Datagrams the kernel dropped for the daemon's UDP socket (a full receive buffer), as
+        ``/proc/PID/net/udp`` counts them in the daemon's own network namespace; read it before
+        the daemon stops (its socket's row goes with it)."""
+        drops = 0
+        for table in ("udp", "udp6"):
+            try:
+                lines = Path(f"/proc/{self.pid}/net/{table}").read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == self.port:
+                    drops += int(fields[-1])
+        return drops
+
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the daemon."""
         assert self.process is not None
