@@ -26,7 +26,7 @@ import struct
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -651,8 +651,8 @@ async def test_probe_plays_along_with_the_daemon(csharp: CSharpBuild) -> None:
         chord_fit=lambda seq, chords: 0.5,
     )
 
-    async def stand_ins() -> dict[str, ThreadExecutor]:
-        return {i: ThreadExecutor(StandInModel(i), analysis) for i in STAND_IN_PITCHES}
+    async def stand_ins(instruments: Collection[str]) -> dict[str, ThreadExecutor]:
+        return {i: ThreadExecutor(StandInModel(i), analysis) for i in instruments}
 
     events, _ = await run_probe_against_daemon(csharp, settings, executors=stand_ins)
 

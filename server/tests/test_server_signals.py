@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import partial
 from typing import Any
 
@@ -23,7 +23,6 @@ import pytest
 import trio
 import trio.testing
 from metalosc.protocol import (
-    INSTRUMENTS,
     Beat,
     Bundle,
     Instrument,
@@ -153,8 +152,8 @@ async def test_a_second_stop_request_a_second_later_forces_the_exit(
             gate.wait(30)
             super().close()
 
-    async def source() -> dict[Instrument, Executor]:
-        return {i: ThreadExecutor(StuckOnClose(i), fake_analysis()) for i in INSTRUMENTS}
+    async def source(instruments: Collection[Instrument]) -> dict[Instrument, Executor]:
+        return {i: ThreadExecutor(StuckOnClose(i), fake_analysis()) for i in instruments}
 
     notifier = RecordingNotifier()
     forced: list[int] = []
@@ -187,10 +186,10 @@ async def test_a_stop_signal_while_the_models_load_stops_the_loading(
 ) -> None:
     loading = trio.Event()
 
-    async def slow_source() -> Any:
+    async def slow_source(instruments: Collection[Instrument]) -> Any:
         loading.set()
         await trio.sleep_forever()  # the models never finish loading (a frozen clock)
-        return await fake_source()
+        return await fake_source(instruments)
 
     notifier = RecordingNotifier()
     with capture_logs() as logs, trio.fail_after(30):

@@ -7,7 +7,7 @@ closed here. Spawning costs ~1 s per process: keep the number of workers small.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -165,8 +165,8 @@ async def test_reload_replaces_the_workers_and_keeps_them_on_failure(
     buffers = {i: PhraseBuffer(i, 2, r.tension_vector) for i, r in runners.items()}
     broken_drums = Path("models/drums")
 
-    async def open_workers() -> Mapping[Instrument, Executor]:
-        factories = {i: FakeModelFactory(i) for i in INSTRUMENTS}
+    async def open_workers(instruments: Collection[Instrument]) -> Mapping[Instrument, Executor]:
+        factories = {i: FakeModelFactory(i) for i in instruments}
         if broken:
             factories["drums"] = FakeModelFactory("drums", broken=broken_drums)
         return await start_process_executors(factories)

@@ -176,7 +176,7 @@ async def serve(
             decode_timeout=settings.decode_timeout,
             metrics=metrics,
         )
-        for i, e in (await source()).items()
+        for i, e in (await source(INSTRUMENTS)).items()
     }
     # Blocking clean-ups for the stop, run in threads under the grace deadline.
     closers: list[Callable[[], Any]] = [runner.close for runner in runners.values()]
@@ -420,15 +420,10 @@ async def _run(
 
 def _restarter(source: ExecutorSource, instrument: Instrument) -> RestartExecutor:
     """A fresh executor for ``instrument`` from ``source``: the same path as a start or a
-    reload (so a restart loads what a reload would), keeping that instrument's executor and
-    closing the others it opened."""
+    reload (so a restart loads what a reload would), for that instrument alone."""
 
     async def restart() -> Executor:
-        fresh = await source()
-        for other, executor in fresh.items():
-            if other != instrument:
-                await trio.to_thread.run_sync(executor.close)
-        return fresh[instrument]
+        return (await source((instrument,)))[instrument]
 
     return restart
 
@@ -549,7 +544,7 @@ async def reload_models(server: RunningServer, settings: Settings | None = None)
     source = server.executors_for(new) if server.executors_for is not None else server.executors
     log.info("models_reloading", models=str(new.models))
     try:
-        fresh = await source()
+        fresh = await source(INSTRUMENTS)
     except Exception as exc:
         server.metrics.inc("reloads_failed")
         log.error("models_reload_failed", error=str(exc))

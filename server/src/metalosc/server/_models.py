@@ -1,9 +1,10 @@
 """Where the daemon's models come from: model bundles opened on the configured executors.
 
-An :data:`ExecutorSource` opens a fresh set of executors, one per instrument; the daemon calls it
-at start and again on every reload (SIGHUP), so a reload is the same code path as a start and a
-failed one leaves the running executors untouched. :func:`bundle_executors` is the production
-source: the bundles under ``settings.models``, each in its own worker process
+An :data:`ExecutorSource` opens a fresh executor for each instrument asked for; the daemon calls
+it for all three at start and again on every reload (SIGHUP), so a reload is the same code path as
+a start and a failed one leaves the running executors untouched, and for one instrument when its
+model worker is restarted (no other model is loaded for it). :func:`bundle_executors` is the
+production source: the bundles under ``settings.models``, each in its own worker process
 (``model_execution = "process"``) or in this process (``"thread"``), decoded by their ONNX
 decoders or their TF checkpoints (``model_backend``). Tests pass sources of fake
 models (``metalosc.server.testing``).
@@ -11,7 +12,7 @@ models (``metalosc.server.testing``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 
 import trio
@@ -24,8 +25,9 @@ from ._worker import bundle_factories, start_process_executors
 
 __all__ = ["ExecutorSource", "bundle_executors", "load_models"]
 
-ExecutorSource = Callable[[], Awaitable[Mapping[Instrument, Executor]]]
-"""Opens one executor per instrument; raises ``ModelBundleError`` naming a broken bundle file."""
+ExecutorSource = Callable[[Collection[Instrument]], Awaitable[Mapping[Instrument, Executor]]]
+"""Opens one executor for each instrument asked for (in the order of ``INSTRUMENTS``); raises
+``ModelBundleError`` naming a broken bundle file."""
 
 
 def load_models(
@@ -51,17 +53,18 @@ def load_models(
 def bundle_executors(settings: Settings) -> ExecutorSource:
     """The bundles under ``settings.models`` on ``settings.model_execution``'s executors."""
 
-    async def open_executors() -> Mapping[Instrument, Executor]:
+    async def open_executors(instruments: Collection[Instrument]) -> Mapping[Instrument, Executor]:
+        # the workers' checks first (a broken bundle, TensorFlow needed but not installed)
+        factories = bundle_factories(settings.models, settings.model_backend)
+        wanted = [i for i in INSTRUMENTS if i in instruments]
         if settings.model_execution == "process":
             return await start_process_executors(
-                bundle_factories(settings.models, settings.model_backend),
+                {i: factories[i] for i in wanted},
                 log_format=settings.log_format,
                 log_level=settings.log_level,
             )
-        # the workers' checks first (a broken bundle, TensorFlow needed but not installed)
-        bundle_factories(settings.models, settings.model_backend)
         models = await trio.to_thread.run_sync(load_models, settings.models, settings.model_backend)
         analysis = model_analysis()
-        return {i: ThreadExecutor(models[i], analysis) for i in INSTRUMENTS}
+        return {i: ThreadExecutor(models[i], analysis) for i in wanted}
 
     return open_executors

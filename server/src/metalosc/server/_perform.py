@@ -50,7 +50,7 @@ async def perform(
     if bars < 1:
         raise ValueError(f"bars must be at least 1, got {bars}")
     source = executors or bundle_executors(settings)
-    runners = {i: ModelRunner(e) for i, e in (await source()).items()}
+    runners = {i: ModelRunner(e) for i, e in (await source(INSTRUMENTS)).items()}
     try:
         return await _play(settings, runners, bars)
     finally:

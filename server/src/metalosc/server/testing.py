@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -212,37 +212,47 @@ class FakeModelFactory:
 
 @dataclass
 class FakeModelSource:
-    """An executor source of fake models in this process. Every call opens a fresh set
-    (recorded in ``opened``); with ``fail_next`` set, the next call raises it instead."""
+    """An executor source of fake models in this process. Every call opens fresh models for the
+    instruments asked for (recorded in ``opened``); with ``fail_next`` set, the next call raises
+    it instead."""
 
     analysis: PhraseAnalysis = field(default_factory=fake_analysis)
     opened: list[dict[Instrument, FakeModel]] = field(default_factory=list)
     fail_next: Exception | None = None
 
-    async def __call__(self) -> Mapping[Instrument, Executor]:
+    async def __call__(
+        self, instruments: Collection[Instrument] = INSTRUMENTS
+    ) -> Mapping[Instrument, Executor]:
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
-        models = {i: FakeModel(i) for i in INSTRUMENTS}
+        models = {i: FakeModel(i) for i in INSTRUMENTS if i in instruments}
         self.opened.append(models)
-        return {i: ThreadExecutor(models[i], self.analysis) for i in INSTRUMENTS}
+        return {i: ThreadExecutor(model, self.analysis) for i, model in models.items()}
 
     @property
     def models(self) -> dict[Instrument, FakeModel]:
-        """The set opened last."""
-        return self.opened[-1]
+        """The models opened last for each instrument."""
+        latest: dict[Instrument, FakeModel] = {}
+        for models in self.opened:
+            latest.update(models)
+        return latest
 
 
 @dataclass
 class FakeProcessSource:
     """An executor source of fake models, each in its own worker process (a
     :class:`~metalosc.server.ProcessExecutor` of a :class:`FakeModelFactory`). ``opened`` counts
-    the sets opened (a start, a reload, a restart)."""
+    the calls (a start, a reload: three workers; a restart: one)."""
 
     opened: int = 0
 
-    async def __call__(self) -> Mapping[Instrument, Executor]:
-        executors = await start_process_executors({i: FakeModelFactory(i) for i in INSTRUMENTS})
+    async def __call__(
+        self, instruments: Collection[Instrument] = INSTRUMENTS
+    ) -> Mapping[Instrument, Executor]:
+        executors = await start_process_executors(
+            {i: FakeModelFactory(i) for i in INSTRUMENTS if i in instruments}
+        )
         self.opened += 1
         return executors
 

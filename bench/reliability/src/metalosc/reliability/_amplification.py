@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metalosc.protocol import (
     INCOMING,
@@ -91,7 +91,8 @@ def valid_requests() -> dict[str, list[Message]]:
 class Amplification:
     """``requests`` sent, their ``sent_bytes`` and the ``received_bytes`` they caused; the worst
     ratio and the request that caused it (a short description); ``subscribe_ratio`` the same for
-    a valid subscription (an opt-in, reported apart); ``barrier_timeouts`` should be 0."""
+    a valid subscription (an opt-in, reported apart); ``barrier_timeouts`` should be 0, and
+    ``timed_out_after`` names the request before each."""
 
     requests: int = 0
     sent_bytes: int = 0
@@ -100,6 +101,7 @@ class Amplification:
     worst_request: str = ""
     subscribe_ratio: float = 0.0
     barrier_timeouts: int = 0
+    timed_out_after: list[str] = field(default_factory=list)
 
     @property
     def overall(self) -> float:
@@ -148,7 +150,10 @@ class _Prober:
     def one(self, data: bytes, what: str) -> float:
         self.drain()
         self.stranger.sendto(data, self.server)
+        timeouts = self.result.barrier_timeouts
         self.barrier()
+        if self.result.barrier_timeouts > timeouts:
+            self.result.timed_out_after.append(what)
         received = self.drain()
         ratio = received / len(data) if data else float(received > 0) * float("inf")
         return ratio if received else 0.0
