@@ -64,7 +64,7 @@ def transposed(phrase: Phrase, semitones: int) -> Phrase:
     if semitones == 0 or phrase.instrument == "drums":
         return phrase
     notes = tuple(
-        dataclasses.replace(n, pitch=min(127, max(0, n.pitch + semitones))) for n in phrase.notes
+        n._replace(pitch=min(127, max(0, n.pitch + semitones))) for n in phrase.notes
     )
     return dataclasses.replace(
         phrase,
@@ -96,6 +96,6 @@ def power_chords(phrase: Phrase, below: int = POWER_CHORD_BELOW) -> Phrase:
             fifth = note.pitch + POWER_CHORD_INTERVAL
             if scale is not None and note.pitch % 12 in scale and fifth % 12 not in scale:
                 fifth -= 1
-            notes.append(dataclasses.replace(note, pitch=fifth))
+            notes.append(note._replace(pitch=fifth))
     notes.sort(key=lambda n: (n.start_beat, n.pitch))
     return dataclasses.replace(phrase, notes=tuple(notes))

@@ -9,7 +9,7 @@ model worker process and the daemon.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from metalosc.protocol import Instrument
 
@@ -23,10 +23,13 @@ CHORD_FIT = "chord_fit"
 (:func:`~metalosc.runtime.chord_fit`, 0..1, higher fits better)."""
 
 
-@dataclass(frozen=True)
-class PhraseNote:
+class PhraseNote(NamedTuple):
     """One note of a phrase: MIDI pitch (a GM drum note for drums) and velocity, onset and end in
-    beats from the phrase start (``0 <= start_beat < end_beat <= PHRASE_BEATS``)."""
+    beats from the phrase start (``0 <= start_beat < end_beat <= PHRASE_BEATS``).
+
+    A named tuple rather than a dataclass: a batch of decoded phrases crosses from a model worker
+    to the daemon pickled, and the daemon's event loop waits for the GIL while it is unpickled —
+    a drum batch of 16 phrases (~750 notes) took 1.8 ms as dataclasses, under half as tuples."""
 
     pitch: int
     velocity: int

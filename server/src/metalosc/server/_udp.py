@@ -105,10 +105,18 @@ class UdpEndpoint:
         receive buffer), and more refusals may arrive between two tries (the kernel may deliver
         ICMP late under load); after :data:`SEND_ATTEMPTS` refused tries the datagram is given
         up, and nobody is blamed for it."""
-        for _ in range(SEND_ATTEMPTS):
+        await trio.lowlevel.checkpoint_if_cancelled()
+        attempts = 0
+        while attempts < SEND_ATTEMPTS:
             try:
-                await self.sock.sendto(data, peer)
+                # the plain socket: a datagram goes out at once or not at all, so trio's address
+                # resolution and its yield after every send are not needed on this hot path
+                self._raw.sendto(data, peer)
+            except BlockingIOError:  # a full send buffer: wait for room, then try again
+                await trio.lowlevel.wait_writable(self._raw)
+                continue
             except OSError as exc:
+                attempts += 1
                 self.send_failures += 1
                 if exc.errno not in _GONE:
                     log.warning("udp_send_failed", peer=f"{peer[0]}:{peer[1]}", error=str(exc))
