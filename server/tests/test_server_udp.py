@@ -3,10 +3,12 @@ destination must not cost another destination its datagram."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import select
 import socket
 import sys
+from collections.abc import Iterator
 
 import pytest
 from metalosc.server._udp import SEND_ATTEMPTS, Peer, open_udp
@@ -21,14 +23,20 @@ def _closed_port() -> Peer:
     return str(host), int(port)
 
 
+@contextlib.contextmanager
+def _listening_peer() -> Iterator[tuple[socket.socket, Peer]]:
+    """A peer that listens on loopback: its socket and its address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as live:
+        live.bind(("127.0.0.1", 0))
+        live.settimeout(10.0)
+        yield live, ("127.0.0.1", int(live.getsockname()[1]))
+
+
 async def test_a_refusal_for_one_peer_does_not_cost_another_its_datagram() -> None:
     endpoint = await open_udp("127.0.0.1", 0)
     gone: list[Peer] = []
     endpoint.on_gone = gone.append
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as live:
-        live.bind(("127.0.0.1", 0))
-        live.settimeout(10.0)
-        alive: Peer = ("127.0.0.1", int(live.getsockname()[1]))
+    with _listening_peer() as (live, alive):
         dead = _closed_port()
         assert await endpoint.sendto(b"to nobody", dead)  # out; the refusal comes back later
         waiting = select.poll()
@@ -80,10 +88,7 @@ async def test_refusals_that_name_nobody_never_cost_the_peer_its_datagram(refusa
     endpoint = await open_udp("127.0.0.1", 0)
     gone: list[Peer] = []
     endpoint.on_gone = gone.append
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as live:
-        live.bind(("127.0.0.1", 0))
-        live.settimeout(10.0)
-        alive: Peer = ("127.0.0.1", int(live.getsockname()[1]))
+    with _listening_peer() as (live, alive):
         real = endpoint._raw
         endpoint._raw = _RefusingSocket(real, refusals)  # type: ignore[assignment]
         assert await endpoint.sendto(b"beat", alive)

@@ -63,9 +63,7 @@ def transposed(phrase: Phrase, semitones: int) -> Phrase:
     accompaniment and its key; a drum phrase or a zero shift is returned as it is."""
     if semitones == 0 or phrase.instrument == "drums":
         return phrase
-    notes = tuple(
-        n._replace(pitch=min(127, max(0, n.pitch + semitones))) for n in phrase.notes
-    )
+    notes = tuple(n._replace(pitch=min(127, max(0, n.pitch + semitones))) for n in phrase.notes)
     return dataclasses.replace(
         phrase,
         notes=notes,

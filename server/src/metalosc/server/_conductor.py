@@ -714,9 +714,7 @@ def _turnaround(groove: Phrase, fill: Phrase) -> Phrase:
     then the fill's second bar — the drummer keeps time, then fills into the next section."""
     bar = PHRASE_BEATS / PHRASE_BARS
     notes = tuple(
-        n._replace(end_beat=min(n.end_beat, bar))
-        for n in groove.notes
-        if n.start_beat < bar
+        n._replace(end_beat=min(n.end_beat, bar)) for n in groove.notes if n.start_beat < bar
     ) + tuple(n for n in fill.notes if n.start_beat >= bar)
     return dataclasses.replace(fill, notes=notes)
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from metalosc.protocol import (
     INCOMING,
-    Bundle,
     Fill,
     Interpolate,
     Key,
@@ -46,6 +45,8 @@ from metalosc.protocol import (
     decode_packet,
     encode,
 )
+
+from ._packets import accepted_messages
 
 __all__ = ["Amplification", "probe", "valid_requests"]
 
@@ -203,12 +204,7 @@ def probe(
 
 def _subscribes(data: bytes) -> bool:
     """Whether ``data`` is a request the daemon applies as a subscription."""
-    try:
-        packet = decode_packet(data)
-    except ProtocolError:
-        return False
-    messages = packet.messages if isinstance(packet, Bundle) else (packet,)
-    return any(isinstance(m, Subscribe) for m in messages)
+    return any(isinstance(m, Subscribe) for m in accepted_messages(data))
 
 
 def _describe(data: bytes) -> str:

@@ -14,11 +14,20 @@ import struct
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from metalosc.protocol import INCOMING
+from metalosc.protocol import INCOMING, Bundle, Message, ProtocolError, decode_packet
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-__all__ = ["client_addresses", "hostile_packets", "packet_strategy"]
+__all__ = ["accepted_messages", "client_addresses", "hostile_packets", "packet_strategy"]
+
+
+def accepted_messages(packet: bytes) -> tuple[Message, ...]:
+    """The messages the daemon would apply for ``packet`` (none when it refuses the packet)."""
+    try:
+        decoded = decode_packet(packet)
+    except ProtocolError:
+        return ()
+    return tuple(decoded.messages) if isinstance(decoded, Bundle) else (decoded,)
 
 
 def client_addresses() -> list[str]:

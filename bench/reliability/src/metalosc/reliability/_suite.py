@@ -23,23 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from metalosc.protocol import (
-    Bundle,
-    Ping,
-    ProtocolError,
-    Stop,
-    Subscribe,
-    Tension,
-    decode_packet,
-    encode,
-)
+from metalosc.protocol import Ping, Stop, Subscribe, Tension, encode
 
 from ._amplification import probe
 from ._daemon import DaemonError, LiveDaemon, free_port
 from ._flood import Flooders
 from ._listener import Heard, Listener
 from ._netns import NetworkUnavailableError, TestNetwork, run_in, socket_in
-from ._packets import hostile_packets
+from ._packets import accepted_messages, hostile_packets
 
 __all__ = [
     "STAGES",
@@ -206,12 +197,7 @@ def fuzz_stage(models: Path, packets: int, seeds: int = 300, timeout: float = 18
 
 def _stops_the_transport(packet: bytes) -> bool:
     """Whether the daemon would accept ``packet`` and stop the transport for it."""
-    try:
-        decoded = decode_packet(packet)
-    except ProtocolError:
-        return False
-    messages = decoded.messages if isinstance(decoded, Bundle) else (decoded,)
-    return any(isinstance(message, Stop) for message in messages)
+    return any(isinstance(message, Stop) for message in accepted_messages(packet))
 
 
 def flood_stage(models: Path, peers: int = 4, seconds: float = 60.0) -> list[Row]:
