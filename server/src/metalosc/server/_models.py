@@ -31,17 +31,18 @@ ExecutorSource = Callable[[Collection[Instrument]], Awaitable[Mapping[Instrument
 
 
 def load_models(
-    models_dir: Path, backend: Backend = "auto"
+    models_dir: Path, backend: Backend = "auto", instruments: Collection[Instrument] = INSTRUMENTS
 ) -> dict[Instrument, InstrumentModelLike]:
-    """Load the three bundles ``models_dir/{guitar,bass,drums}`` in this process on ``backend``
-    (blocking; see :class:`~metalosc.server.BundleModelFactory` for the backends).
+    """Load the bundles ``models_dir/{guitar,bass,drums}`` of ``instruments`` (all three by
+    default) in this process on ``backend`` (blocking; see
+    :class:`~metalosc.server.BundleModelFactory` for the backends).
 
     Raises ``ModelBundleError`` naming the broken file; models loaded before it are closed."""
     from metalosc.runtime import load_instrument_model
 
     models: dict[Instrument, InstrumentModelLike] = {}
     try:
-        for instrument in INSTRUMENTS:
+        for instrument in (i for i in INSTRUMENTS if i in instruments):
             models[instrument] = load_instrument_model(models_dir / instrument, backend)
     except BaseException:
         for model in models.values():
@@ -63,7 +64,9 @@ def bundle_executors(settings: Settings) -> ExecutorSource:
                 log_format=settings.log_format,
                 log_level=settings.log_level,
             )
-        models = await trio.to_thread.run_sync(load_models, settings.models, settings.model_backend)
+        models = await trio.to_thread.run_sync(
+            load_models, settings.models, settings.model_backend, wanted
+        )
         analysis = model_analysis()
         return {i: ThreadExecutor(models[i], analysis) for i in wanted}
 
