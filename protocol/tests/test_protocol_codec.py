@@ -12,8 +12,7 @@ import typing
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from metalosc.protocol import (
     IMMEDIATELY,
     INSTRUMENTS,

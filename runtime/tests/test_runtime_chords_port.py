@@ -19,13 +19,13 @@ from metalosc.runtime import (
     NO_CHORD,
     TRIAD_ENCODING,
     ChordSymbolError,
+    _chord_symbols as symbols,
     bar_seconds,
     chord_controls,
     chord_tones,
     infer_chords,
     install_transition_cache,
 )
-from metalosc.runtime import _chord_symbols as symbols
 from note_seq import chord_inference, chord_symbols_lib, drums_encoder_decoder
 from note_seq.protobuf.music_pb2 import NoteSequence
 

@@ -4,8 +4,7 @@ conductor relies on (denser or louder scores higher). Pure functions, no Magenta
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from metalosc.runtime._features import (
     INTENSITY_WEIGHTS,
     intensity,

@@ -15,8 +15,7 @@ import pytest
 from metalosc.protocol import INSTRUMENTS, Instrument
 from metalosc.runtime import CHORD_FIT, Phrase, PhraseNote
 from metalosc.server import PhraseAnalysis
-from metalosc.server.testing import FakeModel, FakeModelSource
-from metalosc.server.testing import fake_analysis as make_fake_analysis
+from metalosc.server.testing import FakeModel, FakeModelSource, fake_analysis as make_fake_analysis
 
 
 @pytest.fixture

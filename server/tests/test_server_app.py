@@ -41,18 +41,17 @@ from metalosc.protocol import (
 )
 from metalosc.runtime import TENSION_PUSH, diatonic_share, estimate_tonic
 from metalosc.server import RunningServer, Settings, reload_models
-from metalosc.server.testing import FakeModelSource, UdpClient, open_server, slots_heard
+from metalosc.server.testing import (
+    FAST_SETTINGS,
+    FakeModelSource,
+    UdpClient,
+    open_server,
+    slots_heard,
+)
 from structlog.testing import capture_logs
 
 ServerStarter = Callable[..., AbstractAsyncContextManager[RunningServer]]
-BASE_SETTINGS: dict[str, Any] = {
-    "port": 0,
-    "bpm": 300.0,
-    "buffer_depth": 4,
-    "batch_size": 4,
-    "lookahead": 0.1,
-    "seed": 1,
-}
+BASE_SETTINGS: dict[str, Any] = {**FAST_SETTINGS}
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from metalosc.protocol import INSTRUMENTS
 from metalosc.runtime import CHORD_FIT, KEY_FIT, Phrase, slerp
 from metalosc.server import (

@@ -31,8 +31,12 @@ from metalosc.server import Metrics, Outbox, PeerRateLimiter, Subscriptions, Tok
 from metalosc.server._access import AccessList
 from structlog.testing import capture_logs
 
-from .test_server_control import CLIENT, OTHER, Rig
-from .test_server_control import rig as rig  # the fixture, shared
+from .test_server_control import (
+    CLIENT,
+    OTHER,
+    Rig,
+    rig as rig,  # the fixture, shared
+)
 
 STRANGER = ("127.0.0.1", 40000)
 

@@ -30,8 +30,11 @@ from metalosc.server import Settings
 from metalosc.server.testing import FakeModelSource, UdpClient, open_server
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from .test_server_control import CLIENT, Rig
-from .test_server_control import rig as rig  # the fixture, shared
+from .test_server_control import (
+    CLIENT,
+    Rig,
+    rig as rig,  # the fixture, shared
+)
 
 UNIX = 1_700_000_000.0
 

@@ -22,19 +22,11 @@ from metalosc.protocol import Error, ProtocolError, State, StateRequest, Subscri
 from metalosc.server import RunningServer, Settings
 from metalosc.server._control import reject_reason
 from metalosc.server._prometheus import process_families
-from metalosc.server.testing import FakeModelSource, UdpClient, open_server
+from metalosc.server.testing import FAST_SETTINGS, FakeModelSource, UdpClient, open_server
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-BASE_SETTINGS: dict[str, Any] = {
-    "port": 0,
-    "bpm": 300.0,
-    "buffer_depth": 4,
-    "batch_size": 4,
-    "lookahead": 0.1,
-    "seed": 1,
-    "metrics_port": 0,
-}
+BASE_SETTINGS: dict[str, Any] = {**FAST_SETTINGS, "metrics_port": 0}
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

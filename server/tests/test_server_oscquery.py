@@ -31,6 +31,7 @@ from metalosc.protocol import (
 )
 from metalosc.server import ConfigError, RunningServer, Settings, reload_models
 from metalosc.server.testing import (
+    FAST_SETTINGS,
     FakeModelSource,
     UdpClient,
     open_server,
@@ -38,14 +39,7 @@ from metalosc.server.testing import (
     validate_oscquery,
 )
 
-SETTINGS: dict[str, Any] = {
-    "port": 0,
-    "bpm": 300.0,
-    "buffer_depth": 4,
-    "batch_size": 4,
-    "lookahead": 0.1,
-    "seed": 1,
-}
+SETTINGS: dict[str, Any] = {**FAST_SETTINGS}
 
 # -- helpers --------------------------------------------------------------------------------
 

@@ -32,17 +32,10 @@ from metalosc.server._scenes import (
     read_scene_file,
     write_scene_file,
 )
-from metalosc.server.testing import Z_SIZE, FakeModelSource, UdpClient, open_server
+from metalosc.server.testing import FAST_SETTINGS, Z_SIZE, FakeModelSource, UdpClient, open_server
 from structlog.testing import capture_logs
 
-SETTINGS: dict[str, Any] = {
-    "port": 0,
-    "bpm": 300.0,
-    "buffer_depth": 4,
-    "batch_size": 4,
-    "lookahead": 0.1,
-    "seed": 1,
-}
+SETTINGS: dict[str, Any] = {**FAST_SETTINGS}
 Z_SIZES = {"guitar": Z_SIZE, "bass": Z_SIZE, "drums": Z_SIZE}
 
 

@@ -40,17 +40,10 @@ from metalosc.server import (
     ThreadExecutor,
 )
 from metalosc.server._lifecycle import FORCE_AFTER_S, StopRequests, run_daemon
-from metalosc.server.testing import FakeModel, FakeModelSource, fake_analysis
+from metalosc.server.testing import FAST_SETTINGS, FakeModel, FakeModelSource, fake_analysis
 from structlog.testing import capture_logs
 
-BASE_SETTINGS: dict[str, Any] = {
-    "port": 0,
-    "bpm": 300.0,
-    "buffer_depth": 4,
-    "batch_size": 4,
-    "lookahead": 0.1,
-    "seed": 1,
-}
+BASE_SETTINGS: dict[str, Any] = {**FAST_SETTINGS}
 
 
 class RecordingNotifier(SystemdNotifier):

@@ -93,6 +93,7 @@ class InstrumentModel(BundleModel):
             preset=manifest.preset,
             z_size=manifest.z_size,
             bundle=str(bundle_dir),
+            backend="tf",
         )
         return cls(session, manifest, attributes)
 

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 import ifaddr
 import structlog
 import trio
-from zeroconf import Error as ZeroconfError
-from zeroconf import InterfaceChoice, IPVersion, ServiceInfo, Zeroconf
+from zeroconf import Error as ZeroconfError, InterfaceChoice, IPVersion, ServiceInfo, Zeroconf
 
 __all__ = ["OSCQUERY_SERVICE", "OSC_SERVICE", "Advertisement", "advertise", "service_infos"]
 

@@ -26,8 +26,7 @@ from urllib.parse import unquote
 
 import annotated_types
 import trio
-from metalosc.protocol import INCOMING, MessageSpec, State, message_spec
-from metalosc.protocol import ArgSpec as ArgSpecType
+from metalosc.protocol import INCOMING, ArgSpec as ArgSpecType, MessageSpec, State, message_spec
 
 from ._http import HttpAnswer
 

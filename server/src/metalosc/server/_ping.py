@@ -15,8 +15,7 @@ import secrets
 import socket
 import time
 
-from metalosc.protocol import Ping as PingMessage
-from metalosc.protocol import Pong, ProtocolError, decode_packet, encode_bundle
+from metalosc.protocol import Ping as PingMessage, Pong, ProtocolError, decode_packet, encode_bundle
 
 __all__ = ["PingError", "ping", "ping_address"]
 

@@ -35,9 +35,9 @@ from metalosc.protocol import (
     KEY_PITCH_CLASSES,
     Instrument,
     KeyName,
+    SceneName as SceneNameType,
     write_atomic,
 )
-from metalosc.protocol import SceneName as SceneNameType
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._conductor import Scene

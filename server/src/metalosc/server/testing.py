@@ -14,6 +14,7 @@
 * :func:`slots_heard` — what a subscriber heard, rebuilt per 2-bar slot from its bundles.
 * :func:`validate_oscquery`, :func:`validate_host_info` — OSCQuery JSON checked against the
   Vidvox OSCQuery proposal.
+* :data:`FAST_SETTINGS` — settings for a daemon under test that plays fast on fake models.
 * :func:`open_server` — ``serve`` started in a nursery (``nursery.start(partial(serve, …))``),
   yielding the :class:`~metalosc.server.RunningServer` once it is ready.
 
@@ -57,6 +58,7 @@ from ._worker import start_process_executors
 
 __all__ = [
     "EXIT_TEMPERATURE",
+    "FAST_SETTINGS",
     "RAISE_TEMPERATURE",
     "SLOT_BEATS",
     "SLOW_TEMPERATURE",
@@ -80,6 +82,16 @@ __all__ = [
 
 Z_SIZE = 4
 """Latent size of the fake models."""
+FAST_SETTINGS: Mapping[str, Any] = {
+    "port": 0,
+    "bpm": 300.0,
+    "buffer_depth": 4,
+    "batch_size": 4,
+    "lookahead": 0.1,
+    "seed": 1,
+}
+"""``Settings`` fields for a daemon under test on fake models: a free port, a fast beat (300 BPM),
+shallow buffers and small batches, a short look-ahead, a fixed seed."""
 MINOR_PENTATONIC = (0, 3, 5, 7, 10)
 EXIT_TEMPERATURE = 0.123
 """Decoding at this temperature kills the process (a worker crashing mid-decode); like the other

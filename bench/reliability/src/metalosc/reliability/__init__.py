@@ -7,38 +7,10 @@ killed and restarted) and an amplification probe from strangers, on loopback and
 network namespaces of its own. ``metalosc-reliability`` runs them and prints the table.
 
 The fuzzer process must import the decoder under atheris's instrumentation, so nothing here
-imports the stages until they are asked for.
+imports the stages until they are asked for: the public names are re-exported lazily
+(``lazy_loader``, from the stub ``__init__.pyi`` that lists them), as ``metalosc.server`` does.
 """
 
-from __future__ import annotations
+import lazy_loader
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._suite import (
-        STAGES,
-        Row,
-        amplification_stage,
-        faults_stage,
-        flood_stage,
-        fuzz_stage,
-        print_table,
-    )
-
-__all__ = [
-    "STAGES",
-    "Row",
-    "amplification_stage",
-    "faults_stage",
-    "flood_stage",
-    "fuzz_stage",
-    "print_table",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import _suite
-
-        return getattr(_suite, name)
-    raise AttributeError(name)
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from metalosc.protocol import INCOMING, Bundle, Message, ProtocolError, decode_packet
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
