@@ -157,6 +157,15 @@ def test_export_writes_the_decoder_and_lists_it(tiny_bundles: dict[Instrument, P
         # the first layer's product is factored: z's part is computed once, before the loop
         graph = onnx.load(str(bundle / manifest.decoder.file)).graph
         assert "factored_first_layer/z_product" in {o for n in graph.node for o in n.output}
+        # and the loop no longer adds LSTMBlockCell's zero peepholes
+        [loop] = [n for n in graph.node if n.op_type == "Loop"]
+        body = next(a.g for a in loop.attribute if a.name == "body")
+        zeros = {
+            c.name
+            for c in [*graph.initializer, *body.initializer]
+            if not onnx.numpy_helper.to_array(c).any()
+        }
+        assert not [n for n in body.node if n.op_type == "Mul" and zeros.intersection(n.input)]
 
 
 def _as_version_1(bundle: Path) -> None:

@@ -11,7 +11,8 @@ workers run at a lower CPU priority (:data:`WORKER_NICE`): the same benchmark th
 
 Each worker is a ``spawn``\\ ed process (never ``fork`` a process that may hold TF's threads); it
 loads its model from a picklable :class:`ModelFactory`, says :class:`WorkerReady`, answers each
-request with a :class:`DecodeReply` or a :class:`WorkerFailure`, and exits when the daemon sends
+request with a :class:`DecodeReply` followed by its phrases one message each (see there why) or
+with a :class:`WorkerFailure`, and exits when the daemon sends
 ``None`` or its end of the pipe closes (so a killed daemon leaves no orphans). An exception in the
 worker is re-raised in the daemon as itself (a ``ValueError`` stays a ``ValueError``: the bass
 falls back to "no chord" on it) with the worker's traceback as its cause; a worker that dies makes
@@ -172,9 +173,15 @@ class WorkerReady:
 
 @dataclass(frozen=True)
 class DecodeReply:
-    """Worker → daemon: the phrases of one :class:`~metalosc.server.DecodeRequest`."""
+    """Worker → daemon: one :class:`~metalosc.server.DecodeRequest` is answered; its ``count``
+    phrases follow, one message each.
 
-    phrases: list[Phrase]
+    Why one message per phrase: the daemon unpickles a reply in a thread, holding the GIL, and
+    its event loop waits for the GIL meanwhile. A drum batch of 16 phrases in one message held
+    it ~0.5-0.9 ms; a phrase at a time holds it for tens of microseconds, and the GIL is free
+    while the thread reads the next one from the pipe."""
+
+    count: int
 
 
 @dataclass(frozen=True)
@@ -196,7 +203,7 @@ class WorkerFailure:
         return cls(exc, text)
 
 
-WorkerMessage = WorkerReady | DecodeReply | WorkerFailure
+WorkerMessage = WorkerReady | DecodeReply | Phrase | WorkerFailure
 
 
 def _worker_main(
@@ -262,12 +269,14 @@ def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
                 break
             if request is None:
                 break
-            reply: WorkerMessage
             try:
-                reply = DecodeReply(decode_phrases(model, analysis, request))
+                phrases = decode_phrases(model, analysis, request)
             except Exception as exc:
-                reply = WorkerFailure.of(exc)
-            conn.send(reply)
+                conn.send(WorkerFailure.of(exc))
+            else:
+                conn.send(DecodeReply(len(phrases)))
+                for phrase in phrases:
+                    conn.send(phrase)
             _trim_heap()
     except OSError:  # the daemon closed the pipe while we answered
         pass
@@ -337,9 +346,15 @@ class ProcessExecutor:
         reply = self._receive()
         if not isinstance(reply, DecodeReply):
             raise WorkerError(f"model worker {self.name} answered {type(reply).__name__}")
-        return reply.phrases
+        phrases: list[Phrase] = []
+        for _ in range(reply.count):
+            phrase = self._receive()
+            if not isinstance(phrase, Phrase):
+                raise WorkerError(f"model worker {self.name} sent {type(phrase).__name__}")
+            phrases.append(phrase)
+        return phrases
 
-    def _receive(self) -> WorkerReady | DecodeReply:
+    def _receive(self) -> WorkerReady | DecodeReply | Phrase:
         try:
             message: WorkerMessage = self._conn.recv()
         except (EOFError, OSError):

@@ -26,6 +26,14 @@ of the kernel, gathered) and ``z`` is the same at every step (its product is com
 the loop). For the drums, whose samples have 512 classes, that is two thirds of a step's
 multiply-adds. The sums are the same up to floating-point rounding.
 
+A second rewrite removes what does nothing (:func:`_drop_dead_arithmetic`). tf2onnx lowers
+``LSTMBlockCell`` with its peephole connections whatever ``use_peephole`` says: each gate adds
+``c * 0`` (a zero weight vector), three multiplications and three additions per layer and step;
+and the loop's end test negates a negation. At a batch of a few phrases the loop's time goes to
+dispatching its ~70 small operators a step rather than to arithmetic, so fewer operators is
+faster (the bass's decoder loses 14 of 72, ``bench/decode_throughput.py``). The values are
+unchanged: ``x + c * 0`` is ``x`` for the finite ``c`` an LSTM carries.
+
 Held equal on the training side (``training/tests/test_training_onnx.py``): ORT and TF decodes of
 the same latents agree exactly at :data:`~metalosc.runtime.GREEDY_TEMPERATURE`.
 """
@@ -233,6 +241,7 @@ def export_onnx_decoder(bundle_dir: Path, manifest: ModelManifest) -> OnnxDecode
         z_size=manifest.z_size,
         control_depth=int(controls.shape[1]) if controls is not None else 0,
     )
+    dropped = _drop_dead_arithmetic(model)
     target = bundle_dir / spec.file
     write_atomic(target, model.SerializeToString(), mode=SHARED_FILE_MODE)
     log.info(
@@ -242,6 +251,7 @@ def export_onnx_decoder(bundle_dir: Path, manifest: ModelManifest) -> OnnxDecode
         opset=spec.opset,
         bytes=target.stat().st_size,
         first_layer_factored=factored,
+        operators_dropped=dropped,
     )
     return spec
 
@@ -369,6 +379,65 @@ def _factor_first_layer(model: Any, *, depth: int, z_size: int, control_depth: i
     if not any(old in n.input for g in (graph, body) for n in g.node):
         graph.initializer.remove(initializers[old])
     return True
+
+
+def _drop_dead_arithmetic(model: Any) -> int:
+    """Removes from the decode loop's body ``y = x + m`` where ``m = a * 0`` (a zero constant;
+    ``y``'s readers read ``x``, and ``m`` goes when nobody reads it) and ``Not(Not(b))`` (its
+    readers read ``b``). Nothing the body returns is touched. Returns how many operators went."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    loops = [n for n in graph.node if n.op_type == "Loop"]
+    if len(loops) != 1:
+        return 0
+    body = next(a.g for a in loops[0].attribute if a.name == "body")
+    constants = [*graph.initializer, *body.initializer]
+    zeros = {c.name for c in constants if not numpy_helper.to_array(c).any()}
+    returned = {o.name for o in body.output}
+
+    def readers(name: str) -> list[Any]:
+        return [n for n in body.node if name in n.input]
+
+    def reroute(old: str, new: str) -> None:
+        for node in body.node:
+            for i, name in enumerate(node.input):
+                if name == old:
+                    node.input[i] = new
+
+    dropped = 0
+    for mul in [n for n in body.node if n.op_type == "Mul" and zeros.intersection(n.input)]:
+        product = mul.output[0]
+        if product in returned:
+            continue
+        for add in readers(product):
+            if (
+                add.op_type != "Add"
+                or add.output[0] in returned
+                or list(add.input).count(product) != 1
+            ):
+                continue
+            reroute(add.output[0], next(x for x in add.input if x != product))
+            body.node.remove(add)
+            dropped += 1
+        if not readers(product):
+            body.node.remove(mul)
+            dropped += 1
+    for outer in [n for n in body.node if n.op_type == "Not"]:
+        if outer not in body.node:  # went as the inner half of a pair already
+            continue
+        inner = next(
+            (n for n in body.node if n.op_type == "Not" and n.output[0] == outer.input[0]), None
+        )
+        if inner is None or {outer.output[0], inner.output[0]} & returned:
+            continue
+        if len(readers(inner.output[0])) != 1:
+            continue
+        reroute(outer.output[0], inner.input[0])
+        body.node.remove(outer)
+        body.node.remove(inner)
+        dropped += 2
+    return dropped
 
 
 def add_onnx_decoder(bundle_dir: Path) -> ModelManifest:
