@@ -226,6 +226,12 @@ class Executor(Protocol):
         """Stop and free the model (blocking, idempotent)."""
         ...
 
+    @property
+    def close_ends_decode(self) -> bool:
+        """Whether ``close`` from another thread makes a blocked ``decode`` return (a worker
+        process is killed); a model decoding in this process cannot be interrupted."""
+        ...
+
 
 class ThreadExecutor:
     """A model loaded in this process, decoding in the calling thread (the GIL is shared with the
@@ -243,6 +249,8 @@ class ThreadExecutor:
     def close(self) -> None:
         """Free the model."""
         self.model.close()
+
+    close_ends_decode = False
 
 
 RestartExecutor = Callable[[], Awaitable[Executor]]
@@ -348,32 +356,32 @@ class ModelRunner:
     async def _decode_watched(
         self, executor: Executor, request: DecodeRequest
     ) -> tuple[list[Phrase], Exception | None, bool]:
-        """The decode in a worker thread and, with a ``decode_timeout``, a watchdog that closes
-        the executor when it overruns (a hung worker process is killed, so the call returns).
-        Returns the phrases, the exception raised instead, and whether it overran."""
-        phrases: list[Phrase] = []
-        errors: list[Exception] = []
-        hung = False
+        """The decode in a worker thread; with a ``decode_timeout`` (and ``restart``), a call
+        that overruns it is abandoned and the executor closed (a hung worker process is killed,
+        so the abandoned thread returns too). Returns the phrases, the exception raised
+        instead, and whether it overran.
 
-        async def watchdog(timeout: float) -> None:
-            nonlocal hung
-            await trio.sleep(timeout)
-            hung = True
-            await trio.to_thread.run_sync(executor.close)
-
-        async with trio.open_nursery() as nursery:
-
-            async def run() -> None:
+        A deadline on the call, not a watchdog task beside it: this runs for every batch, and
+        a nursery of two tasks took the event loop 490 µs of CPU per batch against 270 µs now.
+        The shield keeps an outside cancellation waiting for the thread, as it always did: a
+        thread abandoned for any other reason than a closed executor would leave a request
+        unanswered on the executor's pipe for the next call to read."""
+        timeout = self.decode_timeout if self.restart is not None else None
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
                 try:
-                    phrases.extend(await trio.to_thread.run_sync(executor.decode, request))
+                    # a decode in this process runs to its end even past the deadline: only
+                    # then is its model closed
+                    phrases = await trio.to_thread.run_sync(
+                        executor.decode, request, abandon_on_cancel=executor.close_ends_decode
+                    )
                 except Exception as exc:
-                    errors.append(exc)
-                nursery.cancel_scope.cancel()  # the watchdog is not needed any more
-
-            nursery.start_soon(run)
-            if self.decode_timeout is not None and self.restart is not None:
-                nursery.start_soon(watchdog, self.decode_timeout)
-        return phrases, (errors[0] if errors else None), hung
+                    return [], exc, False
+                return phrases, None, False
+            # past the deadline: the abandoned thread still waits on the worker; closing the
+            # executor ends both
+            await trio.to_thread.run_sync(executor.close)
+        return [], None, deadline.cancelled_caught
 
     async def _fault(self, executor: Executor, kind: str, reason: str) -> None:
         """Count and log a fault, close ``executor`` and open a fresh one (without ``restart``,

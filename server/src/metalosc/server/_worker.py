@@ -337,6 +337,9 @@ class ProcessExecutor:
             tensorflow="tensorflow" in ready.modules,
         )
 
+    close_ends_decode = True
+    """Closing kills the process: a decode waiting on it gets EOF and raises."""
+
     def decode(self, request: DecodeRequest) -> list[Phrase]:
         """One decode: send the request, wait for the phrases (or the worker's exception)."""
         try:
