@@ -312,8 +312,8 @@ class ProcessExecutor:
         self.process.start()
         child.close()  # only the worker holds its end: its exit is our EOF
         self._closed = False
-        # The decode thread (the worker's pipe closed) and a watchdog's close may both wait for
-        # the process: one waitpid at a time, or the loser sees no exit status at all.
+        # The decode thread (the worker's pipe closed) and a close past the decode's deadline
+        # may both wait for the process: one waitpid at a time, or the loser sees no exit status.
         self._reaping = threading.Lock()
         self.exitcode: int | None = None  # once closed
         # Workers ignore SIGTERM, so multiprocessing's own exit handler (terminate, then join)
