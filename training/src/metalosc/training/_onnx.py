@@ -392,6 +392,8 @@ def _drop_dead_arithmetic(model: Any) -> int:
     if len(loops) != 1:
         return 0
     body = next(a.g for a in loops[0].attribute if a.name == "body")
+    if any(a.HasField("g") or a.graphs for n in body.node for a in n.attribute):
+        return 0  # a nested graph could read a value by name: rerouting would miss it
     constants = [*graph.initializer, *body.initializer]
     zeros = {c.name for c in constants if not numpy_helper.to_array(c).any()}
     returned = {o.name for o in body.output}
