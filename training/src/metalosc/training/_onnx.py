@@ -384,7 +384,13 @@ def _factor_first_layer(model: Any, *, depth: int, z_size: int, control_depth: i
 def _drop_dead_arithmetic(model: Any) -> int:
     """Removes from the decode loop's body ``y = x + m`` where ``m = a * 0`` (a zero constant;
     ``y``'s readers read ``x``, and ``m`` goes when nobody reads it) and ``Not(Not(b))`` (its
-    readers read ``b``). Nothing the body returns is touched. Returns how many operators went."""
+    readers read ``b``). Nothing the body returns is touched. Returns how many operators went.
+
+    Written for tf2onnx's lowering of ``LSTMBlockCell``, where ``x`` is a gate's pre-activation
+    ``[n, units]`` and ``m`` the peephole term ``c [n, units] * w [units]``: ``x`` already has
+    ``y``'s shape, so reading ``x`` instead of ``y`` changes no shape (an ``x`` that only
+    broadcast to ``y``'s shape would; the exported bundles' greedy decodes, equal to TF's in
+    ``training/tests``, hold that)."""
     from onnx import numpy_helper
 
     graph = model.graph
