@@ -368,7 +368,7 @@ class ModelRunner:
         unanswered on the executor's pipe for the next call to read."""
         timeout = self.decode_timeout if self.restart is not None else None
         with trio.CancelScope(shield=True):
-            with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            with trio.move_on_after(math.inf if timeout is None else timeout):
                 try:
                     # a decode in this process runs to its end even past the deadline: only
                     # then is its model closed
@@ -378,10 +378,10 @@ class ModelRunner:
                 except Exception as exc:
                     return [], exc, False
                 return phrases, None, False
-            # past the deadline: the abandoned thread still waits on the worker; closing the
-            # executor ends both
+            # past the deadline (the only way here): the abandoned thread still waits on the
+            # worker; closing the executor ends both
             await trio.to_thread.run_sync(executor.close)
-        return [], None, deadline.cancelled_caught
+        return [], None, True
 
     async def _fault(self, executor: Executor, kind: str, reason: str) -> None:
         """Count and log a fault, close ``executor`` and open a fresh one (without ``restart``,
