@@ -77,14 +77,17 @@ def emit_result(result: dict[str, Any]) -> None:
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-def run_modes(script: str, argv: Sequence[str], modes: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Run ``script`` once per mode, back to back, each in a fresh interpreter (so the thread
-    mode's TensorFlow never sits in the process mode's daemon); their output is shown as it
-    comes, their figures returned."""
+def run_modes(
+    script: str, argv: Sequence[str], modes: Sequence[str], option: str = "--model-execution"
+) -> dict[str, dict[str, Any]]:
+    """Run ``script`` once per mode (the value of ``option``), back to back, each in a fresh
+    interpreter (so the thread mode's TensorFlow never sits in the process mode's daemon, nor
+    the TF backend's in the ONNX one's); their output is shown as it comes, their figures
+    returned."""
     results: dict[str, dict[str, Any]] = {}
     for mode in modes:
-        print(f"== model_execution={mode} ({load_average()})", flush=True)
-        command = [sys.executable, script, *argv, "--model-execution", mode]
+        print(f"== {option.lstrip('-').replace('-', '_')}={mode} ({load_average()})", flush=True)
+        command = [sys.executable, script, *argv, option, mode]
         proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
         for line in proc.stdout.splitlines():
             if line.startswith(RESULT_PREFIX):

@@ -12,9 +12,14 @@ receive timestamp) — the daemon's part, without the pinger's own wake-up, whic
 whose cores all decode is an ordinary process waiting for a CPU like any other.
 ``--realtime-priority 0`` runs the daemon's event loop without SCHED_FIFO (the before);
 ``--model-backend tf`` decodes with the TF checkpoints instead of the ONNX decoders (the before);
+``--model-backend both`` runs the process mode on each backend, each in a fresh interpreter,
+alternating for ``--rounds`` rounds (which goes first alternates too), and compares the medians of
+the rounds' p99s: the ONNX path's goal is a control path no slower than the TF path's, measured in
+the same run;
 ``--client-realtime-priority N`` gives the pinger the priority a game's network thread would have.
 
     .venv/bin/python bench/ping_latency.py --models models/default --pings 2000
+    .venv/bin/python bench/ping_latency.py --model-backend both --rounds 5 --pings 5000
 """
 
 from __future__ import annotations
@@ -142,6 +147,43 @@ async def main(args: argparse.Namespace) -> None:
         nursery.cancel_scope.cancel()
 
 
+BACKEND_ROWS = (
+    ("idle p99 to socket (ms)", "idle_socket_p99"),
+    ("decoding p50 to socket (ms)", "load_socket_p50"),
+    ("decoding p99 to socket (ms)", "load_socket_p99"),
+    ("decoding p99 client (ms)", "load_p99"),
+    ("phrases/s, all models", "rate"),
+)
+
+
+def compare_backends(argv: list[str], rounds: int) -> None:
+    """``rounds`` alternating runs of each backend (worker processes), each in a fresh
+    interpreter; prints every round, the medians and ONNX/TF, and whether the ONNX path's
+    median p99 to the socket under load is no worse than the TF path's."""
+    runs: dict[str, list[dict[str, float]]] = {"onnx": [], "tf": []}
+    for r in range(rounds):
+        order = ("onnx", "tf") if r % 2 == 0 else ("tf", "onnx")
+        for backend, result in run_modes(__file__, argv, order, "--model-backend").items():
+            rate = sum(result[f"{i}_rate"] for i in ("guitar", "bass", "drums"))
+            runs[backend].append({**result, "rate": rate})
+    print(f"\n{'':30}{'ONNX':>26}{'TF':>26}{'median ONNX/TF':>16}")
+    medians: dict[str, dict[str, float]] = {b: {} for b in runs}
+    for label, key in BACKEND_ROWS:
+        cells = []
+        for backend, results in runs.items():
+            values = [res[key] for res in results]
+            medians[backend][key] = float(np.median(values))
+            cells.append(" ".join(f"{v:.2f}" if key != "rate" else f"{v:.0f}" for v in values))
+        ratio = medians["onnx"][key] / medians["tf"][key]
+        print(f"{label:30}{cells[0]:>26}{cells[1]:>26}{ratio:16.2f}")
+    onnx, tf = medians["onnx"]["load_socket_p99"], medians["tf"]["load_socket_p99"]
+    verdict = "PASS" if onnx <= tf else "FAIL"
+    print(
+        f"p99 to socket under load, median of {rounds}: ONNX {onnx:.3f} ms, TF {tf:.3f} ms: "
+        f"{verdict} (ONNX no worse than TF)"
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=Path("models/default"))
@@ -151,9 +193,12 @@ if __name__ == "__main__":
     parser.add_argument("--model-execution", choices=[*MODES, "both"], default="both")
     parser.add_argument(
         "--model-backend",
-        choices=["auto", "onnx", "tf"],
+        choices=["auto", "onnx", "tf", "both"],
         default="auto",
-        help="decode with the bundles' ONNX decoders or their TF checkpoints",
+        help="decode with the bundles' ONNX decoders or their TF checkpoints (both: compare)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds of --model-backend both"
     )
     parser.add_argument(
         "--realtime-priority",
@@ -168,14 +213,16 @@ if __name__ == "__main__":
         help="SCHED_FIFO priority of the pinging client (0 = an ordinary process)",
     )
     args = parser.parse_args()
-    if args.model_execution != "both":
+    argv = ["--models", str(args.models), "--pings", str(args.pings), "--gap", str(args.gap)]
+    argv += ["--buffer-depth", str(args.buffer_depth)]
+    argv += ["--realtime-priority", str(args.realtime_priority)]
+    argv += ["--client-realtime-priority", str(args.client_realtime_priority)]
+    if args.model_backend == "both":
+        compare_backends([*argv, "--model-execution", "process"], args.rounds)
+    elif args.model_execution != "both":
         trio.run(main, args)
     else:
-        argv = ["--models", str(args.models), "--pings", str(args.pings), "--gap", str(args.gap)]
-        argv += ["--buffer-depth", str(args.buffer_depth)]
-        argv += ["--realtime-priority", str(args.realtime_priority)]
         argv += ["--model-backend", args.model_backend]
-        argv += ["--client-realtime-priority", str(args.client_realtime_priority)]
         results = run_modes(__file__, argv, MODES)
         side_by_side(
             results,

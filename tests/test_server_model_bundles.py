@@ -81,7 +81,7 @@ async def test_workers_decode_the_onnx_decoders_without_tensorflow(
             chords = ("C", "G") if instrument == "bass" else None
             z = np.zeros((3, executor.info.z_size))
             request = DecodeRequest.of(z, 1.0, chords, [1, 2, 3], infer_chords=chords is None)
-            assert [p.id for p in executor.decode(request)] == [1, 2, 3]
+            assert [p.id for p in await executor.decode(request)] == [1, 2, 3]
     finally:
         for executor in executors.values():
             executor.close()

@@ -140,11 +140,26 @@ async def test_close_stops_the_worker_and_kills_one_that_hangs() -> None:
     worker.close()  # idempotent
 
     stuck = await trio.to_thread.run_sync(ProcessExecutor, FakeModelFactory("drums"), "drums")
-    stuck._conn.send(DecodeRequest.of(np.zeros((1, 4)), SLOW_TEMPERATURE, None, [1]))
+    await stuck._send(DecodeRequest.of(np.zeros((1, 4)), SLOW_TEMPERATURE, None, [1]))
     with capture_logs() as logs, trio.fail_after(20):
         await trio.to_thread.run_sync(lambda: stuck.close(timeout=0.5))
     assert stuck.exitcode == -9  # killed after the timeout
     assert [e["event"] for e in logs] == ["model_worker_killed"]
+
+
+async def test_a_decode_cancelled_part_way_leaves_the_worker_refusing_until_closed() -> None:
+    """The reply of a cancelled decode is still on its way: the next decode would read it as
+    its own, so it is refused (the runner closes and restarts such a worker)."""
+    worker = await trio.to_thread.run_sync(ProcessExecutor, FakeModelFactory("drums"), "drums")
+    try:
+        with trio.move_on_after(0.5) as waited:
+            await worker.decode(DecodeRequest.of(np.zeros((1, 4)), SLOW_TEMPERATURE, None, [1]))
+        assert waited.cancelled_caught
+        with trio.fail_after(5), pytest.raises(WorkerError, match="out of step"):
+            await worker.decode(DecodeRequest.of(np.zeros((1, 4)), 1.0, None, [2]))
+    finally:
+        await trio.to_thread.run_sync(lambda: worker.close(timeout=0.1))
+    assert worker.exitcode == -9
 
 
 def test_model_execution_is_a_setting_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> None:

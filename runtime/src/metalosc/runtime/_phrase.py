@@ -2,12 +2,14 @@
 
 Notes are kept in beats relative to the phrase start (never seconds): the daemon's scheduler
 converts them with the beat clock when it sends them, so a tempo change also re-times notes chosen
-before it. Phrases are plain frozen dataclasses of numbers and strings, cheap to pickle between a
-model worker process and the daemon.
+before it. Phrases are plain frozen dataclasses of numbers and strings; they pickle with their notes
+packed into bytes (see :meth:`Phrase.__reduce__`), the form in which a model worker process hands
+them to the daemon.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -59,6 +61,43 @@ class Phrase:
     accompaniment: tuple[Phrase, ...] = ()
     id: int = 0
     key: int | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickles with the notes packed into bytes (:data:`_NOTE_WIRE` per note).
+
+        Why: the daemon unpickles every phrase a model worker decodes in a thread that holds the
+        GIL, and its event loop waits for the GIL meanwhile. A drum phrase of 45 notes took 27-30 µs
+        to unpickle with a named tuple per note, 19-20 µs packed (``pickle.loads``, best of five);
+        a worker sends up to ~1,500 phrases a second."""
+        pack_into = _NOTE_WIRE.pack_into
+        packed = bytearray(_NOTE_WIRE.size * len(self.notes))
+        for i, note in enumerate(self.notes):
+            pack_into(packed, i * _NOTE_WIRE.size, *note)
+        fields = (self.intensity, self.features, self.chords, self.accompaniment, self.id, self.key)
+        return _unpickle_phrase, (self.instrument, self.z, bytes(packed), *fields)
+
+
+_NOTE_WIRE = struct.Struct("<BBdd")
+"""A pickled phrase's note: pitch and velocity (one byte each: MIDI's 0..127 fit; past 255
+``pickle.dumps`` raises ``struct.error`` rather than wrap), onset and end in beats (float64,
+exactly as held)."""
+
+
+def _unpickle_phrase(
+    instrument: Instrument,
+    z: ZVector,
+    packed_notes: bytes,
+    intensity: float,
+    features: dict[str, float],
+    chords: tuple[str, ...],
+    accompaniment: tuple[Phrase, ...],
+    phrase_id: int,
+    key: int | None,
+) -> Phrase:
+    """The phrase :meth:`Phrase.__reduce__` packed."""
+    make = tuple.__new__  # a named tuple's own constructor, without its argument parsing
+    notes = tuple([make(PhraseNote, note) for note in _NOTE_WIRE.iter_unpack(packed_notes)])
+    return Phrase(instrument, z, notes, intensity, features, chords, accompaniment, phrase_id, key)
 
 
 def notes_from_sequence(seq: Any) -> tuple[PhraseNote, ...]:

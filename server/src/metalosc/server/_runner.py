@@ -2,12 +2,14 @@
 
 A :class:`ModelRunner` is what the generator talks to: ``await runner.decode(request)`` returns
 measured :class:`~metalosc.runtime.Phrase`\\ s. It keeps one request in flight per model (a
-``CapacityLimiter`` of 1: a TF session is not thread-safe), waits for the executor in a trio worker
-thread, and counts what it decoded. *Where* the model runs is the executor's business:
+``CapacityLimiter`` of 1: a TF session is not thread-safe, and a worker answers one request at
+a time), bounds each decode by a deadline, and counts what it decoded. *Where* the model runs is
+the executor's business:
 
-* :class:`ThreadExecutor` — the model in this process, called from trio's worker thread;
+* :class:`ThreadExecutor` — the model in this process, called in a trio worker thread;
 * :class:`~metalosc.server.ProcessExecutor` — the model in a spawned worker process, so its Python
-  never holds the event loop's GIL (the daemon's default; ``_worker``).
+  never holds the event loop's GIL (the daemon's default; ``_worker``); the loop itself sends the
+  request and reads the phrases.
 
 Both take the same frozen :class:`DecodeRequest` and run the same :func:`decode_phrases`, so the
 two paths differ only in where they run. ``replace`` swaps the executor (a reload).
@@ -211,25 +213,23 @@ def decode_phrases(
 
 
 class Executor(Protocol):
-    """Where a model runs. ``decode`` and ``close`` block: call them from a worker thread."""
+    """Where a model runs. ``decode`` is awaited on the event loop; ``close`` blocks: call it
+    from a worker thread."""
 
     @property
     def info(self) -> ModelInfo:
         """The loaded model's instrument, latent size and tension vector."""
         ...
 
-    def decode(self, request: DecodeRequest) -> list[Phrase]:
-        """Decode and measure ``request`` (blocking)."""
+    async def decode(self, request: DecodeRequest) -> list[Phrase]:
+        """Decode and measure ``request``, the model's work off the event loop. A decode that
+        is cancelled may leave the executor unusable (a worker's reply half read): the runner
+        closes it then. A model in this process cannot be interrupted: its decode runs to its
+        end whatever the cancellation."""
         ...
 
     def close(self) -> None:
         """Stop and free the model (blocking, idempotent)."""
-        ...
-
-    @property
-    def close_ends_decode(self) -> bool:
-        """Whether ``close`` from another thread makes a blocked ``decode`` return (a worker
-        process is killed); a model decoding in this process cannot be interrupted."""
         ...
 
 
@@ -242,15 +242,14 @@ class ThreadExecutor:
         self.analysis = analysis
         self.info = ModelInfo.of(model)
 
-    def decode(self, request: DecodeRequest) -> list[Phrase]:
-        """Decode and measure ``request`` (blocking)."""
-        return decode_phrases(self.model, self.analysis, request)
+    async def decode(self, request: DecodeRequest) -> list[Phrase]:
+        """Decode and measure ``request`` in a trio worker thread; it runs to its end even when
+        cancelled (nothing can stop a model call in this process)."""
+        return await trio.to_thread.run_sync(decode_phrases, self.model, self.analysis, request)
 
     def close(self) -> None:
         """Free the model."""
         self.model.close()
-
-    close_ends_decode = False
 
 
 RestartExecutor = Callable[[], Awaitable[Executor]]
@@ -356,30 +355,26 @@ class ModelRunner:
     async def _decode_watched(
         self, executor: Executor, request: DecodeRequest
     ) -> tuple[list[Phrase], Exception | None, bool]:
-        """The decode in a worker thread; with a ``decode_timeout`` (and ``restart``), a call
-        that overruns it is abandoned and the executor closed (a hung worker process is killed,
-        so the abandoned thread returns too). Returns the phrases, the exception raised
-        instead, and whether it overran.
+        """The executor's decode; with a ``decode_timeout`` (and ``restart``), a call that
+        overruns it is cancelled and the executor closed (a hung worker process is killed).
+        Returns the phrases, the exception raised instead, and whether it overran.
 
         A deadline on the call, not a watchdog task beside it: this runs for every batch, and
         a nursery of two tasks took the event loop 490 µs of CPU per batch, this takes 320 µs.
-        The shield keeps an outside cancellation waiting for the thread, as it always did: a
-        thread abandoned for any other reason than a closed executor would leave a request
-        unanswered on the executor's pipe for the next call to read."""
+        The shield keeps an outside cancellation waiting for the decode: one cancelled for any
+        other reason than its deadline would leave a worker's reply unread, and the executor
+        out of step, for nothing."""
         timeout = self.decode_timeout if self.restart is not None else None
         with trio.CancelScope(shield=True):
             with trio.move_on_after(math.inf if timeout is None else timeout):
                 try:
-                    # a decode in this process runs to its end even past the deadline: only
-                    # then is its model closed
-                    phrases = await trio.to_thread.run_sync(
-                        executor.decode, request, abandon_on_cancel=executor.close_ends_decode
-                    )
+                    # a decode in this process runs to its end even past the deadline
+                    phrases = await executor.decode(request)
                 except Exception as exc:
                     return [], exc, False
                 return phrases, None, False
-            # past the deadline (the only way here): the abandoned thread still waits on the
-            # worker; closing the executor ends both
+            # past the deadline (the only way here): the cancelled decode left the worker's
+            # reply unread; closing the executor kills the worker
             await trio.to_thread.run_sync(executor.close)
         return [], None, True
 

@@ -4,19 +4,22 @@ Why: decoding is mostly Python around the model call — event-to-note conversio
 features — and in a worker *thread* all of it holds
 the daemon's GIL, so the event loop waited 10-17 ms (p99) to answer a ping while the three models
 decoded (``bench/ping_latency.py``, 2 busy cores). In a worker process the daemon only pickles a
-:class:`~metalosc.server.DecodeRequest` out and a batch of measured
-:class:`~metalosc.runtime.Phrase`\\ s back, no model framework is imported in the daemon, and the
-workers run at a lower CPU priority (:data:`WORKER_NICE`): the same benchmark then answers in under
-2 ms (p99).
+:class:`~metalosc.server.DecodeRequest` out and measured :class:`~metalosc.runtime.Phrase`\\ s
+back, no model framework is imported in the daemon, and the workers run at a lower CPU priority
+(:data:`WORKER_NICE`): the same benchmark then answers in under 2 ms (p99).
 
-Each worker is a ``spawn``\\ ed process (never ``fork`` a process that may hold TF's threads); it
-loads its model from a picklable :class:`ModelFactory`, says :class:`WorkerReady`, answers each
-request with a :class:`DecodeReply` followed by its phrases one message each (see there why) or
-with a :class:`WorkerFailure`, and exits when the daemon sends
-``None`` or its end of the pipe closes (so a killed daemon leaves no orphans). An exception in the
-worker is re-raised in the daemon as itself (a ``ValueError`` stays a ``ValueError``: the bass
-falls back to "no chord" on it) with the worker's traceback as its cause; a worker that dies makes
-the call raise :class:`WorkerDiedError` at once instead of hanging.
+Each worker is a ``spawn``\\ ed process (never ``fork`` a process that may hold TF's threads)
+behind a socket pair; it loads its model from a picklable :class:`ModelFactory`, says
+:class:`WorkerReady`, answers each request with a :class:`DecodeReply` followed by its phrases one
+message each (see there why) or with a :class:`WorkerFailure`, and exits when its end of the pair
+reads end-of-file: the daemon shut its side, or died (so a killed daemon leaves no orphans). Each
+message is a pickle behind an 8-byte length (:func:`_send_message`). An exception in the worker is
+re-raised in the daemon as itself (a ``ValueError`` stays a ``ValueError``: the bass falls back to
+"no chord" on it) with the worker's traceback as its cause; a worker that dies makes the call raise
+:class:`WorkerDiedError` at once instead of hanging.
+
+The daemon's side of a decode runs on its event loop, not in a thread
+(:meth:`ProcessExecutor.decode` says why).
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ import multiprocessing
 import os
 import pickle
 import signal
+import socket
+import struct
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -176,10 +180,9 @@ class DecodeReply:
     """Worker → daemon: one :class:`~metalosc.server.DecodeRequest` is answered; its ``count``
     phrases follow, one message each.
 
-    Why one message per phrase: the daemon unpickles a reply in a thread, holding the GIL, and
-    its event loop waits for the GIL meanwhile. A drum batch of 16 phrases in one message held
-    it ~0.5-0.9 ms; a phrase at a time holds it for tens of microseconds, and the GIL is free
-    while the thread reads the next one from the pipe."""
+    Why one message per phrase: the daemon's event loop unpickles them, and answers control
+    messages between two. A drum batch of 16 phrases in one message took ~0.5-0.9 ms to
+    unpickle, a phrase takes tens of microseconds."""
 
     count: int
 
@@ -204,10 +207,76 @@ class WorkerFailure:
 
 
 WorkerMessage = WorkerReady | DecodeReply | Phrase | WorkerFailure
+"""What a worker sends the daemon."""
+
+_LENGTH = struct.Struct("!Q")
+"""The header of every message on a worker's socket pair: its pickle's length in bytes."""
+
+
+def _send_message(sock: socket.socket, message: object) -> None:
+    """Send ``message`` on the blocking ``sock``: its pickle behind its length. Raises
+    ``OSError`` when the other end is gone."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+
+
+def _receive_message(sock: socket.socket) -> object:
+    """The next message from the blocking ``sock``. Raises ``EOFError`` when the other end
+    closed its side (between messages or within one), ``OSError`` when it broke."""
+    (size,) = _LENGTH.unpack(_read_exactly(sock, _LENGTH.size))
+    return pickle.loads(_read_exactly(sock, size))
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytearray:
+    data = bytearray(size)
+    view = memoryview(data)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise EOFError("the other end closed its side")
+        got += n
+    return data
+
+
+async def _send_message_async(sock: socket.socket, message: object) -> None:
+    """:func:`_send_message` on the non-blocking ``sock``, waiting in trio when it is full."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = memoryview(_LENGTH.pack(len(payload)) + payload)
+    while data:
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(sock)
+            continue
+        data = data[sent:]
+
+
+async def _receive_message_async(sock: socket.socket) -> object:
+    """:func:`_receive_message` on the non-blocking ``sock``, waiting in trio for what has not
+    arrived; unpickled on the calling (event loop) thread."""
+    (size,) = _LENGTH.unpack(await _read_exactly_async(sock, _LENGTH.size))
+    return pickle.loads(await _read_exactly_async(sock, size))
+
+
+async def _read_exactly_async(sock: socket.socket, size: int) -> bytearray:
+    data = bytearray(size)
+    view = memoryview(data)
+    got = 0
+    while got < size:
+        try:
+            n = sock.recv_into(view[got:])
+        except BlockingIOError:
+            await trio.lowlevel.wait_readable(sock)
+            continue
+        if n == 0:
+            raise EOFError("the other end closed its side")
+        got += n
+    return data
 
 
 def _worker_main(
-    conn: Connection, factory: ModelFactory, log_format: LogFormat, log_level: str
+    sock: socket.socket, factory: ModelFactory, log_format: LogFormat, log_level: str
 ) -> None:
     """The worker process: load, say ready, then answer decode requests until told to stop."""
     # The daemon stops its workers itself, after its graceful stop; a terminal's Ctrl-C or
@@ -218,7 +287,7 @@ def _worker_main(
     configure_logging(log_format, log_level)
     code = 1
     try:
-        _serve_requests(conn, factory)
+        _serve_requests(sock, factory)
         code = 0
     except BaseException:
         traceback.print_exc()
@@ -250,45 +319,47 @@ def _trim_heap() -> None:
         _malloc_trim(0)
 
 
-def _serve_requests(conn: Connection, factory: ModelFactory) -> None:
-    """Load the model (or report why not), then one reply per request until told to stop."""
+def _serve_requests(sock: socket.socket, factory: ModelFactory) -> None:
+    """Load the model (or report why not), then one reply per request until the daemon's side
+    of the pair closes."""
     try:
         model = factory.load_model()
         analysis = factory.load_analysis()
     except BaseException as exc:
-        conn.send(WorkerFailure.of(exc))
+        _send_message(sock, WorkerFailure.of(exc))
         return
     try:
         _trim_heap()
         modules = tuple(sorted({name.partition(".")[0] for name in list(sys.modules)}))
-        conn.send(WorkerReady(ModelInfo.of(model), modules))
+        _send_message(sock, WorkerReady(ModelInfo.of(model), modules))
         while True:
             try:
-                request: DecodeRequest | None = conn.recv()
-            except EOFError:  # the daemon is gone
+                request = _receive_message(sock)
+            except EOFError:  # the daemon stopped us, or is gone
                 break
-            if request is None:
-                break
+            if not isinstance(request, DecodeRequest):
+                raise TypeError(f"a worker is sent decode requests, not {type(request).__name__}")
             try:
                 phrases = decode_phrases(model, analysis, request)
             except Exception as exc:
-                conn.send(WorkerFailure.of(exc))
+                _send_message(sock, WorkerFailure.of(exc))
             else:
-                conn.send(DecodeReply(len(phrases)))
+                _send_message(sock, DecodeReply(len(phrases)))
                 for phrase in phrases:
-                    conn.send(phrase)
+                    _send_message(sock, phrase)
             _trim_heap()
-    except OSError:  # the daemon closed the pipe while we answered
+    except OSError:  # the daemon closed the pair while we answered
         pass
     finally:
         model.close()
-        conn.close()
+        sock.close()
 
 
 class ProcessExecutor:
     """One model in one spawned worker process (an :class:`~metalosc.server.Executor`).
 
-    Its methods block: call them from a worker thread.
+    Starting (the constructor) and :meth:`close` block: call them from a worker thread.
+    :meth:`decode` runs on the event loop.
     """
 
     def __init__(
@@ -302,7 +373,7 @@ class ProcessExecutor:
         """Spawn the process and wait until its model is loaded; a load error (``ModelBundleError``
         naming the file) is re-raised here and the process is gone."""
         self.name = name
-        self._conn, child = _CONTEXT.Pipe()
+        self._sock, child = socket.socketpair()
         self.process = _CONTEXT.Process(
             target=_worker_main,
             args=(child, factory, log_format, log_level),
@@ -312,21 +383,25 @@ class ProcessExecutor:
         self.process.start()
         child.close()  # only the worker holds its end: its exit is our EOF
         self._closed = False
-        # The decode thread (the worker's pipe closed) and a close past the decode's deadline
-        # may both wait for the process: one waitpid at a time, or the loser sees no exit status.
+        # False while a decode's messages are under way, and after one stopped part-way (it
+        # was cancelled): the next message on the pair would be an old reply's
+        self._in_step = True
+        # A decode that found the worker gone and a close past the decode's deadline may both
+        # wait for the process: one waitpid at a time, or the loser sees no exit status.
         self._reaping = threading.Lock()
         self.exitcode: int | None = None  # once closed
         # Workers ignore SIGTERM, so multiprocessing's own exit handler (terminate, then join)
         # would wait on them forever: close them first (atexit runs the later-registered first).
         atexit.register(self.close)
         try:
-            ready = self._receive()
+            ready = self._receive_blocking()
         except BaseException:
             self.close()
             raise
         if not isinstance(ready, WorkerReady):
             self.close()
             raise WorkerError(f"model worker {name} said {type(ready).__name__} before ready")
+        self._sock.setblocking(False)  # from here on, the event loop reads and writes it
         self.info: ModelInfo = ready.info
         self.modules: tuple[str, ...] = ready.modules
         """Top-level packages the worker had imported when its model was loaded."""
@@ -337,36 +412,75 @@ class ProcessExecutor:
             tensorflow="tensorflow" in ready.modules,
         )
 
-    close_ends_decode = True
-    """Closing kills the process: a decode waiting on it gets EOF and raises."""
+    async def decode(self, request: DecodeRequest) -> list[Phrase]:
+        """One decode: send the request, wait for the phrases (or the worker's exception),
+        on the event loop.
 
-    def decode(self, request: DecodeRequest) -> list[Phrase]:
-        """One decode: send the request, wait for the phrases (or the worker's exception)."""
-        try:
-            self._conn.send(request)
-        except OSError:
-            raise self._died() from None
-        reply = self._receive()
+        Why not in a thread, as an in-process model is: a thread hands each phrase to the loop
+        through the GIL, and while it unpickles one the loop waits for the GIL — at a time the
+        loop does not choose, and on a busy machine for as long as the scheduler keeps that
+        thread off the CPU. Here the loop unpickles each phrase itself (tens of microseconds)
+        and runs whatever else is due between two (``bench/ping_latency.py``, ONNX decoders
+        flat out, five runs each: p99 to the socket, median 1.29 → 0.90 ms; the TF
+        backend's 1.03 → 0.75 ms).
+
+        Raises the worker's exception as itself, :class:`WorkerDiedError` when the worker is
+        gone, :class:`WorkerError` for a worker out of step (a decode cancelled part-way left
+        its reply unread: close it).
+        """
+        if not self._in_step:
+            raise WorkerError(f"model worker {self.name} is out of step after a cancelled decode")
+        self._in_step = False
+        await self._send(request)
+        reply = await self._receive()
         if not isinstance(reply, DecodeReply):
             raise WorkerError(f"model worker {self.name} answered {type(reply).__name__}")
         phrases: list[Phrase] = []
         for _ in range(reply.count):
-            phrase = self._receive()
+            # the loop's other tasks run between two phrases even when the next has arrived
+            await trio.lowlevel.checkpoint()
+            phrase = await self._receive()
             if not isinstance(phrase, Phrase):
                 raise WorkerError(f"model worker {self.name} sent {type(phrase).__name__}")
             phrases.append(phrase)
+        self._in_step = True
         return phrases
 
-    def _receive(self) -> WorkerReady | DecodeReply | Phrase:
+    async def _send(self, request: DecodeRequest) -> None:
         try:
-            message: WorkerMessage = self._conn.recv()
+            await _send_message_async(self._sock, request)
+        except OSError:
+            raise await self._gone() from None
+
+    async def _receive(self) -> WorkerReady | DecodeReply | Phrase:
+        try:
+            message = await _receive_message_async(self._sock)
+        except (EOFError, OSError):
+            raise await self._gone() from None
+        return self._check(message)
+
+    async def _gone(self) -> WorkerDiedError:
+        self._in_step = True  # nothing more will come: a later decode finds the worker gone too
+        return await trio.to_thread.run_sync(self._died)
+
+    def _receive_blocking(self) -> WorkerReady | DecodeReply | Phrase:
+        try:
+            message = _receive_message(self._sock)
         except (EOFError, OSError):
             raise self._died() from None
+        return self._check(message)
+
+    def _check(self, message: object) -> WorkerReady | DecodeReply | Phrase:
+        """``message`` as what the worker said; its :class:`WorkerFailure` raised as the
+        worker's exception (a failure ends an exchange: the worker is in step again)."""
         if isinstance(message, WorkerFailure):
+            self._in_step = True
             error = WorkerError(f"in model worker {self.name}:\n{message.traceback}")
             if message.exception is None:
                 raise error
             raise message.exception from error
+        if not isinstance(message, WorkerReady | DecodeReply | Phrase):
+            raise WorkerError(f"model worker {self.name} sent {type(message).__name__}")
         return message
 
     def _died(self) -> WorkerDiedError:
@@ -377,13 +491,15 @@ class ProcessExecutor:
         return error
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
-        """Ask the worker to stop, wait ``timeout`` seconds, then kill it. Idempotent."""
+        """Tell the worker to stop (our side of the pair shut: it reads end-of-file), wait
+        ``timeout`` seconds, then kill it. Blocking; idempotent. Never while :meth:`decode`
+        runs: the runner closes a worker once no decode waits on it."""
         if self._closed:
             return
         self._closed = True
         atexit.unregister(self.close)
         with contextlib.suppress(OSError):
-            self._conn.send(None)
+            self._sock.shutdown(socket.SHUT_WR)
         with self._reaping:
             self.process.join(timeout)
             if self.process.is_alive():
@@ -391,7 +507,7 @@ class ProcessExecutor:
                 self.process.kill()
                 self.process.join()
         self.exitcode = self.process.exitcode
-        self._conn.close()
+        self._sock.close()
         self.process.close()
 
 
