@@ -39,7 +39,7 @@ async def decode_forever(server: RunningServer, batch: int = 16) -> None:
         runner = server.runners[instrument]  # type: ignore[index]
         chords = ["Em", "G"] if instrument == "bass" else None
         while True:
-            z = server.generator.sample(instrument, batch)  # type: ignore[arg-type]
+            z = server.generator.draw(instrument, batch)  # type: ignore[arg-type]
             await runner.decode(DecodeRequest.of(z, 1.0, chords, range(batch)))
 
     async with trio.open_nursery() as nursery:

@@ -166,16 +166,17 @@ def compare_backends(argv: list[str], rounds: int) -> None:
         for backend, result in run_modes(__file__, argv, order, "--model-backend").items():
             rate = sum(result[f"{i}_rate"] for i in ("guitar", "bass", "drums"))
             runs[backend].append({**result, "rate": rate})
-    print(f"\n{'':30}{'ONNX':>26}{'TF':>26}{'median ONNX/TF':>16}")
+    width = 6 * rounds + 4
+    print(f"\n{'':30}{'ONNX':>{width}}{'TF':>{width}}{'median ONNX/TF':>16}")
     medians: dict[str, dict[str, float]] = {b: {} for b in runs}
     for label, key in BACKEND_ROWS:
         cells = []
         for backend, results in runs.items():
             values = [res[key] for res in results]
             medians[backend][key] = float(np.median(values))
-            cells.append(" ".join(f"{v:.2f}" if key != "rate" else f"{v:.0f}" for v in values))
+            cells.append(" ".join(f"{v:5.2f}" if key != "rate" else f"{v:5.0f}" for v in values))
         ratio = medians["onnx"][key] / medians["tf"][key]
-        print(f"{label:30}{cells[0]:>26}{cells[1]:>26}{ratio:16.2f}")
+        print(f"{label:30}{cells[0]:>{width}}{cells[1]:>{width}}{ratio:16.2f}")
     onnx, tf = medians["onnx"]["load_socket_p99"], medians["tf"]["load_socket_p99"]
     verdict = "PASS" if onnx <= tf else "FAIL"
     print(

@@ -17,6 +17,7 @@ from metalosc.runtime import TENSION_AXES, TENSION_PUSH, notes_from_sequence
 from metalosc.server import (
     Conductor,
     Controls,
+    DecodeRequest,
     Generator,
     ModelRunner,
     PhraseAnalysis,
@@ -115,6 +116,24 @@ def test_sampling_pushes_latents_along_the_tension_vector(
     intense = gen.sample("bass", 2000)[:, 0].mean()
     assert calm < -0.5 < 0.5 < intense
     assert gen.sample("bass", 2000)[:, 1].std() == pytest.approx(1.0, abs=0.1)
+
+
+def test_refills_send_draws_not_latents_and_a_draw_is_its_latents(
+    fake_models: dict[Instrument, Any], fake_analysis: PhraseAnalysis
+) -> None:
+    """The daemon sends a seed and tension targets; the executor draws the same latents the
+    generator's ``sample`` would, and a draw must match the ids it is sent with."""
+    gen = _generator(fake_models, fake_analysis)
+    gen.controls.tension = 0.7
+    draw = gen.draw("drums", 3)
+    assert len(draw) == 3
+    assert all(0.0 <= t <= 1.0 for t in draw.tensions)
+    z = draw.latents(4, fake_models["drums"].tension_vector)
+    np.testing.assert_array_equal(z, draw.latents(4, fake_models["drums"].tension_vector))
+    request = DecodeRequest.of(draw, 1.0, None, [1, 2, 3])
+    assert request.z is draw
+    with pytest.raises(ValueError, match="a draw of 3 latents for 2 ids"):
+        DecodeRequest.of(draw, 1.0, None, [1, 2])
 
 
 def test_sampling_places_latents_at_the_tension_coordinate(

@@ -21,6 +21,7 @@ from metalosc.server import (
     DecodeRequest,
     Executor,
     Generator,
+    LatentDraw,
     Metrics,
     ModelRunner,
     PhraseBuffer,
@@ -69,6 +70,12 @@ async def test_decodes_come_back_as_measured_phrases_and_fill_the_buffers(
     bass = await runners["bass"].decode(DecodeRequest.of(z[:1], 1.0, ["E5", "G5"], [2]))
     assert bass[0].chords == ("E5", "G5")
     assert bass[0].features["chord_fit"] == 1 / 12  # measured in the worker on its chords
+    # latents drawn in the worker are the draw's, wherever it is made
+    draw = LatentDraw(7, (0.0, 0.5, 1.0), (0.2, 0.9))
+    drawn = await drums.decode(DecodeRequest.of(draw, 1.0, None, [21, 22, 23]))
+    expected = draw.latents(drums.z_size, drums.tension_vector)
+    np.testing.assert_array_equal(np.stack([p.z for p in drawn]), expected)
+    assert expected[0, 0] < expected[1, 0] < expected[2, 0]  # placed along the tension vector
 
     # the generator drives process runners like thread runners
     buffers = {i: PhraseBuffer(i, 4, runners[i].tension_vector) for i in INSTRUMENTS}

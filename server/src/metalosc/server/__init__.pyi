@@ -44,6 +44,7 @@ from ._runner import (
     DecodeRequest as DecodeRequest,
     Executor as Executor,
     InstrumentModelLike as InstrumentModelLike,
+    LatentDraw as LatentDraw,
     ModelInfo as ModelInfo,
     ModelRunner as ModelRunner,
     ModelUnavailableError as ModelUnavailableError,

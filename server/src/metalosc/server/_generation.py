@@ -37,7 +37,6 @@ from metalosc.runtime import (
     diatonic_share,
     guitar_bass_agreement,
     into_key,
-    place_tension,
     power_chords,
     timed,
 )
@@ -45,7 +44,7 @@ from metalosc.runtime import (
 from ._buffer import PhraseBuffer
 from ._conductor import AGREEMENT, Interpolation, SectionOrder
 from ._controls import Controls
-from ._runner import DecodeRequest, ModelRunner
+from ._runner import DecodeRequest, LatentDraw, ModelRunner
 
 __all__ = ["Generator"]
 
@@ -116,33 +115,38 @@ class Generator:
             self.orders_failed += 1
             log.warning("decode_queue_full", order=type(order).__name__)
 
-    def sample(self, instrument: Instrument, n: int) -> ZVector:
-        """``[n, z_size]`` latents ~ N(0, I), each placed along the tension direction at a
-        tension target scattered around the current tension, so the pool covers the range the
-        music may need.
+    def draw(self, instrument: Instrument, n: int) -> LatentDraw:
+        """``n`` latents ~ N(0, I) for ``instrument``'s executor to draw (a seed from this
+        generator's own), each placed along the tension direction at a tension target
+        scattered around the current tension, so the pool covers the range the music may need.
 
         Placed, not pushed (:func:`metalosc.runtime.place_tension`, the mapping the quality
         report calibrates): the coordinate along the bundle's tension vector is set from the
         target, the other directions stay as sampled.
         """
-        runner = self.runners[instrument]
-        z = runner.sample_z(n, self.rng)
         spread = self.rng.normal(0.0, self.tension_spread, n)
         targets = np.clip(self.controls.tension + spread, 0.0, 1.0)
-        return place_tension(z, runner.tension_vector, targets, TENSION_AXES[instrument])
+        seed = int(self.rng.integers(2**63))
+        return LatentDraw(seed, tuple(float(t) for t in targets), TENSION_AXES[instrument])
+
+    def sample(self, instrument: Instrument, n: int) -> ZVector:
+        """``[n, z_size]``: the latents of a :meth:`draw`, drawn here."""
+        runner = self.runners[instrument]
+        return self.draw(instrument, n).latents(runner.z_size, runner.tension_vector)
 
     def _take_ids(self, n: int) -> list[int]:
         return [next(self._ids) for _ in range(n)]
 
     async def decode_guitar_with_bass(
         self,
-        z: ZVector,
+        z: ZVector | LatentDraw,
         bass_z: ZVector | None = None,
         *,
         key: int | None = None,
         admit: bool = False,
     ) -> list[Phrase]:
-        """Guitar phrases from ``z`` ``[n, z_size]``, moved into ``key`` (default: ``key()``)
+        """Guitar phrases from ``z`` ``[n, z_size]`` (or a draw of ``n``), moved into ``key``
+        (default: ``key()``)
         and voiced, each carrying bass phrases decoded on its chords (``accompaniment``).
 
         ``bass_z`` (``[n, bass z_size]``, one row per guitar phrase) decodes exactly those bass
@@ -171,7 +175,7 @@ class Generator:
         accompaniment: dict[int, tuple[Phrase, ...]] = {}
         per = 1 if bass_z is not None else self.bass_candidates
         for chords, members in groups.items():
-            zb = bass_z[members] if bass_z is not None else self.sample("bass", per * len(members))
+            zb = bass_z[members] if bass_z is not None else self.draw("bass", per * len(members))
             bass = await self._decode_bass(zb, temperature, list(chords))
             for j, i in enumerate(members):
                 candidates = bass[j * per : (j + 1) * per]
@@ -182,7 +186,9 @@ class Generator:
             for i, phrase in guitar.items()
         ]
 
-    async def _decode_bass(self, z: ZVector, temperature: float, chords: list[str]) -> list[Phrase]:
+    async def _decode_bass(
+        self, z: ZVector | LatentDraw, temperature: float, chords: list[str]
+    ) -> list[Phrase]:
         """Bass phrases on ``chords``; a progression the model cannot encode (chord inference can
         name chords the bass model's encoding has no class for) is played as "no chord" instead
         of failing the refill, and reported once per progression."""
@@ -212,7 +218,7 @@ class Generator:
         if n == 0:
             return 0
         self._tuned_for[instrument] = tension
-        z = self.sample(instrument, n)
+        z = self.draw(instrument, n)
         if instrument == "guitar":
             # A model that plays (almost) nothing at this tension must not starve the buffer:
             # after a few batches in which every phrase was dropped, take what it decodes.

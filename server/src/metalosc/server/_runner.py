@@ -40,7 +40,7 @@ import numpy.typing as npt
 import structlog
 import trio
 from metalosc.protocol import Instrument
-from metalosc.runtime import CHORD_FIT, Phrase, ZVector, notes_from_sequence
+from metalosc.runtime import CHORD_FIT, Phrase, ZVector, notes_from_sequence, place_tension
 
 from ._metrics import Metrics
 
@@ -48,6 +48,7 @@ __all__ = [
     "DecodeRequest",
     "Executor",
     "InstrumentModelLike",
+    "LatentDraw",
     "ModelInfo",
     "ModelRunner",
     "ModelUnavailableError",
@@ -142,16 +143,42 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class LatentDraw:
+    """Latents for the executor to draw where the model decodes: ``len(tensions)`` samples of
+    the prior N(0, I) (MusicVAE's prior is a standard normal) from ``seed``, each placed at its
+    tension target (0..1) along the model's tension vector, on the stretch ``axis`` of it
+    (:func:`metalosc.runtime.place_tension`).
+
+    Why not drawn in the daemon: a guitar batch's draw (16 × 512 normals, then the placement)
+    took the event loop ~200 µs warm, in one step, each batch; a control message arriving
+    meanwhile waited for it. The same draw gives the same latents wherever it is made.
+    """
+
+    seed: int
+    tensions: tuple[float, ...]
+    axis: tuple[float, float]
+
+    def __len__(self) -> int:
+        return len(self.tensions)
+
+    def latents(self, z_size: int, tension_vector: npt.ArrayLike) -> ZVector:
+        """``[len(self), z_size]`` float64: the drawn and placed latents."""
+        z = np.random.default_rng(self.seed).standard_normal((len(self.tensions), z_size))
+        return place_tension(z, tension_vector, np.asarray(self.tensions), self.axis)
+
+
+@dataclass(frozen=True)
 class DecodeRequest:
     """One batched decode.
 
-    ``z``: ``[n, z_size]`` latents; ``temperature``: sampling temperature (> 0); ``chords``: one
-    symbol per bar conditioning the whole batch (the bass), else ``None``; ``ids``: ``[n]``
-    phrase ids to give the phrases; ``infer_chords``: infer each phrase's own chords (the
-    guitar, whose chords condition the bass).
+    ``z``: ``[n, z_size]`` latents, or a :class:`LatentDraw` of ``n`` for the executor to draw
+    (each phrase carries the latent it was decoded from either way); ``temperature``: sampling
+    temperature (> 0); ``chords``: one symbol per bar conditioning the whole batch (the bass),
+    else ``None``; ``ids``: ``[n]`` phrase ids to give the phrases; ``infer_chords``: infer
+    each phrase's own chords (the guitar, whose chords condition the bass).
     """
 
-    z: ZVector
+    z: ZVector | LatentDraw
     temperature: float
     chords: tuple[str, ...] | None
     ids: tuple[int, ...]
@@ -160,18 +187,25 @@ class DecodeRequest:
     @classmethod
     def of(
         cls,
-        z: npt.ArrayLike,
+        z: npt.ArrayLike | LatentDraw,
         temperature: float,
         chords: Sequence[str] | None,
         ids: Sequence[int],
         *,
         infer_chords: bool = False,
     ) -> DecodeRequest:
-        """A request with ``z`` as float64 and the sequences as tuples (picklable, frozen).
-        Raises ``ValueError`` when ``z`` is not ``[len(ids), z_size]``."""
-        latents = np.asarray(z, dtype=np.float64)
-        if latents.ndim != 2 or len(latents) != len(ids):
-            raise ValueError(f"z must be [{len(ids)}, z_size], got {list(latents.shape)}")
+        """A request with ``z`` as float64 (or the draw) and the sequences as tuples
+        (picklable, frozen). Raises ``ValueError`` when ``z`` is not ``[len(ids), z_size]``,
+        or a draw of another size."""
+        latents: ZVector | LatentDraw
+        if isinstance(z, LatentDraw):
+            if len(z) != len(ids):
+                raise ValueError(f"a draw of {len(z)} latents for {len(ids)} ids")
+            latents = z
+        else:
+            latents = np.asarray(z, dtype=np.float64)
+            if latents.ndim != 2 or len(latents) != len(ids):
+                raise ValueError(f"z must be [{len(ids)}, z_size], got {list(latents.shape)}")
         return cls(
             latents,
             float(temperature),
@@ -192,9 +226,12 @@ def decode_phrases(
     """
     instrument = model.instrument
     chords = list(request.chords) if request.chords is not None else None
-    seqs = model.decode(np.asarray(request.z, dtype=np.float32), request.temperature, chords)
+    z = request.z
+    if isinstance(z, LatentDraw):
+        z = z.latents(model.z_size, model.tension_vector)
+    seqs = model.decode(np.asarray(z, dtype=np.float32), request.temperature, chords)
     out = []
-    for seq, zi, pid in zip(seqs, request.z, request.ids, strict=True):
+    for seq, zi, pid in zip(seqs, z, request.ids, strict=True):
         features = dict(analysis.features(seq, instrument))
         if chords is not None and not request.infer_chords:
             features[CHORD_FIT] = float(analysis.chord_fit(seq, chords))
@@ -315,11 +352,6 @@ class ModelRunner:
     def tension_vector(self) -> npt.NDArray[np.float64]:
         """``[z_size]`` float64: the bundle's tension attribute vector."""
         return self.executor.info.tension_vector
-
-    def sample_z(self, n: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
-        """``[n, z_size]`` latents from the prior N(0, I), drawn here from ``rng`` (as the model
-        itself would: MusicVAE's prior is a standard normal)."""
-        return rng.standard_normal((n, self.z_size))
 
     async def decode(self, request: DecodeRequest) -> list[Phrase]:
         """Decode ``request`` into measured phrases, off the trio thread.
