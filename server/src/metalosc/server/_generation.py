@@ -1,8 +1,9 @@
 """The background work that keeps the phrase buffers full and decodes what the conductor orders.
 
-The generator samples latents around the current tension, has the model runners decode them in
-batches (one ``session.run`` for many phrases is ~20x cheaper per phrase on the big model than one
-at a time), and offers the phrases to the buffers. It runs as one service: a refill loop per
+The generator asks for latents around the current tension (a :class:`LatentDraw`, which the
+executor draws where the model runs), has the model runners decode them in batches (one
+``session.run`` for many phrases is ~20x cheaper per phrase on the big model than one at a time),
+and offers the phrases to the buffers. It runs as one service: a refill loop per
 buffer, woken whenever a phrase is taken or the tension moves, and a queue of orders — a morph's
 path, a section's riff variations and drum fill — to decode.
 
@@ -146,8 +147,8 @@ class Generator:
         admit: bool = False,
     ) -> list[Phrase]:
         """Guitar phrases from ``z`` ``[n, z_size]`` (or a draw of ``n``), moved into ``key``
-        (default: ``key()``)
-        and voiced, each carrying bass phrases decoded on its chords (``accompaniment``).
+        (default: ``key()``) and voiced, each carrying bass phrases decoded on its chords
+        (``accompaniment``).
 
         ``bass_z`` (``[n, bass z_size]``, one row per guitar phrase) decodes exactly those bass
         latents (a morph); otherwise ``bass_candidates`` fresh latents per guitar phrase. With
