@@ -1,4 +1,4 @@
-"""Model execution in worker processes: one spawned process per model, behind a pipe.
+"""Model execution in worker processes: one spawned process per model, behind a socket pair.
 
 Why: decoding is mostly Python around the model call — event-to-note conversion, chord inference,
 features — and in a worker *thread* all of it holds
@@ -162,7 +162,7 @@ class BundleModelFactory:
         return model_analysis()
 
 
-# -- what travels over the pipe -----------------------------------------------------------------
+# -- what travels over the socket pair ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def _worker_main(
         traceback.print_exc()
     finally:
         # Skip the interpreter's teardown: TensorFlow's thread pools (the TF backend) can take
-        # seconds to wind down at exit; everything that matters (the model, the pipe) is closed.
+        # seconds to wind down at exit; everything that matters (the model, the socket) is closed.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
