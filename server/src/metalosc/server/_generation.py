@@ -130,11 +130,6 @@ class Generator:
         seed = int(self.rng.integers(2**63))
         return LatentDraw(seed, tuple(float(t) for t in targets), TENSION_AXES[instrument])
 
-    def sample(self, instrument: Instrument, n: int) -> ZVector:
-        """``[n, z_size]``: the latents of a :meth:`draw`, drawn here."""
-        runner = self.runners[instrument]
-        return self.draw(instrument, n).latents(runner.z_size, runner.tension_vector)
-
     def _take_ids(self, n: int) -> list[int]:
         return [next(self._ids) for _ in range(n)]
 

@@ -206,18 +206,20 @@ class WorkerFailure:
         return cls(exc, text)
 
 
-WorkerMessage = WorkerReady | DecodeReply | Phrase | WorkerFailure
-"""What a worker sends the daemon."""
-
 _LENGTH = struct.Struct("!Q")
 """The header of every message on a worker's socket pair: its pickle's length in bytes."""
 
 
-def _send_message(sock: socket.socket, message: object) -> None:
-    """Send ``message`` on the blocking ``sock``: its pickle behind its length. Raises
-    ``OSError`` when the other end is gone."""
+def _frame(message: object) -> bytes:
+    """``message`` as sent: its pickle behind its length."""
     payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def _send_message(sock: socket.socket, message: object) -> None:
+    """Send ``message`` on the blocking ``sock``. Raises ``OSError`` when the other end is
+    gone."""
+    sock.sendall(_frame(message))
 
 
 def _receive_message(sock: socket.socket) -> object:
@@ -241,8 +243,7 @@ def _read_exactly(sock: socket.socket, size: int) -> bytearray:
 
 async def _send_message_async(sock: socket.socket, message: object) -> None:
     """:func:`_send_message` on the non-blocking ``sock``, waiting in trio when it is full."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    data = memoryview(_LENGTH.pack(len(payload)) + payload)
+    data = memoryview(_frame(message))
     while data:
         try:
             sent = sock.send(data)
@@ -386,8 +387,9 @@ class ProcessExecutor:
         # False while a decode's messages are under way, and after one stopped part-way (it
         # was cancelled): the next message on the pair would be an old reply's
         self._in_step = True
-        # A decode that found the worker gone and a close past the decode's deadline may both
-        # wait for the process: one waitpid at a time, or the loser sees no exit status.
+        # A decode that found the worker gone and a close from another thread (the daemon's
+        # shutdown, atexit) may both wait for the process: one waitpid at a time, or the loser
+        # sees no exit status.
         self._reaping = threading.Lock()
         self.exitcode: int | None = None  # once closed
         # Workers ignore SIGTERM, so multiprocessing's own exit handler (terminate, then join)
